@@ -1,0 +1,25 @@
+use crate::enums::*;
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "edits")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub account_id: i64,
+    pub photo_id: i64,
+    pub background_id: String,
+    pub logo_id: Option<i64>,
+    pub logo_position: Option<LogoPosition>,
+    pub credits_charged: i32,
+    /// The lot that paid for this edit.
+    pub lot_id: i64,
+    pub paid_from: Bucket,
+    pub applied_at: DateTimeUtc,
+    pub reverted_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
