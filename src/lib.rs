@@ -1,1 +1,17 @@
+//! studio-bff: the credits of the AI Background Studio. A tour in reading order:
+//! - [`config`]: settings and the provisional values of the credit rules;
+//! - [`clock`]: the one clock every rule reads;
+//! - [`rules`]: the rules that need no storage (cycles, entitlements, spending order, balance);
+//! - [`ledger`]: the operations on stored credits, one transaction each;
+//! - [`db`]: connections, migrations, transactions and their retries;
+//! - [`scheduler`]: expiry and resets when the clock passes them, with no request;
+//! - [`error`]: what a client is told when something does not happen.
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod ledger;
+pub mod rules;
+pub mod scheduler;
 
+pub use error::Error;

@@ -1,0 +1,329 @@
+//! Settings: defaults (the provisional values of the credit rules), then the TOML file
+//! named by `STUDIO_CONFIG`, then `STUDIO_<KEY>` environment variables (and plain
+//! `DATABASE_URL`), the later winning. Anything invalid stops the start with a message
+//! that names the key.
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use entity::enums::PlanCode;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Every setting of the service.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub addr: SocketAddr,
+    /// None: the embedded SQLite file `studio-bff.sqlite` in the working folder.
+    pub database_url: Option<String>,
+    pub jwt_secret: Option<String>,
+    pub clock: ClockMode,
+    /// Start of the launch promotion; none configured means no promotion.
+    pub launch_at: Option<DateTime<Utc>>,
+    pub launch_promotion_days: u32,
+    /// Day of the month (1–31) on which a cycle starts, clamped to short months.
+    pub monthly_reset_day: u32,
+    pub billing_time_zone: Tz,
+    /// Premium's credits per cycle.
+    pub fair_use_cap: i32,
+    pub professional_credits_per_slot: i32,
+    pub professional_plus_credits_per_slot: i32,
+    pub max_batch_photos: usize,
+    pub idempotency_retention_hours: u32,
+    /// Currency of every price and invoice.
+    pub currency: String,
+    /// Base price of one credit, before a pack's volume discount.
+    pub credit_price_cents: i64,
+    pub plans: BTreeMap<PlanCode, PlanSettings>,
+    pub packs: Vec<PackSettings>,
+    pub backgrounds: Vec<BackgroundSettings>,
+}
+
+/// Where the service reads the time from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClockMode {
+    System,
+    /// Starts at the real time and moves only when told to (never in production).
+    Manual,
+}
+
+/// What a plan is called and what its launch promotion grants.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanSettings {
+    pub name: String,
+    pub promotion_credits_per_slot: i32,
+}
+
+/// One size of extra pack, sold to the plans listed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackSettings {
+    pub id: String,
+    pub name: String,
+    pub plans: Vec<PlanCode>,
+    pub credits: i32,
+    pub discount_percent: i32,
+}
+
+/// A background the studio offers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackgroundSettings {
+    pub id: String,
+    pub name: String,
+    pub preview_url: String,
+}
+
+/// Configuration that cannot be used, with the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Parse(#[from] Box<figment::Error>),
+    #[error("configuration key `{key}`: {problem}")]
+    Invalid { key: &'static str, problem: String },
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let plan = |name: &str, promotion_credits_per_slot| PlanSettings {
+            name: name.into(),
+            promotion_credits_per_slot,
+        };
+        let pack =
+            |id: &str, name: &str, plans: &[PlanCode], credits, discount_percent| PackSettings {
+                id: id.into(),
+                name: name.into(),
+                plans: plans.to_vec(),
+                credits,
+                discount_percent,
+            };
+        let background = |id: &str, name: &str| BackgroundSettings {
+            id: id.into(),
+            name: name.into(),
+            preview_url: format!("https://cdn.studio.example/backgrounds/{id}.jpg"),
+        };
+        let pro = [PlanCode::ProfessionalPlus, PlanCode::Professional];
+        let basic = [PlanCode::Basic];
+        Config {
+            addr: "127.0.0.1:8000".parse().expect("a literal address"),
+            database_url: None,
+            jwt_secret: None,
+            clock: ClockMode::System,
+            launch_at: None,
+            launch_promotion_days: 28,
+            monthly_reset_day: 1,
+            billing_time_zone: Tz::UTC,
+            fair_use_cap: 2000,
+            professional_credits_per_slot: 5,
+            professional_plus_credits_per_slot: 10,
+            max_batch_photos: 100,
+            idempotency_retention_hours: 24,
+            currency: "EUR".into(),
+            credit_price_cents: 50,
+            plans: BTreeMap::from([
+                (PlanCode::Basic, plan("Basic", 0)),
+                (PlanCode::Professional, plan("Professional", 0)),
+                (PlanCode::ProfessionalPlus, plan("Professional Plus", 10)),
+                (PlanCode::Premium, plan("Premium", 0)),
+            ]),
+            packs: vec![
+                pack("pro-small", "Small pack", &pro, 25, 0),
+                pack("pro-medium", "Medium pack", &pro, 50, 5),
+                pack("pro-large", "Large pack", &pro, 100, 10),
+                pack("basic-small", "Small pack", &basic, 100, 0),
+                pack("basic-medium", "Medium pack", &basic, 250, 10),
+                pack("basic-large", "Large pack", &basic, 500, 20),
+            ],
+            backgrounds: vec![
+                background("studio-white", "Studio white"),
+                background("showroom", "Showroom"),
+                background("city-street", "City street"),
+                background("mountain-road", "Mountain road"),
+            ],
+        }
+    }
+}
+
+impl Config {
+    /// Reads the settings from the process environment (and the file it names).
+    pub fn load() -> Result<Self, ConfigError> {
+        Self::from_figment(Self::figment())
+    }
+
+    /// Defaults, then `STUDIO_CONFIG`'s file, then the environment.
+    pub fn figment() -> Figment {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Ok(path) = std::env::var("STUDIO_CONFIG") {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment
+            .merge(Env::raw().only(&["DATABASE_URL"]))
+            .merge(Env::prefixed("STUDIO_").ignore(&["CONFIG"]))
+    }
+
+    /// Extracts and validates the settings of `figment`.
+    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let config: Config = figment.extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, problem: String| Err(ConfigError::Invalid { key, problem });
+        if !(1..=31).contains(&self.monthly_reset_day) {
+            return invalid(
+                "monthly_reset_day",
+                format!("must be 1 to 31, not {}", self.monthly_reset_day),
+            );
+        }
+        if !(1..=366).contains(&self.launch_promotion_days) {
+            return invalid(
+                "launch_promotion_days",
+                format!("must be 1 to 366, not {}", self.launch_promotion_days),
+            );
+        }
+        if !(0..=1_000_000).contains(&self.fair_use_cap) {
+            return invalid(
+                "fair_use_cap",
+                format!("must be 0 to 1000000, not {}", self.fair_use_cap),
+            );
+        }
+        for (key, value) in [
+            (
+                "professional_credits_per_slot",
+                self.professional_credits_per_slot,
+            ),
+            (
+                "professional_plus_credits_per_slot",
+                self.professional_plus_credits_per_slot,
+            ),
+        ] {
+            if !(0..=10_000).contains(&value) {
+                return invalid(key, format!("must be 0 to 10000, not {value}"));
+            }
+        }
+        if !(1..=10_000).contains(&self.max_batch_photos) {
+            return invalid(
+                "max_batch_photos",
+                format!("must be 1 to 10000, not {}", self.max_batch_photos),
+            );
+        }
+        if !(1..=24 * 365).contains(&self.idempotency_retention_hours) {
+            return invalid(
+                "idempotency_retention_hours",
+                format!(
+                    "must be 1 to 8760, not {}",
+                    self.idempotency_retention_hours
+                ),
+            );
+        }
+        if self.currency.len() != 3 || !self.currency.chars().all(|c| c.is_ascii_uppercase()) {
+            return invalid(
+                "currency",
+                format!(
+                    "must be an ISO 4217 code such as EUR, not {:?}",
+                    self.currency
+                ),
+            );
+        }
+        if !(1..=1_000_000).contains(&self.credit_price_cents) {
+            return invalid(
+                "credit_price_cents",
+                format!("must be 1 to 1000000, not {}", self.credit_price_cents),
+            );
+        }
+        for plan in [
+            PlanCode::Basic,
+            PlanCode::Professional,
+            PlanCode::ProfessionalPlus,
+            PlanCode::Premium,
+        ] {
+            match self.plans.get(&plan) {
+                None => return invalid("plans", format!("missing the plan {plan:?}")),
+                Some(p) if !(0..=10_000).contains(&p.promotion_credits_per_slot) => {
+                    return invalid(
+                        "plans",
+                        format!("{plan:?}: promotion_credits_per_slot must be 0 to 10000"),
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+        let mut pack_ids = BTreeSet::new();
+        for pack in &self.packs {
+            if !pack_ids.insert(pack.id.as_str()) {
+                return invalid("packs", format!("the id {:?} is used twice", pack.id));
+            }
+            if !(1..=1_000_000).contains(&pack.credits)
+                || !(0..=100).contains(&pack.discount_percent)
+            {
+                return invalid(
+                    "packs",
+                    format!(
+                        "{}: credits must be 1 to 1000000 and discount_percent 0 to 100",
+                        pack.id
+                    ),
+                );
+            }
+            if (i64::from(pack.credits)
+                * self.credit_price_cents
+                * i64::from(100 - pack.discount_percent))
+                % 100
+                != 0
+            {
+                return invalid(
+                    "packs",
+                    format!(
+                        "{}: the discounted price is not a whole number of cents",
+                        pack.id
+                    ),
+                );
+            }
+        }
+        let mut background_ids = BTreeSet::new();
+        for background in &self.backgrounds {
+            if background.id.is_empty() || !background_ids.insert(background.id.as_str()) {
+                return invalid(
+                    "backgrounds",
+                    format!("the id {:?} is empty or used twice", background.id),
+                );
+            }
+        }
+        if self.backgrounds.is_empty() {
+            return invalid("backgrounds", "at least one background is needed".into());
+        }
+        Ok(())
+    }
+
+    /// The promotion window `[launch_at, launch_at + launch_promotion_days)`, if any.
+    pub fn promotion_window(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        self.launch_at.map(|start| {
+            (
+                start,
+                start + Duration::days(i64::from(self.launch_promotion_days)),
+            )
+        })
+    }
+
+    /// The price in cents of `pack`, its discount applied.
+    pub fn pack_price_cents(&self, pack: &PackSettings) -> i64 {
+        i64::from(pack.credits) * self.credit_price_cents * i64::from(100 - pack.discount_percent)
+            / 100
+    }
+
+    /// The packs `plan` can buy, smallest first.
+    pub fn packs_for(&self, plan: PlanCode) -> impl Iterator<Item = &PackSettings> {
+        let mut packs: Vec<_> = self
+            .packs
+            .iter()
+            .filter(|p| p.plans.contains(&plan))
+            .collect();
+        packs.sort_by_key(|p| (p.credits, p.id.clone()));
+        packs.into_iter()
+    }
+}

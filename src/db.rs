@@ -1,0 +1,91 @@
+//! Connecting to SQLite or PostgreSQL, migrating, and running write transactions that
+//! serialize per account and are retried on transient conflicts.
+use std::future::Future;
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr, RuntimeErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+use crate::error::Error;
+
+/// How often a transaction that lost a race to a conflict is tried again.
+const MAX_ATTEMPTS: u32 = 8;
+
+/// The embedded default: a SQLite file in the working folder.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://studio-bff.sqlite?mode=rwc";
+
+/// Opens a pool on `url` (SQLite in WAL mode, or PostgreSQL) and migrates it.
+pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url);
+    options
+        .sqlx_logging(false)
+        .acquire_timeout(Duration::from_secs(10));
+    if url.starts_with("sqlite:") {
+        // WAL lets readers run beside the one writer; IMMEDIATE transactions queue
+        // writers on the busy timeout instead of failing half-way.
+        options.max_connections(8).map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    } else {
+        options.max_connections(32);
+    }
+    let db = Database::connect(options).await?;
+    Migrator::up(&db, None).await?;
+    Ok(db)
+}
+
+/// Starts a transaction that writes: IMMEDIATE on SQLite so the write lock is taken
+/// before anything is read; on PostgreSQL writers serialize on the account row lock.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
+}
+
+/// Runs `attempt` (one whole transaction) until it succeeds, fails for good, or has
+/// lost `MAX_ATTEMPTS` races to serialization failures, deadlocks or a busy SQLite.
+pub async fn retry_transient<T, F, Fut>(mut attempt: F) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Error>>,
+{
+    let mut tries = 1;
+    loop {
+        match attempt().await {
+            Err(Error::Db(e)) if tries < MAX_ATTEMPTS && is_transient(&e) => {
+                tracing::debug!(error = %e, tries, "transient database conflict, trying again");
+                tokio::time::sleep(Duration::from_millis(5 * u64::from(tries * tries))).await;
+                tries += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// Whether `e` is a conflict that a second try of the same transaction can get past.
+pub fn is_transient(e: &DbErr) -> bool {
+    let (DbErr::Exec(RuntimeErr::SqlxError(e))
+    | DbErr::Query(RuntimeErr::SqlxError(e))
+    | DbErr::Conn(RuntimeErr::SqlxError(e))) = e
+    else {
+        return false;
+    };
+    let Some(code) = e.as_database_error().and_then(|d| d.code()) else {
+        return false;
+    };
+    // PostgreSQL: serialization_failure, deadlock_detected.
+    // SQLite: BUSY, LOCKED and their extended codes (BUSY_RECOVERY, BUSY_SNAPSHOT, ...).
+    matches!(
+        code.as_ref(),
+        "40001" | "40P01" | "5" | "6" | "261" | "517" | "773" | "262"
+    )
+}

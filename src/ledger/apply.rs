@@ -1,0 +1,363 @@
+//! The studio's actions: apply a look to a batch of photos (all or nothing, one credit
+//! per changed photo, free for a photo that already has the look), revert, report.
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use entity::enums::{Bucket, EntryKind, LogoPosition, PlanCode};
+use entity::{edit, faulty_report, logo, photo};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use serde::{Deserialize, Serialize};
+
+use super::Ledger;
+use super::book::Book;
+use super::idempotency::{IdempotencyKey, fingerprint, first_answer, remember};
+use super::subscription::MAX_TEXT_CHARS;
+use crate::db::{begin_write, retry_transient};
+use crate::error::{Error, Refusal, RefusalCode};
+use crate::rules::spending_order::allocate;
+
+/// A logo and where it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogoPlacement {
+    pub logo_id: i64,
+    pub position: LogoPosition,
+}
+
+/// "Apply changes": one background (and optionally a logo) on a batch of photos.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApplyRequest {
+    pub photo_ids: Vec<i64>,
+    pub background_id: String,
+    pub logo: Option<LogoPlacement>,
+    pub idempotency_key: String,
+}
+
+/// What an apply did; replayed as is to a retry with the same idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyOutcome {
+    pub credits_charged: i32,
+    /// The edits created, in the order of the batch.
+    pub edit_ids: Vec<i64>,
+    /// Photos that already had the look: not charged, nothing rendered.
+    pub unchanged_photo_ids: Vec<i64>,
+}
+
+/// A photo's look: what an apply would change.
+type Look = (String, Option<i64>, Option<LogoPosition>);
+
+impl Ledger {
+    /// Applies the look to every photo of the batch that does not have it yet, each
+    /// paid by one lot in spending order; refuses the whole batch if it cannot pay.
+    #[tracing::instrument(skip(self, request), fields(photos = request.photo_ids.len()))]
+    pub async fn apply_changes(
+        &self,
+        account_id: i64,
+        request: &ApplyRequest,
+    ) -> Result<ApplyOutcome, Error> {
+        let key = IdempotencyKey::parse(&request.idempotency_key)?;
+        let photo_ids = self.distinct_batch(&request.photo_ids)?;
+        if !self
+            .config
+            .backgrounds
+            .iter()
+            .any(|b| b.id == request.background_id)
+        {
+            return Err(
+                Refusal::new(RefusalCode::BackgroundNotFound, "No such background.")
+                    .at(&["backgroundId"])
+                    .into(),
+            );
+        }
+        let fingerprint = fingerprint("applyChanges", request)?;
+        let retention = chrono::Duration::hours(i64::from(self.config.idempotency_retention_hours));
+        retry_transient(|| async {
+            let now = self.now();
+            let txn = begin_write(&self.db).await?;
+            let mut book = self.open_book(&txn, account_id, now).await?;
+            if let Some(first) =
+                first_answer(&txn, account_id, &key, &fingerprint, retention, now).await?
+            {
+                return Ok(first);
+            }
+            if let Some(placement) = request.logo {
+                let owned = logo::Entity::find_by_id(placement.logo_id)
+                    .filter(logo::Column::AccountId.eq(account_id))
+                    .one(&txn)
+                    .await?;
+                if owned.is_none() {
+                    return Err(Refusal::new(RefusalCode::LogoNotFound, "No such logo.")
+                        .at(&["logo", "logoId"])
+                        .into());
+                }
+            }
+            let photos = owned_photos(&txn, account_id, &request.photo_ids).await?;
+            let current_looks = current_looks(&txn, &photos).await?;
+            let wanted: Look = (
+                request.background_id.clone(),
+                request.logo.map(|l| l.logo_id),
+                request.logo.map(|l| l.position),
+            );
+            let (unchanged, chargeable): (Vec<i64>, Vec<i64>) = photo_ids
+                .iter()
+                .partition(|id| current_looks.get(id) == Some(&wanted));
+
+            let Some(payers) = allocate(&book.lots, chargeable.len()) else {
+                return Err(self.cannot_pay(&book, chargeable.len()).into());
+            };
+            let mut edit_ids = Vec::with_capacity(chargeable.len());
+            let mut paid_per_lot: BTreeMap<i64, i32> = BTreeMap::new();
+            for (photo_id, lot_id) in chargeable.iter().zip(&payers) {
+                let paid_from = book
+                    .lot(*lot_id)
+                    .map(|l| l.bucket)
+                    .ok_or_else(|| Error::Internal(format!("payer lot {lot_id} vanished")))?;
+                let edit = edit::ActiveModel {
+                    account_id: Set(account_id),
+                    photo_id: Set(*photo_id),
+                    background_id: Set(wanted.0.clone()),
+                    logo_id: Set(wanted.1),
+                    logo_position: Set(wanted.2),
+                    credits_charged: Set(1),
+                    lot_id: Set(*lot_id),
+                    paid_from: Set(paid_from),
+                    applied_at: Set(now),
+                    reverted_at: Set(None),
+                    ..Default::default()
+                }
+                .insert(&txn)
+                .await?;
+                set_current_edit(&txn, *photo_id, Some(edit.id)).await?;
+                edit_ids.push(edit.id);
+                *paid_per_lot.entry(*lot_id).or_default() += 1;
+            }
+            let cause = format!("apply:{}", key.as_str());
+            for (lot_id, credits) in paid_per_lot {
+                let description = format!(
+                    "Apply changes: {credits} photo{}",
+                    if credits == 1 { "" } else { "s" }
+                );
+                book.post(
+                    &txn,
+                    lot_id,
+                    EntryKind::Charge,
+                    -credits,
+                    now,
+                    &cause,
+                    description,
+                )
+                .await?;
+            }
+            let outcome = ApplyOutcome {
+                credits_charged: i32::try_from(edit_ids.len()).unwrap_or(i32::MAX),
+                edit_ids,
+                unchanged_photo_ids: unchanged,
+            };
+            remember(&txn, account_id, &key, fingerprint.clone(), &outcome, now).await?;
+            txn.commit().await?;
+            Ok(outcome)
+        })
+        .await
+    }
+
+    /// Shows the original again on each photo; free, and a no-op for a photo without
+    /// an edit. Returns the photos, each once.
+    #[tracing::instrument(skip(self))]
+    pub async fn revert_photos(
+        &self,
+        account_id: i64,
+        photo_ids: &[i64],
+    ) -> Result<Vec<i64>, Error> {
+        let distinct = self.distinct_batch(photo_ids)?;
+        retry_transient(|| async {
+            let now = self.now();
+            let txn = begin_write(&self.db).await?;
+            self.open_book(&txn, account_id, now).await?;
+            let photos = owned_photos(&txn, account_id, photo_ids).await?;
+            let edit_ids: Vec<i64> = photos.values().filter_map(|p| p.current_edit_id).collect();
+            if !edit_ids.is_empty() {
+                edit::Entity::update_many()
+                    .col_expr(edit::Column::RevertedAt, Expr::value(now))
+                    .filter(edit::Column::Id.is_in(edit_ids))
+                    .exec(&txn)
+                    .await?;
+                photo::Entity::update_many()
+                    .col_expr(
+                        photo::Column::CurrentEditId,
+                        Expr::value(Option::<i64>::None),
+                    )
+                    .filter(photo::Column::Id.is_in(distinct.clone()))
+                    .exec(&txn)
+                    .await?;
+            }
+            txn.commit().await?;
+            Ok(distinct.clone())
+        })
+        .await
+    }
+
+    /// Reports the edit a photo shows as faulty; free, any number of times.
+    #[tracing::instrument(skip(self, reason))]
+    pub async fn report_faulty_photo(
+        &self,
+        account_id: i64,
+        photo_id: i64,
+        reason: Option<&str>,
+    ) -> Result<faulty_report::Model, Error> {
+        let reason = reason
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned);
+        if reason
+            .as_ref()
+            .is_some_and(|r| r.chars().count() > MAX_TEXT_CHARS)
+        {
+            return Err(Refusal::new(
+                RefusalCode::InvalidInput,
+                format!("The reason must be at most {MAX_TEXT_CHARS} characters."),
+            )
+            .at(&["reason"])
+            .into());
+        }
+        retry_transient(|| async {
+            let now = self.now();
+            let txn = begin_write(&self.db).await?;
+            self.open_book(&txn, account_id, now).await?;
+            let photo = photo::Entity::find_by_id(photo_id)
+                .filter(photo::Column::AccountId.eq(account_id))
+                .one(&txn)
+                .await?;
+            let Some(photo) = photo else {
+                return Err(Refusal::new(RefusalCode::PhotoNotFound, "No such photo.")
+                    .at(&["photoId"])
+                    .into());
+            };
+            let Some(edit_id) = photo.current_edit_id else {
+                return Err(Refusal::new(
+                    RefusalCode::PhotoNotEdited,
+                    "Only a photo with an applied edit can be reported.",
+                )
+                .at(&["photoId"])
+                .into());
+            };
+            let report = faulty_report::ActiveModel {
+                account_id: Set(account_id),
+                photo_id: Set(photo_id),
+                edit_id: Set(edit_id),
+                reason: Set(reason.clone()),
+                reported_at: Set(now),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await?;
+            txn.commit().await?;
+            Ok(report)
+        })
+        .await
+    }
+
+    /// The batch's photos, each once, in the order given; refused when empty or larger
+    /// than `max_batch_photos`.
+    fn distinct_batch(&self, photo_ids: &[i64]) -> Result<Vec<i64>, Refusal> {
+        let mut seen = HashSet::new();
+        let distinct: Vec<i64> = photo_ids
+            .iter()
+            .copied()
+            .filter(|id| seen.insert(*id))
+            .collect();
+        if distinct.is_empty() {
+            return Err(
+                Refusal::new(RefusalCode::EmptyBatch, "Select at least one photo.")
+                    .at(&["photoIds"]),
+            );
+        }
+        let max = self.config.max_batch_photos;
+        if distinct.len() > max {
+            return Err(Refusal::new(
+                RefusalCode::BatchTooLarge,
+                format!(
+                    "A batch holds at most {max} photos; this one has {}.",
+                    distinct.len()
+                ),
+            )
+            .at(&["photoIds"]));
+        }
+        Ok(distinct)
+    }
+
+    /// The refusal for a batch of `needed` credits that the account cannot pay.
+    fn cannot_pay(&self, book: &Book, needed: usize) -> Refusal {
+        let available = book.available();
+        let cap_used_up = book.account.plan == PlanCode::Premium
+            && !book
+                .lots
+                .iter()
+                .any(|l| l.bucket == Bucket::Monthly && l.remaining > 0);
+        if cap_used_up && available == 0 {
+            return Refusal::new(
+                RefusalCode::FairUseCapReached,
+                format!(
+                    "The fair-use cap of this cycle is used up; this batch needs {needed} credits and 0 are available."
+                ),
+            );
+        }
+        Refusal::new(
+            RefusalCode::InsufficientCredits,
+            format!("This batch needs {needed} credits and {available} are available."),
+        )
+    }
+}
+
+/// The account's photos among `photo_ids`; a photo of another account is refused
+/// exactly like one that does not exist, naming the first such index.
+async fn owned_photos(
+    txn: &impl ConnectionTrait,
+    account_id: i64,
+    photo_ids: &[i64],
+) -> Result<HashMap<i64, photo::Model>, Error> {
+    let found: HashMap<i64, photo::Model> = photo::Entity::find()
+        .filter(photo::Column::AccountId.eq(account_id))
+        .filter(photo::Column::Id.is_in(photo_ids.iter().copied().collect::<HashSet<_>>()))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    if let Some(index) = photo_ids.iter().position(|id| !found.contains_key(id)) {
+        return Err(Refusal::new(RefusalCode::PhotoNotFound, "No such photo.")
+            .at(&["photoIds", &index.to_string()])
+            .into());
+    }
+    Ok(found)
+}
+
+/// The look each photo shows now, for photos that show an edit.
+async fn current_looks(
+    txn: &impl ConnectionTrait,
+    photos: &HashMap<i64, photo::Model>,
+) -> Result<HashMap<i64, Look>, Error> {
+    let edit_ids: Vec<i64> = photos.values().filter_map(|p| p.current_edit_id).collect();
+    if edit_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let edits = edit::Entity::find()
+        .filter(edit::Column::Id.is_in(edit_ids))
+        .all(txn)
+        .await?;
+    Ok(edits
+        .into_iter()
+        .map(|e| (e.photo_id, (e.background_id, e.logo_id, e.logo_position)))
+        .collect())
+}
+
+async fn set_current_edit(
+    txn: &impl ConnectionTrait,
+    photo_id: i64,
+    edit_id: Option<i64>,
+) -> Result<(), Error> {
+    photo::Entity::update_many()
+        .col_expr(photo::Column::CurrentEditId, Expr::value(edit_id))
+        .filter(photo::Column::Id.eq(photo_id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}

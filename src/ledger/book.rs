@@ -1,0 +1,218 @@
+//! An account's book inside one write transaction: the account row locked, its
+//! unexpired lots in memory, and the only code that changes a lot. Every change is an
+//! append-only ledger entry carrying the account's available balance after it.
+use chrono::{DateTime, Utc};
+use entity::enums::{Bucket, EntryKind};
+use entity::{account, ledger_entry, lot};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+};
+
+use crate::error::Error;
+
+/// A locked account and its unexpired lots.
+pub struct Book {
+    pub account: account::Model,
+    /// Lots whose expiry is not yet written, so all that can still be spent.
+    pub lots: Vec<lot::Model>,
+}
+
+/// A new lot: what grants it and until when.
+pub struct NewLot<'a> {
+    pub bucket: Bucket,
+    pub origin: String,
+    pub credits: i32,
+    pub expires_at: DateTime<Utc>,
+    pub pack_id: Option<String>,
+    pub cause: &'a str,
+    pub description: String,
+}
+
+impl Book {
+    /// Locks the account (a row lock on PostgreSQL; SQLite's IMMEDIATE transaction
+    /// already holds the write lock) and loads its unexpired lots.
+    pub async fn open(txn: &impl ConnectionTrait, account_id: i64) -> Result<Option<Book>, Error> {
+        let Some(account) = account::Entity::find_by_id(account_id)
+            .lock_exclusive()
+            .one(txn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let lots = lot::Entity::find()
+            .filter(lot::Column::AccountId.eq(account_id))
+            .filter(lot::Column::Expired.eq(false))
+            .all(txn)
+            .await?;
+        Ok(Some(Book { account, lots }))
+    }
+
+    /// Credits usable now: every unexpired lot's remaining credits.
+    pub fn available(&self) -> i32 {
+        self.lots.iter().map(|l| l.remaining).sum()
+    }
+
+    pub fn lot(&self, id: i64) -> Option<&lot::Model> {
+        self.lots.iter().find(|l| l.id == id)
+    }
+
+    pub fn lot_by_origin(&self, origin: &str) -> Option<&lot::Model> {
+        self.lots.iter().find(|l| l.origin == origin)
+    }
+
+    /// Creates a lot and writes its GRANT entry.
+    pub async fn grant_new_lot(
+        &mut self,
+        txn: &impl ConnectionTrait,
+        new: NewLot<'_>,
+        at: DateTime<Utc>,
+    ) -> Result<lot::Model, Error> {
+        let lot = lot::ActiveModel {
+            account_id: Set(self.account.id),
+            bucket: Set(new.bucket),
+            origin: Set(new.origin),
+            granted: Set(new.credits),
+            remaining: Set(new.credits),
+            valid_from: Set(at),
+            expires_at: Set(new.expires_at),
+            expired: Set(false),
+            created_at: Set(at),
+            pack_id: Set(new.pack_id),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+        self.lots.push(lot.clone());
+        self.append(
+            txn,
+            &lot,
+            EntryKind::Grant,
+            new.credits,
+            at,
+            new.cause,
+            new.description,
+        )
+        .await?;
+        Ok(lot)
+    }
+
+    /// Changes the lot's remaining credits by `amount` and writes the entry. A GRANT
+    /// also raises what the lot was granted. The update is conditional, so a lot can
+    /// never go below zero whatever happened around this transaction.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn post(
+        &mut self,
+        txn: &impl ConnectionTrait,
+        lot_id: i64,
+        kind: EntryKind,
+        amount: i32,
+        at: DateTime<Utc>,
+        cause: &str,
+        description: String,
+    ) -> Result<ledger_entry::Model, Error> {
+        let granted_change = if kind == EntryKind::Grant { amount } else { 0 };
+        let updated = lot::Entity::update_many()
+            .col_expr(
+                lot::Column::Remaining,
+                Expr::col(lot::Column::Remaining).add(amount),
+            )
+            .col_expr(
+                lot::Column::Granted,
+                Expr::col(lot::Column::Granted).add(granted_change),
+            )
+            .filter(lot::Column::Id.eq(lot_id))
+            .filter(Expr::col(lot::Column::Remaining).add(amount).gte(0))
+            .exec(txn)
+            .await?;
+        if updated.rows_affected != 1 {
+            return Err(Error::Internal(format!(
+                "lot {lot_id} cannot take {amount}: it would go below zero"
+            )));
+        }
+        let lot = self
+            .lots
+            .iter_mut()
+            .find(|l| l.id == lot_id)
+            .ok_or_else(|| {
+                Error::Internal(format!(
+                    "lot {lot_id} is not an unexpired lot of the account"
+                ))
+            })?;
+        lot.remaining += amount;
+        lot.granted += granted_change;
+        let lot = lot.clone();
+        self.append(txn, &lot, kind, amount, at, cause, description)
+            .await
+    }
+
+    /// Writes the EXPIRY entry for what `lot_id` has left and retires the lot.
+    pub async fn expire(
+        &mut self,
+        txn: &impl ConnectionTrait,
+        lot_id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let Some(lot) = self.lot(lot_id).cloned() else {
+            return Err(Error::Internal(format!(
+                "lot {lot_id} is not an unexpired lot of the account"
+            )));
+        };
+        if lot.remaining > 0 {
+            let description = format!("{} credits expired", bucket_label(lot.bucket));
+            self.post(
+                txn,
+                lot_id,
+                EntryKind::Expiry,
+                -lot.remaining,
+                at,
+                "expiry",
+                description,
+            )
+            .await?;
+        }
+        lot::Entity::update_many()
+            .col_expr(lot::Column::Expired, Expr::value(true))
+            .filter(lot::Column::Id.eq(lot_id))
+            .exec(txn)
+            .await?;
+        self.lots.retain(|l| l.id != lot_id);
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn append(
+        &self,
+        txn: &impl ConnectionTrait,
+        lot: &lot::Model,
+        kind: EntryKind,
+        amount: i32,
+        at: DateTime<Utc>,
+        cause: &str,
+        description: String,
+    ) -> Result<ledger_entry::Model, Error> {
+        Ok(ledger_entry::ActiveModel {
+            account_id: Set(self.account.id),
+            lot_id: Set(lot.id),
+            kind: Set(kind),
+            bucket: Set(lot.bucket),
+            amount: Set(amount),
+            balance_after: Set(self.available()),
+            created_at: Set(at),
+            cause: Set(cause.to_owned()),
+            description: Set(description),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?)
+    }
+}
+
+/// How a bucket is named in the history.
+pub fn bucket_label(bucket: Bucket) -> &'static str {
+    match bucket {
+        Bucket::LaunchPromotion => "Launch promotion",
+        Bucket::Monthly => "Monthly",
+        Bucket::Purchased => "Purchased",
+    }
+}

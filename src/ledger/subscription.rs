@@ -1,0 +1,281 @@
+//! Accounts and what they hold: creation with the entitlement of the starting cycle,
+//! plan and slot changes (increases at once, decreases at the next reset), photos and
+//! logos.
+use chrono::{DateTime, Utc};
+use entity::enums::{Bucket, EntryKind, PlanCode};
+use entity::{account, logo, photo};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Set};
+
+use super::Ledger;
+use super::book::{Book, NewLot};
+use super::events::{PROMOTION_ORIGIN, catch_up, cycle_origin, grant_monthly};
+use crate::db::{begin_write, retry_transient};
+use crate::error::{Error, Refusal, RefusalCode};
+use crate::rules::cycle::BillingCalendar;
+use crate::rules::entitlement::{MAX_LISTING_SLOTS, monthly_credits, promotion_credits};
+
+/// Longest name or URL accepted, in characters.
+pub const MAX_TEXT_CHARS: usize = 2048;
+/// Most photos registered in one call.
+pub const MAX_PHOTOS_PER_REGISTRATION: usize = 500;
+
+impl Ledger {
+    /// Opens an account with the full entitlement of the cycle it starts in (and the
+    /// launch promotion when created inside its window).
+    #[tracing::instrument(skip(self))]
+    pub async fn create_account(
+        &self,
+        name: &str,
+        plan: PlanCode,
+        listing_slots: i32,
+    ) -> Result<account::Model, Error> {
+        let name = required_text(name, &["name"])?;
+        check_slots(listing_slots)?;
+        retry_transient(|| async {
+            let now = self.now();
+            let cycle = BillingCalendar::from_config(&self.config).cycle_containing(now);
+            let txn = begin_write(&self.db).await?;
+            let account = account::ActiveModel {
+                name: Set(name.clone()),
+                plan: Set(plan),
+                listing_slots: Set(listing_slots),
+                created_at: Set(now),
+                cycle_start: Set(cycle.start),
+                next_reset_at: Set(cycle.end),
+                promotion_processed: Set(false),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await?;
+            let mut book = Book {
+                account,
+                lots: Vec::new(),
+            };
+            grant_monthly(&txn, &mut book, &self.config, cycle.start, now, "account").await?;
+            catch_up(&txn, &mut book, &self.config, now).await?;
+            txn.commit().await?;
+            Ok(book.account)
+        })
+        .await
+    }
+
+    /// Changes the plan and slots. Increases raise the current monthly lot (and the
+    /// promotion lot inside its window) by the difference at once; decreases wait for
+    /// the next reset, and nothing granted is taken back.
+    #[tracing::instrument(skip(self))]
+    pub async fn update_subscription(
+        &self,
+        account_id: i64,
+        plan: PlanCode,
+        listing_slots: i32,
+    ) -> Result<account::Model, Error> {
+        check_slots(listing_slots)?;
+        retry_transient(|| async {
+            let now = self.now();
+            let txn = begin_write(&self.db).await?;
+            let mut book = self.open_book(&txn, account_id, now).await?;
+            let mut account = book.account.clone().into_active_model();
+            account.plan = Set(plan);
+            account.listing_slots = Set(listing_slots);
+            book.account = account.update(&txn).await?;
+            self.top_up(&txn, &mut book, now).await?;
+            txn.commit().await?;
+            Ok(book.account)
+        })
+        .await
+    }
+
+    /// Raises the current monthly and promotion lots to what the plan now grants.
+    async fn top_up(
+        &self,
+        txn: &impl ConnectionTrait,
+        book: &mut Book,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let (plan, slots) = (book.account.plan, book.account.listing_slots);
+        let monthly = monthly_credits(&self.config, plan, slots);
+        let monthly_lot = NewLot {
+            bucket: Bucket::Monthly,
+            origin: cycle_origin(book.account.cycle_start),
+            credits: monthly,
+            expires_at: book.account.next_reset_at,
+            pack_id: None,
+            cause: "plan_change",
+            description: format!(
+                "Monthly credits until {}",
+                book.account.next_reset_at.format("%Y-%m-%d %H:%M UTC")
+            ),
+        };
+        raise_to(txn, book, monthly_lot, now).await?;
+        if let Some((_, end)) = self.config.promotion_window()
+            && book.account.promotion_processed
+            && now < end
+        {
+            let promotion_lot = NewLot {
+                bucket: Bucket::LaunchPromotion,
+                origin: PROMOTION_ORIGIN.to_owned(),
+                credits: promotion_credits(&self.config, plan, slots),
+                expires_at: end,
+                pack_id: None,
+                cause: "plan_change",
+                description: "Launch promotion".to_owned(),
+            };
+            raise_to(txn, book, promotion_lot, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Registers listing photos for an account.
+    #[tracing::instrument(skip(self, photos), fields(count = photos.len()))]
+    pub async fn register_photos(
+        &self,
+        account_id: i64,
+        photos: &[(String, String)],
+    ) -> Result<Vec<photo::Model>, Error> {
+        if photos.is_empty() || photos.len() > MAX_PHOTOS_PER_REGISTRATION {
+            return Err(Refusal::new(
+                RefusalCode::InvalidInput,
+                format!("Register 1 to {MAX_PHOTOS_PER_REGISTRATION} photos at a time."),
+            )
+            .at(&["photos"])
+            .into());
+        }
+        let mut checked = Vec::with_capacity(photos.len());
+        for (i, (listing_ref, original_url)) in photos.iter().enumerate() {
+            let index = i.to_string();
+            let listing_ref = required_text(listing_ref, &["photos", &index, "listingRef"])?;
+            let original_url = url(original_url, &["photos", &index, "originalUrl"])?;
+            checked.push((listing_ref, original_url));
+        }
+        retry_transient(|| async {
+            let now = self.now();
+            let txn = begin_write(&self.db).await?;
+            self.open_book(&txn, account_id, now).await?;
+            let mut stored = Vec::with_capacity(checked.len());
+            for (listing_ref, original_url) in &checked {
+                let photo = photo::ActiveModel {
+                    account_id: Set(account_id),
+                    listing_ref: Set(listing_ref.clone()),
+                    original_url: Set(original_url.clone()),
+                    created_at: Set(now),
+                    current_edit_id: Set(None),
+                    ..Default::default()
+                }
+                .insert(&txn)
+                .await?;
+                stored.push(photo);
+            }
+            txn.commit().await?;
+            Ok(stored)
+        })
+        .await
+    }
+
+    /// Adds a logo to an account's library.
+    #[tracing::instrument(skip(self))]
+    pub async fn add_logo(
+        &self,
+        account_id: i64,
+        name: &str,
+        image_url: &str,
+    ) -> Result<logo::Model, Error> {
+        let name = required_text(name, &["name"])?;
+        let image_url = url(image_url, &["imageUrl"])?;
+        let logo = logo::ActiveModel {
+            account_id: Set(account_id),
+            name: Set(name),
+            image_url: Set(image_url),
+            created_at: Set(self.now()),
+            ..Default::default()
+        };
+        if account::Entity::find_by_id(account_id)
+            .one(&self.db)
+            .await?
+            .is_none()
+        {
+            return Err(Refusal::new(RefusalCode::AccountNotFound, "No such account.").into());
+        }
+        Ok(logo.insert(&self.db).await?)
+    }
+}
+
+/// Raises the lot of `wanted.origin` to `wanted.credits`, creating it if the account
+/// had none; never lowers it.
+async fn raise_to(
+    txn: &impl ConnectionTrait,
+    book: &mut Book,
+    wanted: NewLot<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    match book
+        .lot_by_origin(&wanted.origin)
+        .map(|l| (l.id, l.granted))
+    {
+        Some((lot_id, granted)) if wanted.credits > granted => {
+            let description = format!("{} (plan change)", wanted.description);
+            book.post(
+                txn,
+                lot_id,
+                EntryKind::Grant,
+                wanted.credits - granted,
+                now,
+                wanted.cause,
+                description,
+            )
+            .await?;
+        }
+        None if wanted.credits > 0 => {
+            book.grant_new_lot(txn, wanted, now).await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn check_slots(listing_slots: i32) -> Result<(), Refusal> {
+    if (0..=MAX_LISTING_SLOTS).contains(&listing_slots) {
+        Ok(())
+    } else {
+        Err(Refusal::new(
+            RefusalCode::InvalidInput,
+            format!("Listing slots must be 0 to {MAX_LISTING_SLOTS}."),
+        )
+        .at(&["listingSlots"]))
+    }
+}
+
+/// Trimmed text of 1 to `MAX_TEXT_CHARS` characters.
+pub fn required_text(text: &str, field: &[&str]) -> Result<String, Refusal> {
+    let text = text.trim();
+    if text.is_empty()
+        || text.chars().count() > MAX_TEXT_CHARS
+        || text.chars().any(char::is_control)
+    {
+        return Err(Refusal::new(
+            RefusalCode::InvalidInput,
+            format!(
+                "{} must be 1 to {MAX_TEXT_CHARS} printable characters.",
+                field.last().unwrap_or(&"The text")
+            ),
+        )
+        .at(field));
+    }
+    Ok(text.to_owned())
+}
+
+fn url(text: &str, field: &[&str]) -> Result<String, Refusal> {
+    let text = required_text(text, field)?;
+    if !(text.starts_with("https://") || text.starts_with("http://"))
+        || text.contains(char::is_whitespace)
+    {
+        return Err(Refusal::new(
+            RefusalCode::InvalidInput,
+            format!(
+                "{} must be an http(s) URL.",
+                field.last().unwrap_or(&"The URL")
+            ),
+        )
+        .at(field));
+    }
+    Ok(text)
+}

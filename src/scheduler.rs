@@ -1,0 +1,25 @@
+//! Runs what the clock makes due (expiry, monthly resets, the launch promotion) without
+//! waiting for a request. Every instance may run it: each account is processed under its
+//! lock, so a second instance finds nothing left to do.
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use crate::ledger::Ledger;
+
+/// How often the scheduler looks for due work.
+const TICK: Duration = Duration::from_secs(1);
+
+/// Starts the scheduler; abort the handle to stop it (a transaction it was in rolls back).
+pub fn spawn(ledger: Ledger) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(TICK);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(e) = ledger.process_due().await {
+                tracing::error!(error = %e, "processing due expiries and resets failed; will try again");
+            }
+        }
+    })
+}
