@@ -70,7 +70,7 @@ impl Ledger {
         }
         let fingerprint = fingerprint("applyChanges", request)?;
         let retention = chrono::Duration::hours(i64::from(self.config.idempotency_retention_hours));
-        retry_transient(|| async {
+        let outcome = retry_transient(|| async {
             let now = self.now();
             let txn = begin_write(&self.db).await?;
             let mut book = self.open_book(&txn, account_id, now).await?;
@@ -156,7 +156,9 @@ impl Ledger {
             txn.commit().await?;
             Ok(outcome)
         })
-        .await
+        .await?;
+        self.changed(account_id);
+        Ok(outcome)
     }
 
     /// Shows the original again on each photo; free, and a no-op for a photo without

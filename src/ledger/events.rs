@@ -213,6 +213,7 @@ impl Ledger {
             })
             .await?;
             if account_changed {
+                self.changed(account_id);
                 changed.push(account_id);
             }
         }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use tokio::sync::broadcast;
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -31,7 +32,11 @@ pub struct Ledger {
     db: DatabaseConnection,
     config: Arc<Config>,
     clock: Clock,
+    changes: broadcast::Sender<i64>,
 }
+
+/// How many balance changes a slow listener may fall behind before it is told it lagged.
+const CHANGE_BUFFER: usize = 4096;
 
 impl Ledger {
     /// A ledger over a migrated database, with the catalog of `config` stored.
@@ -41,7 +46,12 @@ impl Ledger {
         clock: Clock,
     ) -> Result<Self, Error> {
         catalog::store(&db, &config).await?;
-        Ok(Ledger { db, config, clock })
+        Ok(Ledger {
+            db,
+            config,
+            clock,
+            changes: broadcast::channel(CHANGE_BUFFER).0,
+        })
     }
 
     pub fn db(&self) -> &DatabaseConnection {
@@ -58,6 +68,18 @@ impl Ledger {
 
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    /// The ids of accounts whose balance or breakdown changed, each sent after the
+    /// change committed.
+    pub fn subscribe_changes(&self) -> broadcast::Receiver<i64> {
+        self.changes.subscribe()
+    }
+
+    /// Tells listeners that `account_id` changed; call only after the commit.
+    fn changed(&self, account_id: i64) {
+        // No listener is not an error: nobody is watching this instance.
+        let _ = self.changes.send(account_id);
     }
 }
 

@@ -42,7 +42,7 @@ impl Ledger {
         let key = IdempotencyKey::parse(idempotency_key)?;
         let fingerprint = fingerprint("purchasePack", &PurchaseInput { pack_id })?;
         let retention = chrono::Duration::hours(i64::from(self.config.idempotency_retention_hours));
-        retry_transient(|| async {
+        let outcome = retry_transient(|| async {
             let now = self.now();
             let txn = begin_write(&self.db).await?;
             let mut book = self.open_book(&txn, account_id, now).await?;
@@ -125,7 +125,9 @@ impl Ledger {
             txn.commit().await?;
             Ok(outcome)
         })
-        .await
+        .await?;
+        self.changed(account_id);
+        Ok(outcome)
     }
 }
 

@@ -70,7 +70,7 @@ impl Ledger {
         listing_slots: i32,
     ) -> Result<account::Model, Error> {
         check_slots(listing_slots)?;
-        retry_transient(|| async {
+        let account = retry_transient(|| async {
             let now = self.now();
             let txn = begin_write(&self.db).await?;
             let mut book = self.open_book(&txn, account_id, now).await?;
@@ -82,7 +82,9 @@ impl Ledger {
             txn.commit().await?;
             Ok(book.account)
         })
-        .await
+        .await?;
+        self.changed(account_id);
+        Ok(account)
     }
 
     /// Raises the current monthly and promotion lots to what the plan now grants.

@@ -1,0 +1,99 @@
+//! Test support: a fresh database per test, SQLite always and PostgreSQL when
+//! `TEST_DATABASE_URL` is set, and ledgers over them on a manual clock.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, Database};
+use studio_bff::clock::Clock;
+use studio_bff::config::Config;
+use studio_bff::db::connect_and_migrate;
+use studio_bff::ledger::Ledger;
+
+/// A fresh, empty, migrated database for one test.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// A new SQLite file in a temporary folder.
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("test.sqlite").display()
+        );
+        TestDb {
+            url,
+            _dir: Some(dir),
+        }
+    }
+
+    /// A new schema in the PostgreSQL database of `TEST_DATABASE_URL`, or `None` when
+    /// it is not set. Set but unreachable is a failure, never a silent pass.
+    pub async fn postgres() -> Option<TestDb> {
+        let base = std::env::var("TEST_DATABASE_URL").ok()?;
+        let schema = format!("test_{}", rand::random::<u64>());
+        let admin = Database::connect(&base)
+            .await
+            .expect("TEST_DATABASE_URL must answer");
+        admin
+            .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .expect("create a test schema");
+        admin.close().await.expect("close the admin connection");
+        let separator = if base.contains('?') { '&' } else { '?' };
+        Some(TestDb {
+            url: format!("{base}{separator}options=-c%20search_path%3D{schema}"),
+            _dir: None,
+        })
+    }
+
+    /// A ledger over this database whose manual clock stands at `now`.
+    pub async fn ledger(&self, config: Config, now: DateTime<Utc>) -> Ledger {
+        let db = connect_and_migrate(&self.url)
+            .await
+            .expect("connect and migrate");
+        Ledger::new(db, Arc::new(config), Clock::manual_at(now))
+            .await
+            .expect("a ledger")
+    }
+}
+
+/// Parses an RFC 3339 instant.
+pub fn utc(s: &str) -> DateTime<Utc> {
+    s.parse().expect("a valid instant")
+}
+
+/// Declares each test twice, as `name::sqlite` and `name::postgres`, each given a
+/// fresh `TestDb`. The PostgreSQL copy returns at once when `TEST_DATABASE_URL` is unset.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($(#[$meta:meta])* async fn $name:ident($db:ident) $body:block $($rest:tt)*) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $(#[$meta])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let $db = $crate::common::TestDb::sqlite().await;
+                $body
+            }
+
+            $(#[$meta])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                let Some($db) = $crate::common::TestDb::postgres().await else {
+                    eprintln!("TEST_DATABASE_URL is not set: skipping the PostgreSQL run");
+                    return;
+                };
+                $body
+            }
+        }
+        $crate::on_both_databases!($($rest)*);
+    };
+    () => {};
+}
