@@ -44,9 +44,7 @@ impl Clock {
     /// back in time, which would replay expiries and resets out of order.
     pub fn set(&self, to: DateTime<Utc>) -> Result<DateTime<Utc>, ClockError> {
         let manual = self.manual.as_ref().ok_or(ClockError::NotManual)?;
-        let mut now = manual
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut now = manual.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         let to = truncate(to);
         if to < *now {
             return Err(ClockError::Backwards { now: *now });

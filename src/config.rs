@@ -40,6 +40,18 @@ pub struct Config {
     pub plans: BTreeMap<PlanCode, PlanSettings>,
     pub packs: Vec<PackSettings>,
     pub backgrounds: Vec<BackgroundSettings>,
+    /// Whether introspection and GraphiQL are served (`STUDIO_PUBLIC_SCHEMA`).
+    pub public_schema: bool,
+    /// How logs are written (`STUDIO_LOG_FORMAT`): readable text or JSON lines.
+    pub log_format: LogFormat,
+}
+
+/// The shape of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// Where the service reads the time from.
@@ -94,14 +106,13 @@ impl Default for Config {
             name: name.into(),
             promotion_credits_per_slot,
         };
-        let pack =
-            |id: &str, name: &str, plans: &[PlanCode], credits, discount_percent| PackSettings {
-                id: id.into(),
-                name: name.into(),
-                plans: plans.to_vec(),
-                credits,
-                discount_percent,
-            };
+        let pack = |id: &str, name: &str, plans: &[PlanCode], credits, discount_percent| PackSettings {
+            id: id.into(),
+            name: name.into(),
+            plans: plans.to_vec(),
+            credits,
+            discount_percent,
+        };
         let background = |id: &str, name: &str| BackgroundSettings {
             id: id.into(),
             name: name.into(),
@@ -145,6 +156,8 @@ impl Default for Config {
                 background("city-street", "City street"),
                 background("mountain-road", "Mountain road"),
             ],
+            public_schema: true,
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -194,10 +207,7 @@ impl Config {
             );
         }
         for (key, value) in [
-            (
-                "professional_credits_per_slot",
-                self.professional_credits_per_slot,
-            ),
+            ("professional_credits_per_slot", self.professional_credits_per_slot),
             (
                 "professional_plus_credits_per_slot",
                 self.professional_plus_credits_per_slot,
@@ -216,19 +226,13 @@ impl Config {
         if !(1..=24 * 365).contains(&self.idempotency_retention_hours) {
             return invalid(
                 "idempotency_retention_hours",
-                format!(
-                    "must be 1 to 8760, not {}",
-                    self.idempotency_retention_hours
-                ),
+                format!("must be 1 to 8760, not {}", self.idempotency_retention_hours),
             );
         }
         if self.currency.len() != 3 || !self.currency.chars().all(|c| c.is_ascii_uppercase()) {
             return invalid(
                 "currency",
-                format!(
-                    "must be an ISO 4217 code such as EUR, not {:?}",
-                    self.currency
-                ),
+                format!("must be an ISO 4217 code such as EUR, not {:?}", self.currency),
             );
         }
         if !(1..=1_000_000).contains(&self.credit_price_cents) {
@@ -259,9 +263,7 @@ impl Config {
             if !pack_ids.insert(pack.id.as_str()) {
                 return invalid("packs", format!("the id {:?} is used twice", pack.id));
             }
-            if !(1..=1_000_000).contains(&pack.credits)
-                || !(0..=100).contains(&pack.discount_percent)
-            {
+            if !(1..=1_000_000).contains(&pack.credits) || !(0..=100).contains(&pack.discount_percent) {
                 return invalid(
                     "packs",
                     format!(
@@ -270,18 +272,10 @@ impl Config {
                     ),
                 );
             }
-            if (i64::from(pack.credits)
-                * self.credit_price_cents
-                * i64::from(100 - pack.discount_percent))
-                % 100
-                != 0
-            {
+            if (i64::from(pack.credits) * self.credit_price_cents * i64::from(100 - pack.discount_percent)) % 100 != 0 {
                 return invalid(
                     "packs",
-                    format!(
-                        "{}: the discounted price is not a whole number of cents",
-                        pack.id
-                    ),
+                    format!("{}: the discounted price is not a whole number of cents", pack.id),
                 );
             }
         }
@@ -302,27 +296,18 @@ impl Config {
 
     /// The promotion window `[launch_at, launch_at + launch_promotion_days)`, if any.
     pub fn promotion_window(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-        self.launch_at.map(|start| {
-            (
-                start,
-                start + Duration::days(i64::from(self.launch_promotion_days)),
-            )
-        })
+        self.launch_at
+            .map(|start| (start, start + Duration::days(i64::from(self.launch_promotion_days))))
     }
 
     /// The price in cents of `pack`, its discount applied.
     pub fn pack_price_cents(&self, pack: &PackSettings) -> i64 {
-        i64::from(pack.credits) * self.credit_price_cents * i64::from(100 - pack.discount_percent)
-            / 100
+        i64::from(pack.credits) * self.credit_price_cents * i64::from(100 - pack.discount_percent) / 100
     }
 
     /// The packs `plan` can buy, smallest first.
     pub fn packs_for(&self, plan: PlanCode) -> impl Iterator<Item = &PackSettings> {
-        let mut packs: Vec<_> = self
-            .packs
-            .iter()
-            .filter(|p| p.plans.contains(&plan))
-            .collect();
+        let mut packs: Vec<_> = self.packs.iter().filter(|p| p.plans.contains(&plan)).collect();
         packs.sort_by_key(|p| (p.credits, p.id.clone()));
         packs.into_iter()
     }

@@ -6,8 +6,8 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr, RuntimeErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr, RuntimeErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
 
 use crate::error::Error;
@@ -18,27 +18,37 @@ const MAX_ATTEMPTS: u32 = 8;
 /// The embedded default: a SQLite file in the working folder.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://studio-bff.sqlite?mode=rwc";
 
-/// Opens a pool on `url` (SQLite in WAL mode, or PostgreSQL) and migrates it.
+/// Opens a pool of the default size on `url` and migrates it.
 pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let pool_size = if is_sqlite(url) { 8 } else { 32 };
+    connect_and_migrate_pool(url, pool_size).await
+}
+
+/// Opens a pool of up to `pool_size` connections on `url` (SQLite in WAL mode, or
+/// PostgreSQL) and migrates it.
+pub async fn connect_and_migrate_pool(url: &str, pool_size: u32) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url);
     options
         .sqlx_logging(false)
-        .acquire_timeout(Duration::from_secs(10));
-    if url.starts_with("sqlite:") {
+        .acquire_timeout(Duration::from_secs(10))
+        .max_connections(pool_size);
+    if is_sqlite(url) {
         // WAL lets readers run beside the one writer; IMMEDIATE transactions queue
         // writers on the busy timeout instead of failing half-way.
-        options.max_connections(8).map_sqlx_sqlite_opts(|o| {
+        options.map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
         });
-    } else {
-        options.max_connections(32);
     }
     let db = Database::connect(options).await?;
     Migrator::up(&db, None).await?;
     Ok(db)
+}
+
+fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
 }
 
 /// Starts a transaction that writes: IMMEDIATE on SQLite so the write lock is taken

@@ -10,9 +10,7 @@ use studio_bff::scheduler;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let config = Arc::new(Config::load()?);
     let url = config
@@ -22,10 +20,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let db = connect_and_migrate(&url).await?;
     let ledger = Ledger::new(db, config.clone(), Clock::new(config.clock)).await?;
     let caught_up = ledger.process_due().await?;
-    tracing::info!(
-        accounts = caught_up.len(),
-        "caught up on expiries and resets"
-    );
+    tracing::info!(accounts = caught_up.len(), "caught up on expiries and resets");
     let scheduler = scheduler::spawn(ledger);
     tokio::signal::ctrl_c().await?;
     scheduler.abort();

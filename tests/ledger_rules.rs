@@ -10,12 +10,7 @@ use studio_bff::ledger::{ApplyRequest, Ledger, LogoPlacement};
 /// Photos registered for `account_id`, by id.
 async fn photos(ledger: &Ledger, account_id: i64, n: usize) -> Vec<i64> {
     let registrations: Vec<(String, String)> = (0..n)
-        .map(|i| {
-            (
-                format!("listing-{i}"),
-                format!("https://img.example/{i}.jpg"),
-            )
-        })
+        .map(|i| (format!("listing-{i}"), format!("https://img.example/{i}.jpg")))
         .collect();
     ledger
         .register_photos(account_id, &registrations)
@@ -49,10 +44,7 @@ async fn assert_lots_balance(ledger: &Ledger, account_id: i64) {
     for lot in ledger.lots(account_id).await.expect("lots") {
         let of_lot = entries.iter().filter(|e| e.lot_id == lot.id);
         let sum: i32 = of_lot.clone().map(|e| e.amount).sum();
-        let granted: i32 = of_lot
-            .filter(|e| e.kind == EntryKind::Grant)
-            .map(|e| e.amount)
-            .sum();
+        let granted: i32 = of_lot.filter(|e| e.kind == EntryKind::Grant).map(|e| e.amount).sum();
         assert_eq!(
             (sum, granted),
             (lot.remaining, lot.granted),

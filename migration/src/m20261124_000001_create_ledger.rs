@@ -157,14 +157,8 @@ enum IdempotencyRecords {
     CreatedAt,
 }
 
-fn fk<T: IntoIden, U: IntoIden>(
-    from: (T, U),
-    to: (impl IntoIden, impl IntoIden),
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .from(from.0, from.1)
-        .to(to.0, to.1)
-        .to_owned()
+fn fk<T: IntoIden, U: IntoIden>(from: (T, U), to: (impl IntoIden, impl IntoIden)) -> ForeignKeyCreateStatement {
+    ForeignKey::create().from(from.0, from.1).to(to.0, to.1).to_owned()
 }
 
 #[async_trait::async_trait]
@@ -176,9 +170,7 @@ impl MigrationTrait for Migration {
                 .col(big_pk_auto(Accounts::Id))
                 .col(string(Accounts::Name))
                 .col(string(Accounts::Plan))
-                .col(
-                    integer(Accounts::ListingSlots).check(Expr::col(Accounts::ListingSlots).gte(0)),
-                )
+                .col(integer(Accounts::ListingSlots).check(Expr::col(Accounts::ListingSlots).gte(0)))
                 .col(timestamp_with_time_zone(Accounts::CreatedAt))
                 .col(timestamp_with_time_zone(Accounts::CycleStart))
                 .col(timestamp_with_time_zone(Accounts::NextResetAt))
@@ -231,14 +223,8 @@ impl MigrationTrait for Migration {
                 .col(boolean(Lots::Expired))
                 .col(timestamp_with_time_zone(Lots::CreatedAt))
                 .col(string_null(Lots::PackId))
-                .foreign_key(&mut fk(
-                    (Lots::Table, Lots::AccountId),
-                    (Accounts::Table, Accounts::Id),
-                ))
-                .foreign_key(&mut fk(
-                    (Lots::Table, Lots::PackId),
-                    (Packs::Table, Packs::Id),
-                ))
+                .foreign_key(&mut fk((Lots::Table, Lots::AccountId), (Accounts::Table, Accounts::Id)))
+                .foreign_key(&mut fk((Lots::Table, Lots::PackId), (Packs::Table, Packs::Id)))
                 .to_owned(),
         )
         .await?;
@@ -271,10 +257,7 @@ impl MigrationTrait for Migration {
                 .col(string(LedgerEntries::Kind))
                 .col(string(LedgerEntries::Bucket))
                 .col(integer(LedgerEntries::Amount))
-                .col(
-                    integer(LedgerEntries::BalanceAfter)
-                        .check(Expr::col(LedgerEntries::BalanceAfter).gte(0)),
-                )
+                .col(integer(LedgerEntries::BalanceAfter).check(Expr::col(LedgerEntries::BalanceAfter).gte(0)))
                 .col(timestamp_with_time_zone(LedgerEntries::CreatedAt))
                 .col(string(LedgerEntries::Cause))
                 .col(string(LedgerEntries::Description))
@@ -375,22 +358,13 @@ impl MigrationTrait for Migration {
                     (Edits::Table, Edits::AccountId),
                     (Accounts::Table, Accounts::Id),
                 ))
-                .foreign_key(&mut fk(
-                    (Edits::Table, Edits::PhotoId),
-                    (Photos::Table, Photos::Id),
-                ))
+                .foreign_key(&mut fk((Edits::Table, Edits::PhotoId), (Photos::Table, Photos::Id)))
                 .foreign_key(&mut fk(
                     (Edits::Table, Edits::BackgroundId),
                     (Backgrounds::Table, Backgrounds::Id),
                 ))
-                .foreign_key(&mut fk(
-                    (Edits::Table, Edits::LogoId),
-                    (Logos::Table, Logos::Id),
-                ))
-                .foreign_key(&mut fk(
-                    (Edits::Table, Edits::LotId),
-                    (Lots::Table, Lots::Id),
-                ))
+                .foreign_key(&mut fk((Edits::Table, Edits::LogoId), (Logos::Table, Logos::Id)))
+                .foreign_key(&mut fk((Edits::Table, Edits::LotId), (Lots::Table, Lots::Id)))
                 .to_owned(),
         )
         .await?;
@@ -524,10 +498,7 @@ impl MigrationTrait for Migration {
                     (Purchases::Table, Purchases::PackId),
                     (Packs::Table, Packs::Id),
                 ))
-                .foreign_key(&mut fk(
-                    (Purchases::Table, Purchases::LotId),
-                    (Lots::Table, Lots::Id),
-                ))
+                .foreign_key(&mut fk((Purchases::Table, Purchases::LotId), (Lots::Table, Lots::Id)))
                 .foreign_key(&mut fk(
                     (Purchases::Table, Purchases::InvoiceId),
                     (Invoices::Table, Invoices::Id),

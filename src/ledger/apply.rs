@@ -49,24 +49,13 @@ impl Ledger {
     /// Applies the look to every photo of the batch that does not have it yet, each
     /// paid by one lot in spending order; refuses the whole batch if it cannot pay.
     #[tracing::instrument(skip(self, request), fields(photos = request.photo_ids.len()))]
-    pub async fn apply_changes(
-        &self,
-        account_id: i64,
-        request: &ApplyRequest,
-    ) -> Result<ApplyOutcome, Error> {
+    pub async fn apply_changes(&self, account_id: i64, request: &ApplyRequest) -> Result<ApplyOutcome, Error> {
         let key = IdempotencyKey::parse(&request.idempotency_key)?;
         let photo_ids = self.distinct_batch(&request.photo_ids)?;
-        if !self
-            .config
-            .backgrounds
-            .iter()
-            .any(|b| b.id == request.background_id)
-        {
-            return Err(
-                Refusal::new(RefusalCode::BackgroundNotFound, "No such background.")
-                    .at(&["backgroundId"])
-                    .into(),
-            );
+        if !self.config.backgrounds.iter().any(|b| b.id == request.background_id) {
+            return Err(Refusal::new(RefusalCode::BackgroundNotFound, "No such background.")
+                .at(&["backgroundId"])
+                .into());
         }
         let fingerprint = fingerprint("applyChanges", request)?;
         let retention = chrono::Duration::hours(i64::from(self.config.idempotency_retention_hours));
@@ -74,9 +63,7 @@ impl Ledger {
             let now = self.now();
             let txn = begin_write(&self.db).await?;
             let mut book = self.open_book(&txn, account_id, now).await?;
-            if let Some(first) =
-                first_answer(&txn, account_id, &key, &fingerprint, retention, now).await?
-            {
+            if let Some(first) = first_answer(&txn, account_id, &key, &fingerprint, retention, now).await? {
                 return Ok(first);
             }
             if let Some(placement) = request.logo {
@@ -97,9 +84,8 @@ impl Ledger {
                 request.logo.map(|l| l.logo_id),
                 request.logo.map(|l| l.position),
             );
-            let (unchanged, chargeable): (Vec<i64>, Vec<i64>) = photo_ids
-                .iter()
-                .partition(|id| current_looks.get(id) == Some(&wanted));
+            let (unchanged, chargeable): (Vec<i64>, Vec<i64>) =
+                photo_ids.iter().partition(|id| current_looks.get(id) == Some(&wanted));
 
             let Some(payers) = allocate(&book.lots, chargeable.len()) else {
                 return Err(self.cannot_pay(&book, chargeable.len()).into());
@@ -132,20 +118,9 @@ impl Ledger {
             }
             let cause = format!("apply:{}", key.as_str());
             for (lot_id, credits) in paid_per_lot {
-                let description = format!(
-                    "Apply changes: {credits} photo{}",
-                    if credits == 1 { "" } else { "s" }
-                );
-                book.post(
-                    &txn,
-                    lot_id,
-                    EntryKind::Charge,
-                    -credits,
-                    now,
-                    &cause,
-                    description,
-                )
-                .await?;
+                let description = format!("Apply changes: {credits} photo{}", if credits == 1 { "" } else { "s" });
+                book.post(&txn, lot_id, EntryKind::Charge, -credits, now, &cause, description)
+                    .await?;
             }
             let outcome = ApplyOutcome {
                 credits_charged: i32::try_from(edit_ids.len()).unwrap_or(i32::MAX),
@@ -164,11 +139,7 @@ impl Ledger {
     /// Shows the original again on each photo; free, and a no-op for a photo without
     /// an edit. Returns the photos, each once.
     #[tracing::instrument(skip(self))]
-    pub async fn revert_photos(
-        &self,
-        account_id: i64,
-        photo_ids: &[i64],
-    ) -> Result<Vec<i64>, Error> {
+    pub async fn revert_photos(&self, account_id: i64, photo_ids: &[i64]) -> Result<Vec<i64>, Error> {
         let distinct = self.distinct_batch(photo_ids)?;
         retry_transient(|| async {
             let now = self.now();
@@ -183,10 +154,7 @@ impl Ledger {
                     .exec(&txn)
                     .await?;
                 photo::Entity::update_many()
-                    .col_expr(
-                        photo::Column::CurrentEditId,
-                        Expr::value(Option::<i64>::None),
-                    )
+                    .col_expr(photo::Column::CurrentEditId, Expr::value(Option::<i64>::None))
                     .filter(photo::Column::Id.is_in(distinct.clone()))
                     .exec(&txn)
                     .await?;
@@ -205,14 +173,8 @@ impl Ledger {
         photo_id: i64,
         reason: Option<&str>,
     ) -> Result<faulty_report::Model, Error> {
-        let reason = reason
-            .map(str::trim)
-            .filter(|r| !r.is_empty())
-            .map(str::to_owned);
-        if reason
-            .as_ref()
-            .is_some_and(|r| r.chars().count() > MAX_TEXT_CHARS)
-        {
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
+        if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_TEXT_CHARS) {
             return Err(Refusal::new(
                 RefusalCode::InvalidInput,
                 format!("The reason must be at most {MAX_TEXT_CHARS} characters."),
@@ -261,25 +223,15 @@ impl Ledger {
     /// than `max_batch_photos`.
     fn distinct_batch(&self, photo_ids: &[i64]) -> Result<Vec<i64>, Refusal> {
         let mut seen = HashSet::new();
-        let distinct: Vec<i64> = photo_ids
-            .iter()
-            .copied()
-            .filter(|id| seen.insert(*id))
-            .collect();
+        let distinct: Vec<i64> = photo_ids.iter().copied().filter(|id| seen.insert(*id)).collect();
         if distinct.is_empty() {
-            return Err(
-                Refusal::new(RefusalCode::EmptyBatch, "Select at least one photo.")
-                    .at(&["photoIds"]),
-            );
+            return Err(Refusal::new(RefusalCode::EmptyBatch, "Select at least one photo.").at(&["photoIds"]));
         }
         let max = self.config.max_batch_photos;
         if distinct.len() > max {
             return Err(Refusal::new(
                 RefusalCode::BatchTooLarge,
-                format!(
-                    "A batch holds at most {max} photos; this one has {}.",
-                    distinct.len()
-                ),
+                format!("A batch holds at most {max} photos; this one has {}.", distinct.len()),
             )
             .at(&["photoIds"]));
         }
@@ -290,10 +242,7 @@ impl Ledger {
     fn cannot_pay(&self, book: &Book, needed: usize) -> Refusal {
         let available = book.available();
         let cap_used_up = book.account.plan == PlanCode::Premium
-            && !book
-                .lots
-                .iter()
-                .any(|l| l.bucket == Bucket::Monthly && l.remaining > 0);
+            && !book.lots.iter().any(|l| l.bucket == Bucket::Monthly && l.remaining > 0);
         if cap_used_up && available == 0 {
             return Refusal::new(
                 RefusalCode::FairUseCapReached,
@@ -351,11 +300,7 @@ async fn current_looks(
         .collect())
 }
 
-async fn set_current_edit(
-    txn: &impl ConnectionTrait,
-    photo_id: i64,
-    edit_id: Option<i64>,
-) -> Result<(), Error> {
+async fn set_current_edit(txn: &impl ConnectionTrait, photo_id: i64, edit_id: Option<i64>) -> Result<(), Error> {
     photo::Entity::update_many()
         .col_expr(photo::Column::CurrentEditId, Expr::value(edit_id))
         .filter(photo::Column::Id.eq(photo_id))

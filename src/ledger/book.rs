@@ -5,9 +5,7 @@ use chrono::{DateTime, Utc};
 use entity::enums::{Bucket, EntryKind};
 use entity::{account, ledger_entry, lot};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 
 use crate::error::Error;
 
@@ -84,16 +82,8 @@ impl Book {
         .insert(txn)
         .await?;
         self.lots.push(lot.clone());
-        self.append(
-            txn,
-            &lot,
-            EntryKind::Grant,
-            new.credits,
-            at,
-            new.cause,
-            new.description,
-        )
-        .await?;
+        self.append(txn, &lot, EntryKind::Grant, new.credits, at, new.cause, new.description)
+            .await?;
         Ok(lot)
     }
 
@@ -113,10 +103,7 @@ impl Book {
     ) -> Result<ledger_entry::Model, Error> {
         let granted_change = if kind == EntryKind::Grant { amount } else { 0 };
         let updated = lot::Entity::update_many()
-            .col_expr(
-                lot::Column::Remaining,
-                Expr::col(lot::Column::Remaining).add(amount),
-            )
+            .col_expr(lot::Column::Remaining, Expr::col(lot::Column::Remaining).add(amount))
             .col_expr(
                 lot::Column::Granted,
                 Expr::col(lot::Column::Granted).add(granted_change),
@@ -134,25 +121,15 @@ impl Book {
             .lots
             .iter_mut()
             .find(|l| l.id == lot_id)
-            .ok_or_else(|| {
-                Error::Internal(format!(
-                    "lot {lot_id} is not an unexpired lot of the account"
-                ))
-            })?;
+            .ok_or_else(|| Error::Internal(format!("lot {lot_id} is not an unexpired lot of the account")))?;
         lot.remaining += amount;
         lot.granted += granted_change;
         let lot = lot.clone();
-        self.append(txn, &lot, kind, amount, at, cause, description)
-            .await
+        self.append(txn, &lot, kind, amount, at, cause, description).await
     }
 
     /// Writes the EXPIRY entry for what `lot_id` has left and retires the lot.
-    pub async fn expire(
-        &mut self,
-        txn: &impl ConnectionTrait,
-        lot_id: i64,
-        at: DateTime<Utc>,
-    ) -> Result<(), Error> {
+    pub async fn expire(&mut self, txn: &impl ConnectionTrait, lot_id: i64, at: DateTime<Utc>) -> Result<(), Error> {
         let Some(lot) = self.lot(lot_id).cloned() else {
             return Err(Error::Internal(format!(
                 "lot {lot_id} is not an unexpired lot of the account"

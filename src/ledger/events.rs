@@ -7,8 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use entity::enums::Bucket;
 use entity::{account, lot};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set,
 };
 
 use super::book::{Book, NewLot};
@@ -70,11 +69,7 @@ fn next_due(book: &Book, config: &Config, now: DateTime<Utc>) -> Option<(DateTim
         .filter(|l| l.expires_at <= now)
         .min_by_key(|l| (l.expires_at, spending_key(l)))
         .map(|l| (l.expires_at, 0, Event::Expiry(l.id)));
-    let reset = (book.account.next_reset_at <= now).then_some((
-        book.account.next_reset_at,
-        1,
-        Event::Reset,
-    ));
+    let reset = (book.account.next_reset_at <= now).then_some((book.account.next_reset_at, 1, Event::Reset));
     let promotion = (!book.account.promotion_processed)
         .then(|| promotion_grant_at(config, book.account.created_at))
         .flatten()
@@ -88,15 +83,8 @@ fn next_due(book: &Book, config: &Config, now: DateTime<Utc>) -> Option<(DateTim
 }
 
 /// Starts the cycle beginning at `at` and grants its monthly lot at the current plan.
-async fn reset(
-    txn: &impl ConnectionTrait,
-    book: &mut Book,
-    config: &Config,
-    at: DateTime<Utc>,
-) -> Result<(), Error> {
-    let end = BillingCalendar::from_config(config)
-        .cycle_containing(at)
-        .end;
+async fn reset(txn: &impl ConnectionTrait, book: &mut Book, config: &Config, at: DateTime<Utc>) -> Result<(), Error> {
+    let end = BillingCalendar::from_config(config).cycle_containing(at).end;
     let mut account = book.account.clone().into_active_model();
     account.cycle_start = Set(at);
     account.next_reset_at = Set(end);
@@ -230,9 +218,7 @@ impl Ledger {
     pub async fn set_clock(&self, to: DateTime<Utc>) -> Result<DateTime<Utc>, Error> {
         let now = self.clock.set(to).map_err(|e| match e {
             ClockError::NotManual => Refusal::new(RefusalCode::ClockNotManual, e.to_string()),
-            ClockError::Backwards { .. } => {
-                Refusal::new(RefusalCode::InvalidInput, e.to_string()).at(&["now"])
-            }
+            ClockError::Backwards { .. } => Refusal::new(RefusalCode::InvalidInput, e.to_string()).at(&["now"]),
         })?;
         self.process_due().await?;
         Ok(now)

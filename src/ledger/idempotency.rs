@@ -38,8 +38,7 @@ impl IdempotencyKey {
 
 /// A fingerprint of an operation and its whole input.
 pub fn fingerprint(operation: &str, input: &impl Serialize) -> Result<String, Error> {
-    let json = serde_json::to_vec(input)
-        .map_err(|e| Error::Internal(format!("input not serializable: {e}")))?;
+    let json = serde_json::to_vec(input).map_err(|e| Error::Internal(format!("input not serializable: {e}")))?;
     let mut hasher = Sha256::new();
     hasher.update(operation.as_bytes());
     hasher.update([0]);
@@ -66,9 +65,7 @@ pub async fn first_answer<T: DeserializeOwned>(
         return Ok(None);
     };
     if record.created_at + retention <= now {
-        idempotency_record::Entity::delete_by_id(record.id)
-            .exec(txn)
-            .await?;
+        idempotency_record::Entity::delete_by_id(record.id).exec(txn).await?;
         return Ok(None);
     }
     if record.request_hash != fingerprint {
@@ -79,14 +76,12 @@ pub async fn first_answer<T: DeserializeOwned>(
         .at(&["idempotencyKey"])
         .into());
     }
-    serde_json::from_str(&record.response)
-        .map(Some)
-        .map_err(|e| {
-            Error::Internal(format!(
-                "stored answer of idempotency record {} unreadable: {e}",
-                record.id
-            ))
-        })
+    serde_json::from_str(&record.response).map(Some).map_err(|e| {
+        Error::Internal(format!(
+            "stored answer of idempotency record {} unreadable: {e}",
+            record.id
+        ))
+    })
 }
 
 /// Records `answer` as the first answer to `key`.
@@ -98,8 +93,8 @@ pub async fn remember(
     answer: &impl Serialize,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    let response = serde_json::to_string(answer)
-        .map_err(|e| Error::Internal(format!("answer not serializable: {e}")))?;
+    let response =
+        serde_json::to_string(answer).map_err(|e| Error::Internal(format!("answer not serializable: {e}")))?;
     idempotency_record::ActiveModel {
         account_id: Set(account_id),
         key: Set(key.as_str().to_owned()),
@@ -114,11 +109,7 @@ pub async fn remember(
 }
 
 /// Forgets records older than the retention period.
-pub async fn purge(
-    db: &impl ConnectionTrait,
-    retention: Duration,
-    now: DateTime<Utc>,
-) -> Result<u64, Error> {
+pub async fn purge(db: &impl ConnectionTrait, retention: Duration, now: DateTime<Utc>) -> Result<u64, Error> {
     let deleted = idempotency_record::Entity::delete_many()
         .filter(idempotency_record::Column::CreatedAt.lte(now - retention))
         .exec(db)

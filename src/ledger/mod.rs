@@ -40,11 +40,7 @@ const CHANGE_BUFFER: usize = 4096;
 
 impl Ledger {
     /// A ledger over a migrated database, with the catalog of `config` stored.
-    pub async fn new(
-        db: DatabaseConnection,
-        config: Arc<Config>,
-        clock: Clock,
-    ) -> Result<Self, Error> {
+    pub async fn new(db: DatabaseConnection, config: Arc<Config>, clock: Clock) -> Result<Self, Error> {
         catalog::store(&db, &config).await?;
         Ok(Ledger {
             db,
@@ -85,12 +81,7 @@ impl Ledger {
 
 impl Ledger {
     /// Locks `account_id` in `txn` and applies what the clock has made due by `now`.
-    async fn open_book(
-        &self,
-        txn: &DatabaseTransaction,
-        account_id: i64,
-        now: DateTime<Utc>,
-    ) -> Result<Book, Error> {
+    async fn open_book(&self, txn: &DatabaseTransaction, account_id: i64, now: DateTime<Utc>) -> Result<Book, Error> {
         let Some(mut book) = Book::open(txn, account_id).await? else {
             return refuse(RefusalCode::AccountNotFound, "No such account.");
         };

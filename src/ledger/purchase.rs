@@ -46,16 +46,10 @@ impl Ledger {
             let now = self.now();
             let txn = begin_write(&self.db).await?;
             let mut book = self.open_book(&txn, account_id, now).await?;
-            if let Some(first) =
-                first_answer(&txn, account_id, &key, &fingerprint, retention, now).await?
-            {
+            if let Some(first) = first_answer(&txn, account_id, &key, &fingerprint, retention, now).await? {
                 return Ok(first);
             }
-            let Some(pack) = self
-                .config
-                .packs_for(book.account.plan)
-                .find(|p| p.id == pack_id)
-            else {
+            let Some(pack) = self.config.packs_for(book.account.plan).find(|p| p.id == pack_id) else {
                 return Err(Refusal::new(
                     RefusalCode::PackNotAvailable,
                     "This pack is not offered to the account's plan.",
@@ -65,11 +59,7 @@ impl Ledger {
             };
             let price_cents = self.config.pack_price_cents(pack);
             let calendar = BillingCalendar::from_config(&self.config);
-            let number = next_invoice_number(
-                &txn,
-                now.with_timezone(&self.config.billing_time_zone).year(),
-            )
-            .await?;
+            let number = next_invoice_number(&txn, now.with_timezone(&self.config.billing_time_zone).year()).await?;
             let invoice = invoice::ActiveModel {
                 account_id: Set(account_id),
                 number: Set(number.text.clone()),
@@ -139,10 +129,7 @@ struct InvoiceNumber {
 
 /// The next number of `year`. The counter row stays locked until the purchase commits,
 /// and a rolled-back purchase rolls its number back: no gaps, no duplicates.
-async fn next_invoice_number(
-    txn: &impl ConnectionTrait,
-    year: i32,
-) -> Result<InvoiceNumber, Error> {
+async fn next_invoice_number(txn: &impl ConnectionTrait, year: i32) -> Result<InvoiceNumber, Error> {
     invoice_sequence::Entity::insert(invoice_sequence::ActiveModel {
         year: Set(year),
         last_sequence: Set(0),

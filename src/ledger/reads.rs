@@ -8,9 +8,7 @@ use crate::rules::balance::{Breakdown, breakdown};
 
 impl Ledger {
     pub async fn account(&self, account_id: i64) -> Result<Option<account::Model>, Error> {
-        Ok(account::Entity::find_by_id(account_id)
-            .one(&self.db)
-            .await?)
+        Ok(account::Entity::find_by_id(account_id).one(&self.db).await?)
     }
 
     /// The account's balance and breakdown now.

@@ -88,12 +88,7 @@ impl Ledger {
     }
 
     /// Raises the current monthly and promotion lots to what the plan now grants.
-    async fn top_up(
-        &self,
-        txn: &impl ConnectionTrait,
-        book: &mut Book,
-        now: DateTime<Utc>,
-    ) -> Result<(), Error> {
+    async fn top_up(&self, txn: &impl ConnectionTrait, book: &mut Book, now: DateTime<Utc>) -> Result<(), Error> {
         let (plan, slots) = (book.account.plan, book.account.listing_slots);
         let monthly = monthly_credits(&self.config, plan, slots);
         let monthly_lot = NewLot {
@@ -175,12 +170,7 @@ impl Ledger {
 
     /// Adds a logo to an account's library.
     #[tracing::instrument(skip(self))]
-    pub async fn add_logo(
-        &self,
-        account_id: i64,
-        name: &str,
-        image_url: &str,
-    ) -> Result<logo::Model, Error> {
+    pub async fn add_logo(&self, account_id: i64, name: &str, image_url: &str) -> Result<logo::Model, Error> {
         let name = required_text(name, &["name"])?;
         let image_url = url(image_url, &["imageUrl"])?;
         let logo = logo::ActiveModel {
@@ -190,11 +180,7 @@ impl Ledger {
             created_at: Set(self.now()),
             ..Default::default()
         };
-        if account::Entity::find_by_id(account_id)
-            .one(&self.db)
-            .await?
-            .is_none()
-        {
+        if account::Entity::find_by_id(account_id).one(&self.db).await?.is_none() {
             return Err(Refusal::new(RefusalCode::AccountNotFound, "No such account.").into());
         }
         Ok(logo.insert(&self.db).await?)
@@ -209,10 +195,7 @@ async fn raise_to(
     wanted: NewLot<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    match book
-        .lot_by_origin(&wanted.origin)
-        .map(|l| (l.id, l.granted))
-    {
+    match book.lot_by_origin(&wanted.origin).map(|l| (l.id, l.granted)) {
         Some((lot_id, granted)) if wanted.credits > granted => {
             let description = format!("{} (plan change)", wanted.description);
             book.post(
@@ -249,10 +232,7 @@ fn check_slots(listing_slots: i32) -> Result<(), Refusal> {
 /// Trimmed text of 1 to `MAX_TEXT_CHARS` characters.
 pub fn required_text(text: &str, field: &[&str]) -> Result<String, Refusal> {
     let text = text.trim();
-    if text.is_empty()
-        || text.chars().count() > MAX_TEXT_CHARS
-        || text.chars().any(char::is_control)
-    {
+    if text.is_empty() || text.chars().count() > MAX_TEXT_CHARS || text.chars().any(char::is_control) {
         return Err(Refusal::new(
             RefusalCode::InvalidInput,
             format!(
@@ -267,15 +247,10 @@ pub fn required_text(text: &str, field: &[&str]) -> Result<String, Refusal> {
 
 fn url(text: &str, field: &[&str]) -> Result<String, Refusal> {
     let text = required_text(text, field)?;
-    if !(text.starts_with("https://") || text.starts_with("http://"))
-        || text.contains(char::is_whitespace)
-    {
+    if !(text.starts_with("https://") || text.starts_with("http://")) || text.contains(char::is_whitespace) {
         return Err(Refusal::new(
             RefusalCode::InvalidInput,
-            format!(
-                "{} must be an http(s) URL.",
-                field.last().unwrap_or(&"The URL")
-            ),
+            format!("{} must be an http(s) URL.", field.last().unwrap_or(&"The URL")),
         )
         .at(field));
     }

@@ -58,20 +58,10 @@ pub struct NextExpiry {
 }
 
 /// The breakdown of `account` from its `lots` (any of them; expired ones are left out).
-pub fn breakdown(
-    account: &account::Model,
-    lots: &[lot::Model],
-    fair_use_cap: i32,
-    as_of: DateTime<Utc>,
-) -> Breakdown {
+pub fn breakdown(account: &account::Model, lots: &[lot::Model], fair_use_cap: i32, as_of: DateTime<Utc>) -> Breakdown {
     let mut usable: Vec<&lot::Model> = lots
         .iter()
-        .filter(|l| {
-            l.account_id == account.id
-                && !l.expired
-                && l.valid_from <= as_of
-                && as_of < l.expires_at
-        })
+        .filter(|l| l.account_id == account.id && !l.expired && l.valid_from <= as_of && as_of < l.expires_at)
         .collect();
     usable.sort_by_key(|l| spending_key(l));
     let first_of = |bucket| usable.iter().find(|l| l.bucket == bucket).copied();
@@ -148,14 +138,7 @@ mod tests {
         }
     }
 
-    fn lot(
-        id: i64,
-        bucket: Bucket,
-        granted: i32,
-        remaining: i32,
-        from: &str,
-        to: &str,
-    ) -> lot::Model {
+    fn lot(id: i64, bucket: Bucket, granted: i32, remaining: i32, from: &str, to: &str) -> lot::Model {
         lot::Model {
             id,
             account_id: 1,
@@ -215,14 +198,8 @@ mod tests {
         );
         assert_eq!(b.available, 645);
         assert!(!b.unlimited);
-        assert_eq!(
-            b.launch_promotion.map(|p| (p.granted, p.remaining)),
-            Some((500, 120))
-        );
-        assert_eq!(
-            (b.monthly.granted, b.monthly.used, b.monthly.remaining),
-            (500, 0, 500)
-        );
+        assert_eq!(b.launch_promotion.map(|p| (p.granted, p.remaining)), Some((500, 120)));
+        assert_eq!((b.monthly.granted, b.monthly.used, b.monthly.remaining), (500, 0, 500));
         assert_eq!(b.purchased_remaining, 25);
         assert_eq!(b.fair_use, None);
         assert_eq!(
@@ -252,13 +229,7 @@ mod tests {
             utc("2026-12-10T00:00:00Z"),
         );
         assert!(b.unlimited);
-        assert_eq!(
-            b.fair_use,
-            Some(FairUse {
-                used: 1999,
-                cap: 2000
-            })
-        );
+        assert_eq!(b.fair_use, Some(FairUse { used: 1999, cap: 2000 }));
         monthly.remaining = 0;
         let b = breakdown(
             &account(PlanCode::Premium),
@@ -267,13 +238,7 @@ mod tests {
             utc("2026-12-10T00:00:00Z"),
         );
         assert!(!b.unlimited);
-        assert_eq!(
-            b.fair_use,
-            Some(FairUse {
-                used: 2000,
-                cap: 2000
-            })
-        );
+        assert_eq!(b.fair_use, Some(FairUse { used: 2000, cap: 2000 }));
         assert_eq!(b.next_expiry, None);
     }
 

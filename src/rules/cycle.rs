@@ -60,9 +60,7 @@ impl BillingCalendar {
     /// The reset instant of the month that starts on `first`.
     fn reset_in(&self, first: NaiveDate) -> DateTime<Utc> {
         let last_day = (first + Months::new(1)).pred_opt().map_or(28, |d| d.day());
-        let day = first
-            .with_day(self.reset_day.min(last_day))
-            .unwrap_or(first);
+        let day = first.with_day(self.reset_day.min(last_day)).unwrap_or(first);
         resolve_local(self.tz, day.and_time(chrono::NaiveTime::MIN))
     }
 }
@@ -181,20 +179,11 @@ mod tests {
         // March 2026: winter time (UTC+1) at the start, summer time (UTC+2) at the end.
         let march = calendar.cycle_containing(utc("2026-03-15T12:00:00Z"));
         assert_eq!(march, cycle("2026-02-28T23:00:00Z", "2026-03-31T22:00:00Z"));
-        assert_eq!(
-            march.end - march.start,
-            TimeDelta::days(31) - TimeDelta::hours(1)
-        );
+        assert_eq!(march.end - march.start, TimeDelta::days(31) - TimeDelta::hours(1));
         // October 2026: summer time at the start, winter time at the end.
         let october = calendar.cycle_containing(utc("2026-10-15T12:00:00Z"));
-        assert_eq!(
-            october,
-            cycle("2026-09-30T22:00:00Z", "2026-10-31T23:00:00Z")
-        );
-        assert_eq!(
-            october.end - october.start,
-            TimeDelta::days(31) + TimeDelta::hours(1)
-        );
+        assert_eq!(october, cycle("2026-09-30T22:00:00Z", "2026-10-31T23:00:00Z"));
+        assert_eq!(october.end - october.start, TimeDelta::days(31) + TimeDelta::hours(1));
         // 23:30 UTC on 31 October is already 1 November in Berlin.
         assert_eq!(
             calendar.cycle_containing(utc("2026-10-31T23:30:00Z")).start,

@@ -44,10 +44,7 @@ mod tests {
     #[test]
     fn monthly_credits_follow_the_plan_and_the_slots() {
         let config = Config::default();
-        assert_eq!(
-            monthly_credits(&config, PlanCode::ProfessionalPlus, 50),
-            500
-        );
+        assert_eq!(monthly_credits(&config, PlanCode::ProfessionalPlus, 50), 500);
         assert_eq!(monthly_credits(&config, PlanCode::Professional, 50), 250);
         assert_eq!(monthly_credits(&config, PlanCode::Basic, 50), 0);
         assert_eq!(monthly_credits(&config, PlanCode::Premium, 50), 2000);
@@ -56,10 +53,7 @@ mod tests {
     #[test]
     fn only_professional_plus_has_a_launch_promotion_by_default() {
         let config = Config::default();
-        assert_eq!(
-            promotion_credits(&config, PlanCode::ProfessionalPlus, 50),
-            500
-        );
+        assert_eq!(promotion_credits(&config, PlanCode::ProfessionalPlus, 50), 500);
         assert_eq!(promotion_credits(&config, PlanCode::Professional, 50), 0);
         assert_eq!(promotion_credits(&config, PlanCode::Basic, 50), 0);
         assert_eq!(promotion_credits(&config, PlanCode::Premium, 50), 0);
@@ -83,10 +77,7 @@ mod tests {
             promotion_grant_at(&config, utc("2026-12-28T23:59:59Z")),
             Some(utc("2026-12-28T23:59:59Z"))
         );
-        assert_eq!(
-            promotion_grant_at(&config, utc("2026-12-29T00:00:00Z")),
-            None
-        );
+        assert_eq!(promotion_grant_at(&config, utc("2026-12-29T00:00:00Z")), None);
         assert_eq!(
             promotion_grant_at(&Config::default(), utc("2026-12-02T00:00:00Z")),
             None

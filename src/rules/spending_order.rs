@@ -26,13 +26,7 @@ pub fn allocate(lots: &[lot::Model], photos: usize) -> Option<Vec<i64>> {
 mod tests {
     use super::*;
 
-    fn lot(
-        id: i64,
-        bucket: Bucket,
-        remaining: i32,
-        expires_at: &str,
-        created_at: &str,
-    ) -> lot::Model {
+    fn lot(id: i64, bucket: Bucket, remaining: i32, expires_at: &str, created_at: &str) -> lot::Model {
         lot::Model {
             id,
             account_id: 1,
@@ -51,20 +45,8 @@ mod tests {
     #[test]
     fn promotion_is_spent_before_monthly_before_purchased() {
         let lots = [
-            lot(
-                1,
-                Bucket::Purchased,
-                5,
-                "2027-01-01T00:00:00Z",
-                "2026-01-01T00:00:00Z",
-            ),
-            lot(
-                2,
-                Bucket::Monthly,
-                2,
-                "2026-12-01T00:00:00Z",
-                "2026-11-01T00:00:00Z",
-            ),
+            lot(1, Bucket::Purchased, 5, "2027-01-01T00:00:00Z", "2026-01-01T00:00:00Z"),
+            lot(2, Bucket::Monthly, 2, "2026-12-01T00:00:00Z", "2026-11-01T00:00:00Z"),
             lot(
                 3,
                 Bucket::LaunchPromotion,
@@ -79,34 +61,10 @@ mod tests {
     #[test]
     fn purchased_lots_expiring_first_are_spent_first_then_the_older_purchase() {
         let lots = [
-            lot(
-                7,
-                Bucket::Purchased,
-                1,
-                "2027-06-01T00:00:00Z",
-                "2026-06-01T00:00:00Z",
-            ),
-            lot(
-                8,
-                Bucket::Purchased,
-                1,
-                "2027-03-01T00:00:00Z",
-                "2026-03-01T00:00:00Z",
-            ),
-            lot(
-                9,
-                Bucket::Purchased,
-                1,
-                "2027-03-01T00:00:00Z",
-                "2026-02-01T00:00:00Z",
-            ),
-            lot(
-                4,
-                Bucket::Purchased,
-                1,
-                "2027-03-01T00:00:00Z",
-                "2026-02-01T00:00:00Z",
-            ),
+            lot(7, Bucket::Purchased, 1, "2027-06-01T00:00:00Z", "2026-06-01T00:00:00Z"),
+            lot(8, Bucket::Purchased, 1, "2027-03-01T00:00:00Z", "2026-03-01T00:00:00Z"),
+            lot(9, Bucket::Purchased, 1, "2027-03-01T00:00:00Z", "2026-02-01T00:00:00Z"),
+            lot(4, Bucket::Purchased, 1, "2027-03-01T00:00:00Z", "2026-02-01T00:00:00Z"),
         ];
         assert_eq!(allocate(&lots, 4), Some(vec![4, 9, 8, 7]));
     }
@@ -134,13 +92,7 @@ mod tests {
                 "2026-12-29T00:00:00Z",
                 "2026-12-01T00:00:00Z",
             ),
-            lot(
-                2,
-                Bucket::Monthly,
-                1,
-                "2027-01-01T00:00:00Z",
-                "2026-12-01T00:00:00Z",
-            ),
+            lot(2, Bucket::Monthly, 1, "2027-01-01T00:00:00Z", "2026-12-01T00:00:00Z"),
         ];
         assert_eq!(allocate(&lots, 1), Some(vec![2]));
     }

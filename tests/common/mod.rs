@@ -8,27 +8,22 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, Database};
 use studio_bff::clock::Clock;
 use studio_bff::config::Config;
-use studio_bff::db::connect_and_migrate;
+use studio_bff::db::connect_and_migrate_pool;
 use studio_bff::ledger::Ledger;
 
 /// A fresh, empty, migrated database for one test.
 pub struct TestDb {
     pub url: String,
-    _dir: Option<tempfile::TempDir>,
+    /// Keeps a SQLite file's folder until the test ends.
+    pub _dir: Option<tempfile::TempDir>,
 }
 
 impl TestDb {
     /// A new SQLite file in a temporary folder.
     pub async fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("a temporary folder");
-        let url = format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("test.sqlite").display()
-        );
-        TestDb {
-            url,
-            _dir: Some(dir),
-        }
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.sqlite").display());
+        TestDb { url, _dir: Some(dir) }
     }
 
     /// A new schema in the PostgreSQL database of `TEST_DATABASE_URL`, or `None` when
@@ -36,9 +31,7 @@ impl TestDb {
     pub async fn postgres() -> Option<TestDb> {
         let base = std::env::var("TEST_DATABASE_URL").ok()?;
         let schema = format!("test_{}", rand::random::<u64>());
-        let admin = Database::connect(&base)
-            .await
-            .expect("TEST_DATABASE_URL must answer");
+        let admin = Database::connect(&base).await.expect("TEST_DATABASE_URL must answer");
         admin
             .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
             .await
@@ -53,7 +46,12 @@ impl TestDb {
 
     /// A ledger over this database whose manual clock stands at `now`.
     pub async fn ledger(&self, config: Config, now: DateTime<Utc>) -> Ledger {
-        let db = connect_and_migrate(&self.url)
+        self.ledger_with_pool(config, now, 4).await
+    }
+
+    /// A ledger over up to `pool_size` connections to this database.
+    pub async fn ledger_with_pool(&self, config: Config, now: DateTime<Utc>, pool_size: u32) -> Ledger {
+        let db = connect_and_migrate_pool(&self.url, pool_size)
             .await
             .expect("connect and migrate");
         Ledger::new(db, Arc::new(config), Clock::manual_at(now))

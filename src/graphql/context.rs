@@ -1,0 +1,96 @@
+//! What a resolver takes from the request: the ledger, the viewer, the id codec, the
+//! loaders; and how it turns failures into the contract's top-level error codes.
+use std::fmt::Display;
+
+use async_graphql::{Context, Error, ErrorExtensions};
+use async_graphql::dataloader::DataLoader;
+
+use super::loaders::Store;
+use crate::auth::{Role, Viewer};
+use crate::ids::IdCodec;
+use crate::ledger::Ledger;
+
+/// The id of one GraphQL request, logged with every fault and shown to the client.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// A top-level error with `extensions.code`.
+pub fn coded(code: &str, message: impl Into<String>) -> Error {
+    Error::new(message).extend_with(|_, e| e.set("code", code))
+}
+
+pub fn unauthenticated() -> Error {
+    coded("UNAUTHENTICATED", "A valid bearer token is required.")
+}
+
+pub fn forbidden() -> Error {
+    coded("FORBIDDEN", "This field is for OPS users only.")
+}
+
+pub fn bad_input(message: impl Into<String>) -> Error {
+    coded("BAD_USER_INPUT", message)
+}
+
+/// Logs `fault` with the request id; the client sees only the id.
+pub fn internal(ctx: &Context<'_>, fault: impl Display) -> Error {
+    let request_id = ctx
+        .data_opt::<RequestId>()
+        .map_or_else(|| "unknown".to_owned(), |id| id.0.clone());
+    internal_of(&request_id, fault)
+}
+
+/// [`internal`] where no context is at hand, as in a running subscription.
+pub fn internal_of(request_id: &str, fault: impl Display) -> Error {
+    tracing::error!(request_id = %request_id, error = %fault, "request failed");
+    coded(
+        "INTERNAL",
+        format!("The service failed; request id {request_id}."),
+    )
+    .extend_with(|_, e| e.set("requestId", request_id.as_str()))
+}
+
+/// Turns a service fault into an `INTERNAL` error that hides its text.
+pub trait OrInternal<T> {
+    fn or_internal(self, ctx: &Context<'_>) -> async_graphql::Result<T>;
+}
+
+impl<T, E: Display> OrInternal<T> for Result<T, E> {
+    fn or_internal(self, ctx: &Context<'_>) -> async_graphql::Result<T> {
+        self.map_err(|e| internal(ctx, e))
+    }
+}
+
+pub fn ledger<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Ledger> {
+    ctx.data::<Ledger>()
+        .map_err(|_| internal(ctx, "the ledger is missing from the schema"))
+}
+
+pub fn ids<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a IdCodec> {
+    ctx.data::<IdCodec>()
+        .map_err(|_| internal(ctx, "the id codec is missing from the schema"))
+}
+
+pub fn store<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a DataLoader<Store>> {
+    ctx.data::<DataLoader<Store>>()
+        .map_err(|_| internal(ctx, "the request's loaders are missing"))
+}
+
+pub fn viewer<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Viewer> {
+    ctx.data::<Viewer>().map_err(|_| unauthenticated())
+}
+
+/// The viewer, who must be an OPS user.
+pub fn ops<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Viewer> {
+    let viewer = viewer(ctx)?;
+    if viewer.role == Role::Ops {
+        Ok(viewer)
+    } else {
+        Err(forbidden())
+    }
+}
+
+/// Whether the viewer may see a record of `account_id`: OPS sees every account, a
+/// member only their own.
+pub fn may_see(viewer: &Viewer, account_id: i64) -> bool {
+    viewer.role == Role::Ops || viewer.account_id == Some(account_id)
+}

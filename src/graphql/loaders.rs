@@ -1,0 +1,167 @@
+//! Batched reads for nested fields, one loader set per request so nothing is cached
+//! across requests or users: a list of 50 photos reads their edits in one statement.
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::Loader;
+use entity::{background, edit, faulty_report, invoice_line, logo, photo};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
+
+/// The database behind the request's loaders.
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Store { db }
+    }
+}
+
+/// A photo by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PhotoKey(pub i64);
+/// An edit by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EditKey(pub i64);
+/// A logo by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LogoKey(pub i64);
+/// A background by id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BackgroundKey(pub String);
+/// Every edit of a photo, newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EditsOfPhoto(pub i64);
+/// Every faulty report of a photo, newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReportsOfPhoto(pub i64);
+/// The lines of an invoice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LinesOfInvoice(pub i64);
+
+type Loaded<K, V> = Result<HashMap<K, V>, Arc<DbErr>>;
+
+impl Loader<PhotoKey> for Store {
+    type Value = photo::Model;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[PhotoKey]) -> Loaded<PhotoKey, photo::Model> {
+        let rows = photo::Entity::find()
+            .filter(photo::Column::Id.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|r| (PhotoKey(r.id), r)).collect())
+    }
+}
+
+impl Loader<EditKey> for Store {
+    type Value = edit::Model;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[EditKey]) -> Loaded<EditKey, edit::Model> {
+        let rows = edit::Entity::find()
+            .filter(edit::Column::Id.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|r| (EditKey(r.id), r)).collect())
+    }
+}
+
+impl Loader<LogoKey> for Store {
+    type Value = logo::Model;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[LogoKey]) -> Loaded<LogoKey, logo::Model> {
+        let rows = logo::Entity::find()
+            .filter(logo::Column::Id.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|r| (LogoKey(r.id), r)).collect())
+    }
+}
+
+impl Loader<BackgroundKey> for Store {
+    type Value = background::Model;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[BackgroundKey]) -> Loaded<BackgroundKey, background::Model> {
+        let rows = background::Entity::find()
+            .filter(background::Column::Id.is_in(keys.iter().map(|k| k.0.clone())))
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (BackgroundKey(r.id.clone()), r))
+            .collect())
+    }
+}
+
+impl Loader<EditsOfPhoto> for Store {
+    type Value = Vec<edit::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[EditsOfPhoto]) -> Loaded<EditsOfPhoto, Vec<edit::Model>> {
+        let rows = edit::Entity::find()
+            .filter(edit::Column::PhotoId.is_in(keys.iter().map(|k| k.0)))
+            .order_by_desc(edit::Column::Id)
+            .all(&self.db)
+            .await?;
+        let mut grouped: HashMap<EditsOfPhoto, Vec<edit::Model>> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in rows {
+            grouped.entry(EditsOfPhoto(row.photo_id)).or_default().push(row);
+        }
+        Ok(grouped)
+    }
+}
+
+impl Loader<ReportsOfPhoto> for Store {
+    type Value = Vec<faulty_report::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[ReportsOfPhoto],
+    ) -> Loaded<ReportsOfPhoto, Vec<faulty_report::Model>> {
+        let rows = faulty_report::Entity::find()
+            .filter(faulty_report::Column::PhotoId.is_in(keys.iter().map(|k| k.0)))
+            .order_by_desc(faulty_report::Column::Id)
+            .all(&self.db)
+            .await?;
+        let mut grouped: HashMap<ReportsOfPhoto, Vec<faulty_report::Model>> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in rows {
+            grouped
+                .entry(ReportsOfPhoto(row.photo_id))
+                .or_default()
+                .push(row);
+        }
+        Ok(grouped)
+    }
+}
+
+impl Loader<LinesOfInvoice> for Store {
+    type Value = Vec<invoice_line::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[LinesOfInvoice],
+    ) -> Loaded<LinesOfInvoice, Vec<invoice_line::Model>> {
+        let rows = invoice_line::Entity::find()
+            .filter(invoice_line::Column::InvoiceId.is_in(keys.iter().map(|k| k.0)))
+            .order_by_asc(invoice_line::Column::Id)
+            .all(&self.db)
+            .await?;
+        let mut grouped: HashMap<LinesOfInvoice, Vec<invoice_line::Model>> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in rows {
+            grouped
+                .entry(LinesOfInvoice(row.invoice_id))
+                .or_default()
+                .push(row);
+        }
+        Ok(grouped)
+    }
+}

@@ -1,0 +1,139 @@
+//! Keyset pages of an account's photos (oldest first), ledger and invoices (newest
+//! first), behind opaque cursors: one statement per page, whatever the list's size.
+use entity::{invoice, ledger_entry, logo, photo};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+use super::context::bad_input;
+use super::types::PageInfo;
+use crate::ids::IdCodec;
+
+/// Items per page when the client does not say.
+const DEFAULT_PAGE: u64 = 20;
+/// The most items a client may ask for in one page.
+const MAX_PAGE: u64 = 100;
+
+/// A requested page: how many items, after which position.
+pub struct Page {
+    list: &'static str,
+    first: u64,
+    after: Option<i64>,
+}
+
+impl Page {
+    /// Checks `first` (0 to 100) and `after` (a cursor of this very list).
+    pub fn parse(
+        ids: &IdCodec,
+        list: &'static str,
+        first: Option<i32>,
+        after: Option<&str>,
+    ) -> async_graphql::Result<Page> {
+        let first = match first {
+            None => DEFAULT_PAGE,
+            Some(n) => u64::try_from(n)
+                .ok()
+                .filter(|n| *n <= MAX_PAGE)
+                .ok_or_else(|| bad_input(format!("`first` must be 0 to {MAX_PAGE}.")))?,
+        };
+        let after = after
+            .map(|cursor| {
+                ids.decode_cursor(list, cursor)
+                    .ok_or_else(|| bad_input("`after` is not a cursor of this list."))
+            })
+            .transpose()?;
+        Ok(Page { list, first, after })
+    }
+
+    /// The page info of a page whose items have the keys `keys`.
+    pub fn info(
+        &self,
+        ids: &IdCodec,
+        keys: impl DoubleEndedIterator<Item = i64> + Clone,
+        has_next_page: bool,
+    ) -> PageInfo {
+        PageInfo {
+            has_next_page,
+            has_previous_page: self.after.is_some(),
+            start_cursor: keys.clone().next().map(|k| ids.cursor(self.list, k)),
+            end_cursor: keys.last().map(|k| ids.cursor(self.list, k)),
+        }
+    }
+}
+
+/// Splits one extra row off: its presence says there is a next page.
+fn split_next<T>(mut rows: Vec<T>, first: u64) -> (Vec<T>, bool) {
+    let has_next = rows.len() as u64 > first;
+    rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
+    (rows, has_next)
+}
+
+/// A page of the account's photos and how many photos it has in all.
+pub async fn photos(
+    db: &DatabaseConnection,
+    account_id: i64,
+    page: &Page,
+) -> Result<(Vec<photo::Model>, bool, i64), DbErr> {
+    let mut query = photo::Entity::find().filter(photo::Column::AccountId.eq(account_id));
+    if let Some(after) = page.after {
+        query = query.filter(photo::Column::Id.gt(after));
+    }
+    let rows = query
+        .order_by_asc(photo::Column::Id)
+        .limit(page.first + 1)
+        .all(db)
+        .await?;
+    let total = photo::Entity::find()
+        .filter(photo::Column::AccountId.eq(account_id))
+        .count(db)
+        .await?;
+    let (rows, has_next) = split_next(rows, page.first);
+    Ok((rows, has_next, i64::try_from(total).unwrap_or(i64::MAX)))
+}
+
+/// A page of the account's ledger, newest first.
+pub async fn ledger(
+    db: &DatabaseConnection,
+    account_id: i64,
+    page: &Page,
+) -> Result<(Vec<ledger_entry::Model>, bool), DbErr> {
+    let mut query =
+        ledger_entry::Entity::find().filter(ledger_entry::Column::AccountId.eq(account_id));
+    if let Some(after) = page.after {
+        query = query.filter(ledger_entry::Column::Id.lt(after));
+    }
+    let rows = query
+        .order_by_desc(ledger_entry::Column::Id)
+        .limit(page.first + 1)
+        .all(db)
+        .await?;
+    Ok(split_next(rows, page.first))
+}
+
+/// A page of the account's invoices, newest first.
+pub async fn invoices(
+    db: &DatabaseConnection,
+    account_id: i64,
+    page: &Page,
+) -> Result<(Vec<invoice::Model>, bool), DbErr> {
+    let mut query = invoice::Entity::find().filter(invoice::Column::AccountId.eq(account_id));
+    if let Some(after) = page.after {
+        query = query.filter(invoice::Column::Id.lt(after));
+    }
+    let rows = query
+        .order_by_desc(invoice::Column::Id)
+        .limit(page.first + 1)
+        .all(db)
+        .await?;
+    Ok(split_next(rows, page.first))
+}
+
+/// The account's logos, oldest first.
+pub async fn logos(db: &DatabaseConnection, account_id: i64) -> Result<Vec<logo::Model>, DbErr> {
+    logo::Entity::find()
+        .filter(logo::Column::AccountId.eq(account_id))
+        .order_by_asc(logo::Column::Id)
+        .all(db)
+        .await
+}

@@ -1,0 +1,189 @@
+//! What clients read: the viewer and their account, the pack catalog, backgrounds, any
+//! node by id, and (OPS) any account.
+use async_graphql::{Context, ID, Object};
+use entity::{account, edit, faulty_report, invoice, ledger_entry, logo, photo};
+use sea_orm::EntityTrait;
+
+use super::context::{OrInternal, ids, ledger, may_see, ops, viewer};
+use super::types::{
+    Account, Background, CreditPack, FaultyReport, Invoice, LedgerEntry, Logo, Node, Photo,
+    PhotoEdit,
+};
+use crate::auth::Role;
+use crate::config::BackgroundSettings;
+use crate::ids::{IdCodec, Kind};
+
+pub struct Query;
+
+/// The signed-in user.
+pub struct Viewer {
+    inner: crate::auth::Viewer,
+}
+
+#[Object(name = "Viewer")]
+impl Viewer {
+    async fn user_id(&self) -> &str {
+        &self.inner.user_id
+    }
+
+    async fn role(&self) -> Role {
+        self.inner.role
+    }
+
+    /// Null for an OPS user without an account.
+    async fn account(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Account>> {
+        let Some(account_id) = self.inner.account_id else {
+            return Ok(None);
+        };
+        let account = ledger(ctx)?.account(account_id).await.or_internal(ctx)?;
+        let ids = ids(ctx)?;
+        Ok(account.map(|a| Account::new(ids, a)))
+    }
+}
+
+#[Object]
+impl Query {
+    /// The signed-in user and their account. Requires a token.
+    async fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Viewer> {
+        Ok(Viewer {
+            inner: viewer(ctx)?.clone(),
+        })
+    }
+
+    /// The packs the viewer's plan can buy, smallest first.
+    async fn pack_catalog(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<CreditPack>> {
+        let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
+        let config = ledger.config();
+        let plan = match viewer(ctx)?.account_id {
+            Some(id) => ledger.account(id).await.or_internal(ctx)?.map(|a| a.plan),
+            None => None,
+        };
+        let packs: Vec<CreditPack> = match plan {
+            Some(plan) => config
+                .packs_for(plan)
+                .map(|p| CreditPack::new(ids, config, p))
+                .collect(),
+            None => {
+                let mut all: Vec<_> = config.packs.iter().collect();
+                all.sort_by_key(|p| (p.credits, p.id.clone()));
+                all.into_iter()
+                    .map(|p| CreditPack::new(ids, config, p))
+                    .collect()
+            }
+        };
+        Ok(packs)
+    }
+
+    /// Backgrounds the studio offers.
+    async fn backgrounds(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Background>> {
+        let ids = ids(ctx)?;
+        Ok(ledger(ctx)?
+            .config()
+            .backgrounds
+            .iter()
+            .map(|b| background(ids, b))
+            .collect())
+    }
+
+    /// Any node the caller may see; null for ids of other accounts.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+        let ids = ids(ctx)?;
+        let Some((kind, key)) = ids.decode_any(&id) else {
+            return Ok(None);
+        };
+        let config = ledger(ctx)?.config();
+        match kind {
+            Kind::Background => Ok(config
+                .backgrounds
+                .iter()
+                .find(|b| b.id == key)
+                .map(|b| Node::Background(background(ids, b)))),
+            Kind::CreditPack => Ok(config
+                .packs
+                .iter()
+                .find(|p| p.id == key)
+                .map(|p| Node::CreditPack(CreditPack::new(ids, config, p)))),
+            _ => match key.parse::<i64>() {
+                Ok(key) => stored_node(ctx, ids, kind, key).await,
+                Err(_) => Ok(None),
+            },
+        }
+    }
+
+    /// OPS only.
+    async fn account(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Account>> {
+        ops(ctx)?;
+        let ids = ids(ctx)?;
+        let Some(account_id) = ids.decode_i64(Kind::Account, &id) else {
+            return Ok(None);
+        };
+        let account = ledger(ctx)?.account(account_id).await.or_internal(ctx)?;
+        Ok(account.map(|a| Account::new(ids, a)))
+    }
+}
+
+fn background(ids: &IdCodec, b: &BackgroundSettings) -> Background {
+    Background {
+        id: ID(ids.encode(Kind::Background, &b.id)),
+        name: b.name.clone(),
+        preview_url: b.preview_url.clone(),
+    }
+}
+
+/// The stored record of `kind` and `key`, if the viewer may see its account.
+async fn stored_node(
+    ctx: &Context<'_>,
+    ids: &IdCodec,
+    kind: Kind,
+    key: i64,
+) -> async_graphql::Result<Option<Node>> {
+    let viewer = viewer(ctx)?;
+    let db = ledger(ctx)?.db();
+    let visible = |account_id: i64| may_see(viewer, account_id);
+    let node = match kind {
+        Kind::Account => account::Entity::find_by_id(key)
+            .one(db)
+            .await
+            .or_internal(ctx)?
+            .filter(|a| visible(a.id))
+            .map(|a| Node::Account(Account::new(ids, a))),
+        Kind::Photo => photo::Entity::find_by_id(key)
+            .one(db)
+            .await
+            .or_internal(ctx)?
+            .filter(|p| visible(p.account_id))
+            .map(|p| Node::Photo(Photo::new(ids, p))),
+        Kind::PhotoEdit => edit::Entity::find_by_id(key)
+            .one(db)
+            .await
+            .or_internal(ctx)?
+            .filter(|e| visible(e.account_id))
+            .map(|e| Node::PhotoEdit(PhotoEdit::new(ids, e))),
+        Kind::FaultyReport => faulty_report::Entity::find_by_id(key)
+            .one(db)
+            .await
+            .or_internal(ctx)?
+            .filter(|r| visible(r.account_id))
+            .map(|r| Node::FaultyReport(FaultyReport::new(ids, r))),
+        Kind::Logo => logo::Entity::find_by_id(key)
+            .one(db)
+            .await
+            .or_internal(ctx)?
+            .filter(|l| visible(l.account_id))
+            .map(|l| Node::Logo(Logo::new(ids, l))),
+        Kind::LedgerEntry => ledger_entry::Entity::find_by_id(key)
+            .one(db)
+            .await
+            .or_internal(ctx)?
+            .filter(|e| visible(e.account_id))
+            .map(|e| Node::LedgerEntry(LedgerEntry::new(ids, e))),
+        Kind::Invoice => invoice::Entity::find_by_id(key)
+            .one(db)
+            .await
+            .or_internal(ctx)?
+            .filter(|i| visible(i.account_id))
+            .map(|i| Node::Invoice(Invoice::new(ids, i))),
+        Kind::Background | Kind::CreditPack | Kind::PurchasedLot | Kind::Cursor => None,
+    };
+    Ok(node)
+}
