@@ -2,7 +2,8 @@
 mod common;
 
 use common::utc;
-use entity::enums::{EntryKind, LogoPosition, PlanCode};
+use entity::enums::{Bucket, EntryKind, LogoPosition, PlanCode};
+use sea_orm::EntityTrait;
 use studio_bff::config::Config;
 use studio_bff::error::{Error, RefusalCode};
 use studio_bff::ledger::{ApplyRequest, Ledger, LogoPlacement};
@@ -116,6 +117,324 @@ on_both_databases! {
         }
         assert_eq!(ledger.balance(&account).await.unwrap().available, 5);
         assert_eq!(ledger.entries(account.id).await.unwrap().len(), 1, "only the monthly grant");
+    }
+}
+
+fn launch_config(launch_at: &str) -> Config {
+    Config {
+        launch_at: Some(utc(launch_at)),
+        ..Config::default()
+    }
+}
+
+/// (kind, bucket, amount, balance_after, created_at) of every entry, oldest first.
+async fn history(ledger: &Ledger, account_id: i64) -> Vec<(EntryKind, Bucket, i32, i32, String)> {
+    ledger
+        .entries(account_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.kind, e.bucket, e.amount, e.balance_after, e.created_at.to_rfc3339()))
+        .collect()
+}
+
+on_both_databases! {
+    async fn batch_refusals_name_the_input_and_change_nothing(db) {
+        let config = Config { max_batch_photos: 3, ..Config::default() };
+        let ledger = db.ledger(config, utc("2026-11-24T10:00:00Z")).await;
+        let account = ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
+        let other = ledger.create_account("B", PlanCode::Professional, 2).await.unwrap();
+        let ids = photos(&ledger, account.id, 4).await;
+        let foreign = photos(&ledger, other.id, 1).await;
+        let foreign_logo = ledger.add_logo(other.id, "Theirs", "https://img.example/l.png").await.unwrap();
+
+        assert_eq!(refusal_code(ledger.apply_changes(account.id, &apply(&[], "showroom", "k")).await), RefusalCode::EmptyBatch);
+        assert_eq!(refusal_code(ledger.apply_changes(account.id, &apply(&ids, "showroom", "k")).await), RefusalCode::BatchTooLarge);
+        assert_eq!(refusal_code(ledger.apply_changes(account.id, &apply(&ids[..1], "beach", "k")).await), RefusalCode::BackgroundNotFound);
+        let mut with_foreign_logo = apply(&ids[..1], "showroom", "k");
+        with_foreign_logo.logo = Some(LogoPlacement { logo_id: foreign_logo.id, position: LogoPosition::BottomRight });
+        assert_eq!(refusal_code(ledger.apply_changes(account.id, &with_foreign_logo).await), RefusalCode::LogoNotFound);
+        let mixed = apply(&[ids[0], foreign[0]], "showroom", "k");
+        match ledger.apply_changes(account.id, &mixed).await {
+            Err(Error::Refused(r)) => {
+                assert_eq!(r.code, RefusalCode::PhotoNotFound);
+                assert_eq!(r.field, Some(vec!["input".to_owned(), "photoIds".to_owned(), "1".to_owned()]));
+            }
+            other => panic!("expected PHOTO_NOT_FOUND, got {other:?}"),
+        }
+        let missing = apply(&[ids[0], 999_999], "showroom", "k");
+        assert_eq!(refusal_code(ledger.apply_changes(account.id, &missing).await), RefusalCode::PhotoNotFound);
+        assert_eq!(refusal_code(ledger.apply_changes(account.id, &apply(&ids[..1], "showroom", "")).await), RefusalCode::InvalidInput);
+        let long_key = "k".repeat(129);
+        assert_eq!(refusal_code(ledger.apply_changes(account.id, &apply(&ids[..1], "showroom", &long_key)).await), RefusalCode::InvalidInput);
+
+        assert_eq!(ledger.balance(&account).await.unwrap().available, 10);
+        assert_eq!(ledger.entries(account.id).await.unwrap().len(), 1);
+    }
+
+    async fn the_same_photo_twice_in_a_batch_counts_once(db) {
+        let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
+        let account = ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
+        let ids = photos(&ledger, account.id, 2).await;
+
+        let outcome = ledger.apply_changes(account.id, &apply(&[ids[0], ids[1], ids[0]], "showroom", "k")).await.unwrap();
+
+        assert_eq!(outcome.credits_charged, 2);
+        assert_eq!(ledger.balance(&account).await.unwrap().available, 8);
+    }
+
+    async fn a_repeated_key_returns_the_first_answer_and_another_input_is_refused(db) {
+        let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
+        let account = ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
+        let ids = photos(&ledger, account.id, 2).await;
+        let first = ledger.apply_changes(account.id, &apply(&ids, "showroom", "key-1")).await.unwrap();
+
+        let again = ledger.apply_changes(account.id, &apply(&ids, "showroom", "key-1")).await.unwrap();
+        let other_input = ledger.apply_changes(account.id, &apply(&ids, "city-street", "key-1")).await;
+        let bought = ledger.purchase_pack(account.id, "pro-small", "key-1").await;
+
+        assert_eq!(again, first);
+        assert_eq!(refusal_code(other_input), RefusalCode::IdempotencyKeyReused);
+        assert_eq!(refusal_code(bought), RefusalCode::IdempotencyKeyReused);
+        assert_eq!(ledger.balance(&account).await.unwrap().available, 8);
+    }
+
+    async fn a_key_older_than_the_retention_acts_anew(db) {
+        let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
+        let account = ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
+        let ids = photos(&ledger, account.id, 1).await;
+        ledger.apply_changes(account.id, &apply(&ids, "showroom", "key")).await.unwrap();
+        ledger.set_clock(utc("2026-11-25T09:59:59Z")).await.unwrap();
+        let within = ledger.apply_changes(account.id, &apply(&ids, "city-street", "key")).await;
+        assert_eq!(refusal_code(within), RefusalCode::IdempotencyKeyReused);
+
+        ledger.set_clock(utc("2026-11-25T10:00:00Z")).await.unwrap();
+        let after = ledger.apply_changes(account.id, &apply(&ids, "city-street", "key")).await.unwrap();
+
+        assert_eq!(after.credits_charged, 1);
+        assert_eq!(ledger.balance(&account).await.unwrap().available, 8);
+    }
+
+    async fn revert_is_free_and_a_no_op_without_an_edit(db) {
+        let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
+        let account = ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
+        let ids = photos(&ledger, account.id, 2).await;
+        ledger.apply_changes(account.id, &apply(&ids[..1], "showroom", "k1")).await.unwrap();
+
+        let reverted = ledger.revert_photos(account.id, &[ids[0], ids[1], ids[0]]).await.unwrap();
+        let reapplied = ledger.apply_changes(account.id, &apply(&ids[..1], "showroom", "k2")).await.unwrap();
+
+        assert_eq!(reverted, vec![ids[0], ids[1]]);
+        assert_eq!(reapplied.credits_charged, 1, "the original is a different look");
+        assert_eq!(ledger.balance(&account).await.unwrap().available, 8);
+    }
+
+    async fn only_a_photo_with_an_applied_edit_can_be_reported_and_reports_are_free(db) {
+        let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
+        let account = ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
+        let other = ledger.create_account("B", PlanCode::Professional, 2).await.unwrap();
+        let ids = photos(&ledger, account.id, 1).await;
+        assert_eq!(refusal_code(ledger.report_faulty_photo(account.id, ids[0], None).await), RefusalCode::PhotoNotEdited);
+        let applied = ledger.apply_changes(account.id, &apply(&ids, "showroom", "k1")).await.unwrap();
+
+        let first = ledger.report_faulty_photo(account.id, ids[0], Some("Logo blurred")).await.unwrap();
+        let second = ledger.report_faulty_photo(account.id, ids[0], None).await.unwrap();
+        let by_other = ledger.report_faulty_photo(other.id, ids[0], None).await;
+        ledger.revert_photos(account.id, &ids).await.unwrap();
+        let after_revert = ledger.report_faulty_photo(account.id, ids[0], None).await;
+
+        assert_eq!((first.edit_id, second.edit_id), (applied.edit_ids[0], applied.edit_ids[0]));
+        assert_eq!(first.reason.as_deref(), Some("Logo blurred"));
+        assert_eq!(refusal_code(by_other), RefusalCode::PhotoNotFound);
+        assert_eq!(refusal_code(after_revert), RefusalCode::PhotoNotEdited);
+        assert_eq!(ledger.balance(&account).await.unwrap().available, 9);
+    }
+
+    async fn a_purchase_grants_a_lot_for_twelve_months_and_numbers_invoices_without_gaps(db) {
+        let ledger = db.ledger(Config::default(), utc("2028-02-29T15:00:00Z")).await;
+        let basic = ledger.create_account("Basic", PlanCode::Basic, 0).await.unwrap();
+        let pro = ledger.create_account("Pro", PlanCode::Professional, 1).await.unwrap();
+
+        let first = ledger.purchase_pack(basic.id, "basic-medium", "p1").await.unwrap();
+        let refused = ledger.purchase_pack(pro.id, "basic-medium", "p2").await;
+        let second = ledger.purchase_pack(pro.id, "pro-small", "p3").await.unwrap();
+        let replayed = ledger.purchase_pack(pro.id, "pro-small", "p3").await.unwrap();
+        ledger.set_clock(utc("2029-01-01T00:00:00Z")).await.unwrap();
+        let next_year = ledger.purchase_pack(basic.id, "basic-small", "p4").await.unwrap();
+
+        assert_eq!(refusal_code(refused), RefusalCode::PackNotAvailable);
+        assert_eq!(replayed, second);
+        let invoices = entity::invoice::Entity::find().all(ledger.db()).await.unwrap();
+        let numbers: Vec<(&str, i64)> = invoices.iter().map(|i| (i.number.as_str(), i.total_cents)).collect();
+        assert_eq!(numbers, vec![("INV-2028-000001", 11250), ("INV-2028-000002", 1250), ("INV-2029-000001", 5000)]);
+        let lot = entity::lot::Entity::find_by_id(first.lot_id).one(ledger.db()).await.unwrap().unwrap();
+        assert_eq!((lot.bucket, lot.granted, lot.remaining), (Bucket::Purchased, 250, 250));
+        assert_eq!(lot.expires_at, utc("2029-02-28T15:00:00Z"));
+        assert_eq!(next_year.invoice_id, invoices[2].id);
+        let account = ledger.account(basic.id).await.unwrap().unwrap();
+        assert_eq!(ledger.balance(&account).await.unwrap().available, 350);
+    }
+
+    async fn premium_has_no_packs_and_stops_at_its_fair_use_cap(db) {
+        let config = Config { fair_use_cap: 2, ..Config::default() };
+        let ledger = db.ledger(config, utc("2026-11-24T10:00:00Z")).await;
+        let account = ledger.create_account("Premium", PlanCode::Premium, 10).await.unwrap();
+        let ids = photos(&ledger, account.id, 3).await;
+        assert!(ledger.balance(&account).await.unwrap().unlimited);
+
+        let over_cap = ledger.apply_changes(account.id, &apply(&ids, "showroom", "k1")).await;
+        ledger.apply_changes(account.id, &apply(&ids[..2], "showroom", "k2")).await.unwrap();
+        let capped = ledger.apply_changes(account.id, &apply(&ids[2..], "showroom", "k3")).await;
+        let no_packs = ledger.purchase_pack(account.id, "pro-small", "k4").await;
+
+        assert_eq!(refusal_code(over_cap), RefusalCode::InsufficientCredits);
+        assert_eq!(refusal_code(capped), RefusalCode::FairUseCapReached);
+        assert_eq!(refusal_code(no_packs), RefusalCode::PackNotAvailable);
+        let balance = ledger.balance(&account).await.unwrap();
+        assert!(!balance.unlimited);
+        assert_eq!(balance.fair_use.map(|f| (f.used, f.cap)), Some((2, 2)));
+    }
+
+    async fn credits_are_spent_promotion_first_then_monthly_then_purchased(db) {
+        let ledger = db.ledger(launch_config("2026-12-01T00:00:00Z"), utc("2026-12-02T10:00:00Z")).await;
+        let account = ledger.create_account("Plus", PlanCode::ProfessionalPlus, 1).await.unwrap();
+        ledger.purchase_pack(account.id, "pro-small", "buy").await.unwrap();
+        let ids = photos(&ledger, account.id, 30).await;
+
+        let outcome = ledger.apply_changes(account.id, &apply(&ids, "showroom", "k")).await.unwrap();
+
+        let edits = entity::edit::Entity::find().all(ledger.db()).await.unwrap();
+        let paid_from: Vec<Bucket> = outcome.edit_ids.iter().map(|id| edits.iter().find(|e| e.id == *id).unwrap().paid_from).collect();
+        let expected: Vec<Bucket> = [Bucket::LaunchPromotion; 10].into_iter().chain([Bucket::Monthly; 10]).chain([Bucket::Purchased; 10]).collect();
+        assert_eq!(paid_from, expected);
+        let balance = ledger.balance(&account).await.unwrap();
+        assert_eq!((balance.available, balance.purchased_remaining), (15, 15));
+        assert_lots_balance(&ledger, account.id).await;
+    }
+
+    async fn the_monthly_reset_expires_what_is_left_and_grants_the_new_cycle(db) {
+        let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
+        let account = ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
+        let ids = photos(&ledger, account.id, 3).await;
+        ledger.apply_changes(account.id, &apply(&ids, "showroom", "k")).await.unwrap();
+
+        ledger.set_clock(utc("2026-12-01T00:00:00Z")).await.unwrap();
+
+        assert_eq!(history(&ledger, account.id).await, vec![
+            (EntryKind::Grant, Bucket::Monthly, 10, 10, "2026-11-24T10:00:00+00:00".into()),
+            (EntryKind::Charge, Bucket::Monthly, -3, 7, "2026-11-24T10:00:00+00:00".into()),
+            (EntryKind::Expiry, Bucket::Monthly, -7, 0, "2026-12-01T00:00:00+00:00".into()),
+            (EntryKind::Grant, Bucket::Monthly, 10, 10, "2026-12-01T00:00:00+00:00".into()),
+        ]);
+        let account = ledger.account(account.id).await.unwrap().unwrap();
+        let balance = ledger.balance(&account).await.unwrap();
+        assert_eq!((balance.monthly.granted, balance.monthly.cycle_start, balance.monthly.resets_at),
+            (10, utc("2026-12-01T00:00:00Z"), utc("2027-01-01T00:00:00Z")));
+        assert_lots_balance(&ledger, account.id).await;
+    }
+
+    async fn a_restarted_service_catches_up_on_resets_it_slept_through(db) {
+        let before = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
+        let account = before.create_account("A", PlanCode::Professional, 2).await.unwrap();
+        drop(before);
+
+        let after = db.ledger(Config::default(), utc("2027-01-15T08:00:00Z")).await;
+        let changed = after.process_due().await.unwrap();
+
+        assert_eq!(changed, vec![account.id]);
+        let resets: Vec<String> = history(&after, account.id).await.into_iter().filter(|e| e.0 == EntryKind::Grant).map(|e| e.4).collect();
+        assert_eq!(resets, vec!["2026-11-24T10:00:00+00:00", "2026-12-01T00:00:00+00:00", "2027-01-01T00:00:00+00:00"]);
+    }
+
+    async fn free_actions_and_purchases_work_at_a_zero_balance(db) {
+        let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
+        let account = ledger.create_account("A", PlanCode::Professional, 1).await.unwrap();
+        let ids = photos(&ledger, account.id, 5).await;
+        ledger.apply_changes(account.id, &apply(&ids, "showroom", "k")).await.unwrap();
+
+        ledger.report_faulty_photo(account.id, ids[0], Some("edge")).await.unwrap();
+        ledger.revert_photos(account.id, &ids).await.unwrap();
+        ledger.purchase_pack(account.id, "pro-small", "buy").await.unwrap();
+
+        assert_eq!(ledger.balance(&account).await.unwrap().available, 25);
+    }
+
+    async fn increases_top_up_at_once_and_decreases_wait_for_the_reset(db) {
+        let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
+        let account = ledger.create_account("A", PlanCode::ProfessionalPlus, 50).await.unwrap();
+
+        ledger.update_subscription(account.id, PlanCode::ProfessionalPlus, 10).await.unwrap();
+        let after_decrease = ledger.balance(&ledger.account(account.id).await.unwrap().unwrap()).await.unwrap();
+        ledger.update_subscription(account.id, PlanCode::ProfessionalPlus, 60).await.unwrap();
+        let after_increase = ledger.balance(&ledger.account(account.id).await.unwrap().unwrap()).await.unwrap();
+        ledger.update_subscription(account.id, PlanCode::Professional, 60).await.unwrap();
+        ledger.set_clock(utc("2026-12-01T00:00:00Z")).await.unwrap();
+        let next_cycle = ledger.balance(&ledger.account(account.id).await.unwrap().unwrap()).await.unwrap();
+
+        assert_eq!(after_decrease.monthly.granted, 500);
+        assert_eq!(after_increase.monthly.granted, 600);
+        assert_eq!(after_increase.available, 600);
+        assert_eq!(next_cycle.monthly.granted, 300);
+        assert_lots_balance(&ledger, account.id).await;
+    }
+
+    async fn basic_upgraded_mid_cycle_gets_its_monthly_lot_at_once(db) {
+        let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
+        let account = ledger.create_account("A", PlanCode::Basic, 20).await.unwrap();
+        assert_eq!(ledger.balance(&account).await.unwrap().available, 0);
+
+        let upgraded = ledger.update_subscription(account.id, PlanCode::Professional, 20).await.unwrap();
+
+        let balance = ledger.balance(&upgraded).await.unwrap();
+        assert_eq!((balance.available, balance.monthly.granted), (100, 100));
+    }
+
+    async fn the_launch_promotion_is_granted_at_launch_and_expires_with_its_window(db) {
+        let ledger = db.ledger(launch_config("2026-12-10T00:00:00Z"), utc("2026-11-24T10:00:00Z")).await;
+        let early = ledger.create_account("Early", PlanCode::ProfessionalPlus, 5).await.unwrap();
+        assert!(ledger.balance(&early).await.unwrap().launch_promotion.is_none());
+
+        ledger.set_clock(utc("2026-12-31T12:00:00Z")).await.unwrap();
+        let late = ledger.create_account("Late", PlanCode::ProfessionalPlus, 5).await.unwrap();
+        let late_balance = ledger.balance(&late).await.unwrap();
+        ledger.set_clock(utc("2027-01-07T00:00:00Z")).await.unwrap();
+
+        let early_history = history(&ledger, early.id).await;
+        let promotion: Vec<_> = early_history.iter().filter(|e| e.1 == Bucket::LaunchPromotion).cloned().collect();
+        assert_eq!(promotion, vec![
+            (EntryKind::Grant, Bucket::LaunchPromotion, 50, 100, "2026-12-10T00:00:00+00:00".into()),
+            (EntryKind::Expiry, Bucket::LaunchPromotion, -50, 50, "2027-01-07T00:00:00+00:00".into()),
+        ]);
+        let promotion_of_late = late_balance.launch_promotion.expect("joined inside the window");
+        assert_eq!((promotion_of_late.granted, promotion_of_late.expires_at), (50, utc("2027-01-07T00:00:00Z")));
+        // The window spans the 1 January reset, which did not touch the promotion lot.
+        assert!(early_history.contains(&(EntryKind::Grant, Bucket::Monthly, 50, 100, "2027-01-01T00:00:00+00:00".into())));
+        assert_lots_balance(&ledger, early.id).await;
+        assert_lots_balance(&ledger, late.id).await;
+    }
+
+    async fn an_account_created_after_the_window_gets_no_promotion(db) {
+        let ledger = db.ledger(launch_config("2026-10-01T00:00:00Z"), utc("2026-11-24T10:00:00Z")).await;
+        let account = ledger.create_account("A", PlanCode::ProfessionalPlus, 5).await.unwrap();
+
+        ledger.process_due().await.unwrap();
+
+        assert!(ledger.balance(&account).await.unwrap().launch_promotion.is_none());
+        assert_eq!(ledger.account(account.id).await.unwrap().unwrap().promotion_processed, true);
+    }
+
+    async fn an_expired_purchased_lot_is_never_spent(db) {
+        let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
+        let account = ledger.create_account("A", PlanCode::Basic, 0).await.unwrap();
+        ledger.purchase_pack(account.id, "basic-small", "buy").await.unwrap();
+        let ids = photos(&ledger, account.id, 1).await;
+
+        ledger.set_clock(utc("2027-11-24T10:00:00Z")).await.unwrap();
+        let refused = ledger.apply_changes(account.id, &apply(&ids, "showroom", "k")).await;
+
+        assert_eq!(refusal_code(refused), RefusalCode::InsufficientCredits);
+        let last = history(&ledger, account.id).await.pop().unwrap();
+        assert_eq!(last, (EntryKind::Expiry, Bucket::Purchased, -100, 0, "2027-11-24T10:00:00+00:00".into()));
     }
 }
 
