@@ -1,0 +1,120 @@
+//! Configuration: defaults are the rules' provisional values; a TOML file named by
+//! STUDIO_CONFIG overrides them, STUDIO_* variables override the file; anything
+//! invalid stops the start with a message naming the key.
+use chrono_tz::Tz;
+use entity::enums::PlanCode;
+use figment::Jail;
+use studio_bff::config::{ClockMode, Config, ConfigError};
+
+fn load_in(jail: &Jail) -> Result<Config, ConfigError> {
+    let _ = jail;
+    Config::load()
+}
+
+#[test]
+fn defaults_are_the_provisional_values_of_the_rules() {
+    Jail::expect_with(|jail| {
+        let config = load_in(jail).expect("the defaults are valid");
+        assert_eq!(config.addr.to_string(), "127.0.0.1:8000");
+        assert_eq!(config.clock, ClockMode::System);
+        assert_eq!(config.launch_at, None);
+        assert_eq!(config.launch_promotion_days, 28);
+        assert_eq!(config.monthly_reset_day, 1);
+        assert_eq!(config.billing_time_zone, Tz::UTC);
+        assert_eq!(config.fair_use_cap, 2000);
+        assert_eq!(config.professional_credits_per_slot, 5);
+        assert_eq!(config.max_batch_photos, 100);
+        assert_eq!(config.idempotency_retention_hours, 24);
+        assert_eq!(config.plans[&PlanCode::ProfessionalPlus].promotion_credits_per_slot, 10);
+        Ok(())
+    });
+}
+
+#[test]
+fn the_environment_wins_over_the_file_which_wins_over_the_defaults() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "studio.toml",
+            r#"
+                monthly_reset_day = 15
+                billing_time_zone = "Europe/Berlin"
+                fair_use_cap = 1500
+
+                [[backgrounds]]
+                id = "beach"
+                name = "Beach"
+                preview_url = "https://cdn.example/beach.jpg"
+            "#,
+        )?;
+        jail.set_env("STUDIO_CONFIG", "studio.toml");
+        jail.set_env("STUDIO_MONTHLY_RESET_DAY", "20");
+        jail.set_env("STUDIO_LAUNCH_AT", "2026-12-01T00:00:00Z");
+        jail.set_env("DATABASE_URL", "postgres://db/studio");
+
+        let config = load_in(jail).expect("valid");
+
+        assert_eq!(config.monthly_reset_day, 20);
+        assert_eq!(config.billing_time_zone, chrono_tz::Europe::Berlin);
+        assert_eq!(config.fair_use_cap, 1500);
+        assert_eq!(
+            config.launch_at.map(|t| t.to_rfc3339()),
+            Some("2026-12-01T00:00:00+00:00".to_owned())
+        );
+        assert_eq!(config.database_url.as_deref(), Some("postgres://db/studio"));
+        assert_eq!(
+            config.backgrounds.iter().map(|b| b.id.as_str()).collect::<Vec<_>>(),
+            vec!["beach"]
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn invalid_settings_stop_the_start_naming_the_key() {
+    let cases = [
+        ("STUDIO_MONTHLY_RESET_DAY", "32", "monthly_reset_day"),
+        ("STUDIO_MONTHLY_RESET_DAY", "0", "monthly_reset_day"),
+        ("STUDIO_BILLING_TIME_ZONE", "Mars/Olympus", "billing_time_zone"),
+        ("STUDIO_FAIR_USE_CAP", "-1", "fair_use_cap"),
+        ("STUDIO_MAX_BATCH_PHOTOS", "lots", "max_batch_photos"),
+        ("STUDIO_LAUNCH_AT", "tomorrow", "launch_at"),
+        ("STUDIO_CLOCK", "sundial", "clock"),
+        ("STUDIO_CREDITS_PER_SLOT", "5", "credits_per_slot"),
+    ];
+    for (variable, value, key) in cases {
+        Jail::expect_with(|jail| {
+            jail.set_env(variable, value);
+            let error = load_in(jail).expect_err("invalid").to_string();
+            // An environment variable is named as written, in capitals.
+            assert!(
+                error.to_lowercase().contains(key),
+                "{variable}={value}: {error:?} does not name {key}"
+            );
+            Ok(())
+        });
+    }
+}
+
+#[test]
+fn a_pack_whose_discounted_price_is_not_whole_cents_is_refused() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "studio.toml",
+            r#"
+                [[packs]]
+                id = "odd"
+                name = "Odd"
+                plans = ["BASIC"]
+                credits = 3
+                discount_percent = 33
+            "#,
+        )?;
+        jail.set_env("STUDIO_CONFIG", "studio.toml");
+        let error = load_in(jail).expect_err("invalid").to_string();
+        assert_eq!(
+            error,
+            "configuration key `packs`: odd: the discounted price is not a whole number of cents"
+        );
+        Ok(())
+    });
+}

@@ -1,0 +1,33 @@
+//! The clock alone makes things happen: with no request, the scheduler writes the
+//! expiry and the reset when the clock passes them.
+mod common;
+
+use std::time::Duration;
+
+use common::utc;
+use entity::enums::{EntryKind, PlanCode};
+use studio_bff::config::Config;
+use studio_bff::scheduler;
+
+on_both_databases! {
+    async fn the_scheduler_resets_a_cycle_without_any_request(db) {
+        let ledger = db.ledger(Config::default(), utc("2026-11-30T23:59:00Z")).await;
+        let account = ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
+        let mut changes = ledger.subscribe_changes();
+        let scheduler = scheduler::spawn(ledger.clone());
+
+        // Move the clock only: no ledger call, no request.
+        ledger.clock().set(utc("2026-12-01T00:00:01Z")).unwrap();
+        let changed = tokio::time::timeout(Duration::from_secs(5), changes.recv()).await;
+        scheduler.abort();
+
+        assert_eq!(changed.expect("a change within 5 s").expect("a change"), account.id);
+        let kinds: Vec<(EntryKind, i32, String)> =
+            ledger.entries(account.id).await.unwrap().into_iter().map(|e| (e.kind, e.amount, e.created_at.to_rfc3339())).collect();
+        assert_eq!(kinds, vec![
+            (EntryKind::Grant, 10, "2026-11-30T23:59:00+00:00".to_owned()),
+            (EntryKind::Expiry, -10, "2026-12-01T00:00:00+00:00".to_owned()),
+            (EntryKind::Grant, 10, "2026-12-01T00:00:00+00:00".to_owned()),
+        ]);
+    }
+}
