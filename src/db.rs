@@ -6,14 +6,17 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr, RuntimeErr, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, RuntimeErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 use crate::error::Error;
 
 /// How often a transaction that lost a race to a conflict is tried again.
 const MAX_ATTEMPTS: u32 = 8;
+
+/// The advisory lock key PostgreSQL instances migrate under ("studio" in ASCII).
+const MIGRATION_LOCK: i64 = 0x73_7475_6469_6f;
 
 /// The embedded default: a SQLite file in the working folder.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://studio-bff.sqlite?mode=rwc";
@@ -43,8 +46,21 @@ pub async fn connect_and_migrate_pool(url: &str, pool_size: u32) -> Result<Datab
         });
     }
     let db = Database::connect(options).await?;
-    Migrator::up(&db, None).await?;
+    migrate(&db).await?;
     Ok(db)
+}
+
+/// Brings the schema up to date inside one write transaction, so instances starting
+/// together take turns: on SQLite the IMMEDIATE transaction holds the write lock, on
+/// PostgreSQL an advisory lock; the later ones find nothing left to do.
+async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let txn = begin_write(db).await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+            .await?;
+    }
+    Migrator::up(&txn, None).await?;
+    txn.commit().await
 }
 
 fn is_sqlite(url: &str) -> bool {

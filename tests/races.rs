@@ -188,3 +188,13 @@ on_both_databases! {
         assert_exact_ledger(&ledger, account_id, 40).await;
     }
 }
+
+on_both_databases! {
+    async fn instances_starting_together_on_a_new_database_all_come_up(db) {
+        let starts = join_all((0..4).map(|_| studio_bff::db::connect_and_migrate_pool(&db.url, 2))).await;
+
+        for started in starts {
+            started.expect("every instance migrates or finds the schema migrated");
+        }
+    }
+}
