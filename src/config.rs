@@ -300,6 +300,11 @@ impl Config {
             .map(|start| (start, start + Duration::days(i64::from(self.launch_promotion_days))))
     }
 
+    /// How long an idempotency key replays its first answer.
+    pub fn idempotency_retention(&self) -> Duration {
+        Duration::hours(i64::from(self.idempotency_retention_hours))
+    }
+
     /// The price in cents of `pack`, its discount applied.
     pub fn pack_price_cents(&self, pack: &PackSettings) -> i64 {
         i64::from(pack.credits) * self.credit_price_cents * i64::from(100 - pack.discount_percent) / 100

@@ -420,7 +420,7 @@ on_both_databases! {
         ledger.process_due().await.unwrap();
 
         assert!(ledger.balance(&account).await.unwrap().launch_promotion.is_none());
-        assert_eq!(ledger.account(account.id).await.unwrap().unwrap().promotion_processed, true);
+        assert!(ledger.account(account.id).await.unwrap().unwrap().promotion_processed);
     }
 
     async fn an_expired_purchased_lot_is_never_spent(db) {

@@ -9,7 +9,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use serde::{Deserialize, Serialize};
 
 use super::Ledger;
-use super::book::Book;
+use super::book::{Book, Entry};
 use super::idempotency::{IdempotencyKey, fingerprint, first_answer, remember};
 use super::subscription::MAX_TEXT_CHARS;
 use crate::db::{begin_write, retry_transient};
@@ -58,12 +58,20 @@ impl Ledger {
                 .into());
         }
         let fingerprint = fingerprint("applyChanges", request)?;
-        let retention = chrono::Duration::hours(i64::from(self.config.idempotency_retention_hours));
         let outcome = retry_transient(|| async {
             let now = self.now();
             let txn = begin_write(&self.db).await?;
             let mut book = self.open_book(&txn, account_id, now).await?;
-            if let Some(first) = first_answer(&txn, account_id, &key, &fingerprint, retention, now).await? {
+            if let Some(first) = first_answer(
+                &txn,
+                account_id,
+                &key,
+                &fingerprint,
+                self.config.idempotency_retention(),
+                now,
+            )
+            .await?
+            {
                 return Ok(first);
             }
             if let Some(placement) = request.logo {
@@ -119,8 +127,14 @@ impl Ledger {
             let cause = format!("apply:{}", key.as_str());
             for (lot_id, credits) in paid_per_lot {
                 let description = format!("Apply changes: {credits} photo{}", if credits == 1 { "" } else { "s" });
-                book.post(&txn, lot_id, EntryKind::Charge, -credits, now, &cause, description)
-                    .await?;
+                let charge = Entry {
+                    kind: EntryKind::Charge,
+                    amount: -credits,
+                    at: now,
+                    cause: &cause,
+                    description,
+                };
+                book.post(&txn, lot_id, charge).await?;
             }
             let outcome = ApplyOutcome {
                 credits_charged: i32::try_from(edit_ids.len()).unwrap_or(i32::MAX),

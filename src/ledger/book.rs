@@ -16,6 +16,16 @@ pub struct Book {
     pub lots: Vec<lot::Model>,
 }
 
+/// One change of a lot, as the ledger records it.
+pub struct Entry<'a> {
+    pub kind: EntryKind,
+    /// Signed change of the lot's remaining credits.
+    pub amount: i32,
+    pub at: DateTime<Utc>,
+    pub cause: &'a str,
+    pub description: String,
+}
+
 /// A new lot: what grants it and until when.
 pub struct NewLot<'a> {
     pub bucket: Bucket,
@@ -82,26 +92,28 @@ impl Book {
         .insert(txn)
         .await?;
         self.lots.push(lot.clone());
-        self.append(txn, &lot, EntryKind::Grant, new.credits, at, new.cause, new.description)
-            .await?;
+        let grant = Entry {
+            kind: EntryKind::Grant,
+            amount: new.credits,
+            at,
+            cause: new.cause,
+            description: new.description,
+        };
+        self.append(txn, &lot, grant).await?;
         Ok(lot)
     }
 
     /// Changes the lot's remaining credits by `amount` and writes the entry. A GRANT
     /// also raises what the lot was granted. The update is conditional, so a lot can
     /// never go below zero whatever happened around this transaction.
-    #[allow(clippy::too_many_arguments)]
     pub async fn post(
         &mut self,
         txn: &impl ConnectionTrait,
         lot_id: i64,
-        kind: EntryKind,
-        amount: i32,
-        at: DateTime<Utc>,
-        cause: &str,
-        description: String,
+        entry: Entry<'_>,
     ) -> Result<ledger_entry::Model, Error> {
-        let granted_change = if kind == EntryKind::Grant { amount } else { 0 };
+        let amount = entry.amount;
+        let granted_change = if entry.kind == EntryKind::Grant { amount } else { 0 };
         let updated = lot::Entity::update_many()
             .col_expr(lot::Column::Remaining, Expr::col(lot::Column::Remaining).add(amount))
             .col_expr(
@@ -125,7 +137,7 @@ impl Book {
         lot.remaining += amount;
         lot.granted += granted_change;
         let lot = lot.clone();
-        self.append(txn, &lot, kind, amount, at, cause, description).await
+        self.append(txn, &lot, entry).await
     }
 
     /// Writes the EXPIRY entry for what `lot_id` has left and retires the lot.
@@ -137,16 +149,14 @@ impl Book {
         };
         if lot.remaining > 0 {
             let description = format!("{} credits expired", bucket_label(lot.bucket));
-            self.post(
-                txn,
-                lot_id,
-                EntryKind::Expiry,
-                -lot.remaining,
+            let expiry = Entry {
+                kind: EntryKind::Expiry,
+                amount: -lot.remaining,
                 at,
-                "expiry",
+                cause: "expiry",
                 description,
-            )
-            .await?;
+            };
+            self.post(txn, lot_id, expiry).await?;
         }
         lot::Entity::update_many()
             .col_expr(lot::Column::Expired, Expr::value(true))
@@ -157,27 +167,22 @@ impl Book {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn append(
         &self,
         txn: &impl ConnectionTrait,
         lot: &lot::Model,
-        kind: EntryKind,
-        amount: i32,
-        at: DateTime<Utc>,
-        cause: &str,
-        description: String,
+        entry: Entry<'_>,
     ) -> Result<ledger_entry::Model, Error> {
         Ok(ledger_entry::ActiveModel {
             account_id: Set(self.account.id),
             lot_id: Set(lot.id),
-            kind: Set(kind),
+            kind: Set(entry.kind),
             bucket: Set(lot.bucket),
-            amount: Set(amount),
+            amount: Set(entry.amount),
             balance_after: Set(self.available()),
-            created_at: Set(at),
-            cause: Set(cause.to_owned()),
-            description: Set(description),
+            created_at: Set(entry.at),
+            cause: Set(entry.cause.to_owned()),
+            description: Set(entry.description),
             ..Default::default()
         }
         .insert(txn)

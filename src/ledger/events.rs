@@ -3,7 +3,7 @@
 //! jump of three months writes the same ledger as three months of daily steps.
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use entity::enums::Bucket;
 use entity::{account, lot};
 use sea_orm::{
@@ -205,12 +205,7 @@ impl Ledger {
                 changed.push(account_id);
             }
         }
-        idempotency::purge(
-            &self.db,
-            Duration::hours(i64::from(self.config.idempotency_retention_hours)),
-            now,
-        )
-        .await?;
+        idempotency::purge(&self.db, self.config.idempotency_retention(), now).await?;
         Ok(changed)
     }
 

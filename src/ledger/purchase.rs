@@ -41,12 +41,20 @@ impl Ledger {
     ) -> Result<PurchaseOutcome, Error> {
         let key = IdempotencyKey::parse(idempotency_key)?;
         let fingerprint = fingerprint("purchasePack", &PurchaseInput { pack_id })?;
-        let retention = chrono::Duration::hours(i64::from(self.config.idempotency_retention_hours));
         let outcome = retry_transient(|| async {
             let now = self.now();
             let txn = begin_write(&self.db).await?;
             let mut book = self.open_book(&txn, account_id, now).await?;
-            if let Some(first) = first_answer(&txn, account_id, &key, &fingerprint, retention, now).await? {
+            if let Some(first) = first_answer(
+                &txn,
+                account_id,
+                &key,
+                &fingerprint,
+                self.config.idempotency_retention(),
+                now,
+            )
+            .await?
+            {
                 return Ok(first);
             }
             let Some(pack) = self.config.packs_for(book.account.plan).find(|p| p.id == pack_id) else {

@@ -7,7 +7,7 @@ use entity::{account, logo, photo};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Set};
 
 use super::Ledger;
-use super::book::{Book, NewLot};
+use super::book::{Book, Entry, NewLot};
 use super::events::{PROMOTION_ORIGIN, catch_up, cycle_origin, grant_monthly};
 use crate::db::{begin_write, retry_transient};
 use crate::error::{Error, Refusal, RefusalCode};
@@ -198,16 +198,14 @@ async fn raise_to(
     match book.lot_by_origin(&wanted.origin).map(|l| (l.id, l.granted)) {
         Some((lot_id, granted)) if wanted.credits > granted => {
             let description = format!("{} (plan change)", wanted.description);
-            book.post(
-                txn,
-                lot_id,
-                EntryKind::Grant,
-                wanted.credits - granted,
-                now,
-                wanted.cause,
+            let top_up = Entry {
+                kind: EntryKind::Grant,
+                amount: wanted.credits - granted,
+                at: now,
+                cause: wanted.cause,
                 description,
-            )
-            .await?;
+            };
+            book.post(txn, lot_id, top_up).await?;
         }
         None if wanted.credits > 0 => {
             book.grant_new_lot(txn, wanted, now).await?;
