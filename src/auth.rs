@@ -105,11 +105,7 @@ impl Auth {
         validation.leeway = 0;
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)?.claims;
         let account_id = match &claims.account_id {
-            Some(id) => Some(
-                self.ids
-                    .decode_i64(Kind::Account, id)
-                    .ok_or(AuthError::BadAccount)?,
-            ),
+            Some(id) => Some(self.ids.decode_i64(Kind::Account, id).ok_or(AuthError::BadAccount)?),
             None if claims.role == Role::Member => return Err(AuthError::BadAccount),
             None => None,
         };
@@ -121,9 +117,41 @@ impl Auth {
     }
 }
 
+/// A lifetime such as `90s`, `30m`, `1h` or `7d`.
+pub fn parse_ttl(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a lifetime such as 30m, 1h or 7d"))?;
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" | "" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{text:?}: the unit must be s, m, h or d")),
+    };
+    number
+        .checked_mul(unit_secs)
+        .filter(|secs| *secs > 0)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("{text:?} is not a positive lifetime"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lifetime_reads_seconds_minutes_hours_and_days() {
+        assert_eq!(parse_ttl("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_ttl("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_ttl("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_ttl("7d"), Ok(Duration::from_secs(604_800)));
+        assert!(parse_ttl("0h").is_err());
+        assert!(parse_ttl("1w").is_err());
+    }
 
     #[test]
     fn a_minted_token_verifies_to_its_viewer() {
@@ -131,9 +159,7 @@ mod tests {
         let token = auth
             .mint("u1", Role::Member, Some(7), Duration::from_secs(60))
             .expect("a token");
-        let viewer = auth
-            .verify_bearer(Some(&format!("Bearer {token}")))
-            .expect("valid");
+        let viewer = auth.verify_bearer(Some(&format!("Bearer {token}"))).expect("valid");
         assert_eq!(
             viewer,
             Viewer {
@@ -154,9 +180,6 @@ mod tests {
         let no_account = auth
             .mint("u1", Role::Member, None, Duration::from_secs(60))
             .expect("a token");
-        assert!(matches!(
-            auth.verify(&no_account),
-            Err(AuthError::BadAccount)
-        ));
+        assert!(matches!(auth.verify(&no_account), Err(AuthError::BadAccount)));
     }
 }

@@ -16,7 +16,7 @@ use crate::error::Error;
 const MAX_ATTEMPTS: u32 = 8;
 
 /// The advisory lock key PostgreSQL instances migrate under ("studio" in ASCII).
-const MIGRATION_LOCK: i64 = 0x73_7475_6469_6f;
+const MIGRATION_LOCK: i64 = 0x7374_7564_696f;
 
 /// The embedded default: a SQLite file in the working folder.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://studio-bff.sqlite?mode=rwc";

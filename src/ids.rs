@@ -169,10 +169,7 @@ mod tests {
     #[test]
     fn neighbouring_records_do_not_have_neighbouring_ids() {
         let codec = IdCodec::new("secret");
-        let (a, b) = (
-            codec.encode(Kind::Photo, 41),
-            codec.encode(Kind::Photo, 42),
-        );
+        let (a, b) = (codec.encode(Kind::Photo, 41), codec.encode(Kind::Photo, 42));
         assert_ne!(a[..16], b[..16]);
     }
 

@@ -6,10 +6,15 @@
 //! - [`db`]: connections, migrations, transactions and their retries;
 //! - [`scheduler`]: expiry and resets when the clock passes them, with no request;
 //! - [`error`]: what a client is told when something does not happen.
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod ids;
 pub mod ledger;
 pub mod rules;
 pub mod scheduler;

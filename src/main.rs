@@ -1,28 +1,126 @@
-//! The `studio-bff` binary: configuration, telemetry, the ledger and its scheduler.
+//! The `studio-bff` binary: `studio-bff` serves the API; `studio-bff token` mints a
+//! token with the configured secret.
 use std::sync::Arc;
+use std::time::Duration;
 
+use clap::{Parser, Subcommand, ValueEnum};
+use studio_bff::auth::{Auth, Role, parse_ttl};
 use studio_bff::clock::Clock;
-use studio_bff::config::Config;
+use studio_bff::config::{Config, LogFormat};
 use studio_bff::db::{DEFAULT_DATABASE_URL, connect_and_migrate};
+use studio_bff::http::{self, AppState, Limits};
+use studio_bff::ids::Kind;
 use studio_bff::ledger::Ledger;
-use studio_bff::scheduler;
+use studio_bff::{demo, scheduler};
+
+/// How long in-flight requests may take to finish after SIGTERM.
+const DRAIN: Duration = Duration::from_secs(10);
+
+#[derive(Parser)]
+#[command(version, about = "The GraphQL backend of the AI Background Studio's credits")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Mints a token signed with the configured secret.
+    Token {
+        /// The account's GraphQL id (or its number); required for a member.
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long, value_enum, default_value_t = RoleArg::Member)]
+        role: RoleArg,
+        /// Lifetime, e.g. 30m, 1h, 7d.
+        #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+        ttl: Duration,
+        /// The user's id (the `sub` claim).
+        #[arg(long, default_value = "cli-user")]
+        user: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Member,
+    Ops,
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
-    let config = Arc::new(Config::load()?);
+    let cli = Cli::parse();
+    let config = demo::with_demo_launch(Config::load()?);
+    let auth = Auth::new(&demo::jwt_secret(&config)?);
+    match cli.command {
+        Some(Command::Token {
+            account,
+            role,
+            ttl,
+            user,
+        }) => {
+            let role = match role {
+                RoleArg::Member => Role::Member,
+                RoleArg::Ops => Role::Ops,
+            };
+            let account_id = match account {
+                None => None,
+                Some(id) => Some(
+                    id.parse::<i64>()
+                        .ok()
+                        .or_else(|| auth.ids().decode_i64(Kind::Account, &id))
+                        .ok_or("--account is neither an account id nor an account number")?,
+                ),
+            };
+            if role == Role::Member && account_id.is_none() {
+                return Err("a member token needs --account".into());
+            }
+            println!("{}", auth.mint(&user, role, account_id, ttl)?);
+            Ok(())
+        }
+        None => serve(config, auth).await,
+    }
+}
+
+async fn serve(config: Config, auth: Auth) -> Result<(), Box<dyn std::error::Error>> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    match config.log_format {
+        LogFormat::Json => tracing_subscriber::fmt().json().with_env_filter(filter).init(),
+        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+    }
+    let embedded = demo::is_embedded_default(&config);
     let url = config
         .database_url
         .clone()
         .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+    let config = Arc::new(config);
     let db = connect_and_migrate(&url).await?;
     let ledger = Ledger::new(db, config.clone(), Clock::new(config.clock)).await?;
     let caught_up = ledger.process_due().await?;
     tracing::info!(accounts = caught_up.len(), "caught up on expiries and resets");
-    let scheduler = scheduler::spawn(ledger);
-    tokio::signal::ctrl_c().await?;
+
+    let listener = tokio::net::TcpListener::bind(config.addr).await?;
+    let addr = listener.local_addr()?;
+    let graphiql_token = if embedded {
+        let account = demo::seed(&ledger).await?;
+        let day = Duration::from_secs(24 * 3600);
+        let member = auth.mint("demo-member", Role::Member, Some(account.id), day)?;
+        let ops = auth.mint("demo-ops", Role::Ops, None, day)?;
+        println!("studio-bff (embedded default: SQLite, development secret)");
+        println!("  GraphiQL:     http://{addr}/graphql");
+        println!("  member token: {member}");
+        println!("  ops token:    {ops}");
+        if let Some(launch_at) = config.launch_at {
+            println!("  launch promotion window opens at {launch_at} (set STUDIO_LAUNCH_AT to change)");
+        }
+        Some(member)
+    } else {
+        None
+    };
+    let scheduler = scheduler::spawn(ledger.clone());
+    let app = http::app(AppState::new(ledger, auth, graphiql_token, Limits::default()));
+    tracing::info!(%addr, "listening");
+    let served = http::serve(listener, app, http::shutdown_signal(), DRAIN).await;
     scheduler.abort();
-    Ok(())
+    Ok(served?)
 }

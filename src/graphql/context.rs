@@ -3,9 +3,8 @@
 use std::fmt::Display;
 
 use async_graphql::{Context, Error, ErrorExtensions};
-use async_graphql::dataloader::DataLoader;
 
-use super::loaders::Store;
+use super::loaders::Loaders;
 use crate::auth::{Role, Viewer};
 use crate::ids::IdCodec;
 use crate::ledger::Ledger;
@@ -23,8 +22,8 @@ pub fn unauthenticated() -> Error {
     coded("UNAUTHENTICATED", "A valid bearer token is required.")
 }
 
-pub fn forbidden() -> Error {
-    coded("FORBIDDEN", "This field is for OPS users only.")
+pub fn forbidden(message: &str) -> Error {
+    coded("FORBIDDEN", message)
 }
 
 pub fn bad_input(message: impl Into<String>) -> Error {
@@ -42,11 +41,8 @@ pub fn internal(ctx: &Context<'_>, fault: impl Display) -> Error {
 /// [`internal`] where no context is at hand, as in a running subscription.
 pub fn internal_of(request_id: &str, fault: impl Display) -> Error {
     tracing::error!(request_id = %request_id, error = %fault, "request failed");
-    coded(
-        "INTERNAL",
-        format!("The service failed; request id {request_id}."),
-    )
-    .extend_with(|_, e| e.set("requestId", request_id.as_str()))
+    let message = format!("The service failed; request id {request_id}.");
+    coded("INTERNAL", message).extend_with(move |_, e| e.set("requestId", request_id.to_owned()))
 }
 
 /// Turns a service fault into an `INTERNAL` error that hides its text.
@@ -70,8 +66,8 @@ pub fn ids<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a IdCodec> {
         .map_err(|_| internal(ctx, "the id codec is missing from the schema"))
 }
 
-pub fn store<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a DataLoader<Store>> {
-    ctx.data::<DataLoader<Store>>()
+pub fn store<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Loaders> {
+    ctx.data::<Loaders>()
         .map_err(|_| internal(ctx, "the request's loaders are missing"))
 }
 
@@ -85,7 +81,7 @@ pub fn ops<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Viewer> {
     if viewer.role == Role::Ops {
         Ok(viewer)
     } else {
-        Err(forbidden())
+        Err(forbidden("This field is for OPS users only."))
     }
 }
 

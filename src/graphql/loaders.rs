@@ -3,19 +3,55 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::dataloader::Loader;
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{background, edit, faulty_report, invoice_line, logo, photo};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
+
+/// The loaders of one request; they cache what they loaded until the request ends.
+pub type Loaders = DataLoader<Store, HashMapCache>;
+
+/// Fresh loaders for one request.
+pub fn for_request(db: DatabaseConnection) -> Loaders {
+    DataLoader::with_cache(Store { db }, tokio::spawn, HashMapCache::default())
+}
+
+/// Loads the current edits of a page of photos (and their logos) in one statement
+/// each, so the page's nested fields never wait on a batching window.
+pub async fn prime_current_edits(
+    loaders: &Loaders,
+    photos: &[photo::Model],
+    with_logos: bool,
+) -> Result<(), Arc<DbErr>> {
+    let keys: Vec<EditKey> = photos.iter().filter_map(|p| p.current_edit_id).map(EditKey).collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let edits = Loader::<EditKey>::load(loaders.loader(), &keys).await?;
+    if with_logos {
+        let logo_keys: Vec<LogoKey> = edits.values().filter_map(|e| e.logo_id).map(LogoKey).collect();
+        if !logo_keys.is_empty() {
+            let logos = Loader::<LogoKey>::load(loaders.loader(), &logo_keys).await?;
+            loaders.feed_many(logos).await;
+        }
+    }
+    loaders.feed_many(edits).await;
+    Ok(())
+}
+
+/// Loads the lines of a page of invoices in one statement.
+pub async fn prime_invoice_lines(loaders: &Loaders, invoice_ids: &[i64]) -> Result<(), Arc<DbErr>> {
+    let keys: Vec<LinesOfInvoice> = invoice_ids.iter().copied().map(LinesOfInvoice).collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let lines = Loader::<LinesOfInvoice>::load(loaders.loader(), &keys).await?;
+    loaders.feed_many(lines).await;
+    Ok(())
+}
 
 /// The database behind the request's loaders.
 pub struct Store {
     db: DatabaseConnection,
-}
-
-impl Store {
-    pub fn new(db: DatabaseConnection) -> Self {
-        Store { db }
-    }
 }
 
 /// A photo by id.
@@ -90,10 +126,7 @@ impl Loader<BackgroundKey> for Store {
             .filter(background::Column::Id.is_in(keys.iter().map(|k| k.0.clone())))
             .all(&self.db)
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| (BackgroundKey(r.id.clone()), r))
-            .collect())
+        Ok(rows.into_iter().map(|r| (BackgroundKey(r.id.clone()), r)).collect())
     }
 }
 
@@ -107,8 +140,7 @@ impl Loader<EditsOfPhoto> for Store {
             .order_by_desc(edit::Column::Id)
             .all(&self.db)
             .await?;
-        let mut grouped: HashMap<EditsOfPhoto, Vec<edit::Model>> =
-            keys.iter().map(|k| (*k, Vec::new())).collect();
+        let mut grouped: HashMap<EditsOfPhoto, Vec<edit::Model>> = keys.iter().map(|k| (*k, Vec::new())).collect();
         for row in rows {
             grouped.entry(EditsOfPhoto(row.photo_id)).or_default().push(row);
         }
@@ -120,10 +152,7 @@ impl Loader<ReportsOfPhoto> for Store {
     type Value = Vec<faulty_report::Model>;
     type Error = Arc<DbErr>;
 
-    async fn load(
-        &self,
-        keys: &[ReportsOfPhoto],
-    ) -> Loaded<ReportsOfPhoto, Vec<faulty_report::Model>> {
+    async fn load(&self, keys: &[ReportsOfPhoto]) -> Loaded<ReportsOfPhoto, Vec<faulty_report::Model>> {
         let rows = faulty_report::Entity::find()
             .filter(faulty_report::Column::PhotoId.is_in(keys.iter().map(|k| k.0)))
             .order_by_desc(faulty_report::Column::Id)
@@ -132,10 +161,7 @@ impl Loader<ReportsOfPhoto> for Store {
         let mut grouped: HashMap<ReportsOfPhoto, Vec<faulty_report::Model>> =
             keys.iter().map(|k| (*k, Vec::new())).collect();
         for row in rows {
-            grouped
-                .entry(ReportsOfPhoto(row.photo_id))
-                .or_default()
-                .push(row);
+            grouped.entry(ReportsOfPhoto(row.photo_id)).or_default().push(row);
         }
         Ok(grouped)
     }
@@ -145,10 +171,7 @@ impl Loader<LinesOfInvoice> for Store {
     type Value = Vec<invoice_line::Model>;
     type Error = Arc<DbErr>;
 
-    async fn load(
-        &self,
-        keys: &[LinesOfInvoice],
-    ) -> Loaded<LinesOfInvoice, Vec<invoice_line::Model>> {
+    async fn load(&self, keys: &[LinesOfInvoice]) -> Loaded<LinesOfInvoice, Vec<invoice_line::Model>> {
         let rows = invoice_line::Entity::find()
             .filter(invoice_line::Column::InvoiceId.is_in(keys.iter().map(|k| k.0)))
             .order_by_asc(invoice_line::Column::Id)
@@ -157,10 +180,7 @@ impl Loader<LinesOfInvoice> for Store {
         let mut grouped: HashMap<LinesOfInvoice, Vec<invoice_line::Model>> =
             keys.iter().map(|k| (*k, Vec::new())).collect();
         for row in rows {
-            grouped
-                .entry(LinesOfInvoice(row.invoice_id))
-                .or_default()
-                .push(row);
+            grouped.entry(LinesOfInvoice(row.invoice_id)).or_default().push(row);
         }
         Ok(grouped)
     }

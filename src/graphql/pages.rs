@@ -2,8 +2,7 @@
 //! first), behind opaque cursors: one statement per page, whatever the list's size.
 use entity::{invoice, ledger_entry, logo, photo};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::context::bad_input;
@@ -62,6 +61,15 @@ impl Page {
     }
 }
 
+/// The complexity of a page: its fields counted once per item it may hold.
+pub fn cost(first: Option<i32>, child_complexity: usize) -> usize {
+    let items = first.map_or(DEFAULT_PAGE, |n| u64::try_from(n).unwrap_or(0).min(MAX_PAGE));
+    usize::try_from(items)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(child_complexity)
+        .saturating_add(1)
+}
+
 /// Splits one extra row off: its presence says there is a next page.
 fn split_next<T>(mut rows: Vec<T>, first: u64) -> (Vec<T>, bool) {
     let has_next = rows.len() as u64 > first;
@@ -98,8 +106,7 @@ pub async fn ledger(
     account_id: i64,
     page: &Page,
 ) -> Result<(Vec<ledger_entry::Model>, bool), DbErr> {
-    let mut query =
-        ledger_entry::Entity::find().filter(ledger_entry::Column::AccountId.eq(account_id));
+    let mut query = ledger_entry::Entity::find().filter(ledger_entry::Column::AccountId.eq(account_id));
     if let Some(after) = page.after {
         query = query.filter(ledger_entry::Column::Id.lt(after));
     }

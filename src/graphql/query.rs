@@ -5,14 +5,12 @@ use entity::{account, edit, faulty_report, invoice, ledger_entry, logo, photo};
 use sea_orm::EntityTrait;
 
 use super::context::{OrInternal, ids, ledger, may_see, ops, viewer};
-use super::types::{
-    Account, Background, CreditPack, FaultyReport, Invoice, LedgerEntry, Logo, Node, Photo,
-    PhotoEdit,
-};
+use super::types::{Account, Background, CreditPack, FaultyReport, Invoice, LedgerEntry, Logo, Node, Photo, PhotoEdit};
 use crate::auth::Role;
 use crate::config::BackgroundSettings;
 use crate::ids::{IdCodec, Kind};
 
+/// What clients read.
 pub struct Query;
 
 /// The signed-in user.
@@ -20,6 +18,7 @@ pub struct Viewer {
     inner: crate::auth::Viewer,
 }
 
+/// The signed-in user and the account they act for.
 #[Object(name = "Viewer")]
 impl Viewer {
     async fn user_id(&self) -> &str {
@@ -41,6 +40,7 @@ impl Viewer {
     }
 }
 
+/// What clients read.
 #[Object]
 impl Query {
     /// The signed-in user and their account. Requires a token.
@@ -66,9 +66,7 @@ impl Query {
             None => {
                 let mut all: Vec<_> = config.packs.iter().collect();
                 all.sort_by_key(|p| (p.credits, p.id.clone()));
-                all.into_iter()
-                    .map(|p| CreditPack::new(ids, config, p))
-                    .collect()
+                all.into_iter().map(|p| CreditPack::new(ids, config, p)).collect()
             }
         };
         Ok(packs)
@@ -131,12 +129,7 @@ fn background(ids: &IdCodec, b: &BackgroundSettings) -> Background {
 }
 
 /// The stored record of `kind` and `key`, if the viewer may see its account.
-async fn stored_node(
-    ctx: &Context<'_>,
-    ids: &IdCodec,
-    kind: Kind,
-    key: i64,
-) -> async_graphql::Result<Option<Node>> {
+async fn stored_node(ctx: &Context<'_>, ids: &IdCodec, kind: Kind, key: i64) -> async_graphql::Result<Option<Node>> {
     let viewer = viewer(ctx)?;
     let db = ledger(ctx)?.db();
     let visible = |account_id: i64| may_see(viewer, account_id);

@@ -6,7 +6,10 @@ use entity::enums::PlanCode as StoredPlan;
 use entity::{account, background, edit, faulty_report, invoice, invoice_line, ledger_entry, logo, lot, photo};
 
 use super::context::{OrInternal, ids, ledger, store};
-use super::loaders::{BackgroundKey, EditKey, EditsOfPhoto, LinesOfInvoice, LogoKey, PhotoKey, ReportsOfPhoto};
+use super::loaders::{
+    BackgroundKey, EditKey, EditsOfPhoto, LinesOfInvoice, LogoKey, PhotoKey, ReportsOfPhoto, prime_current_edits,
+    prime_invoice_lines,
+};
 use super::pages::{self, Page};
 use crate::config::{Config, PackSettings};
 use crate::ids::{IdCodec, Kind};
@@ -96,7 +99,7 @@ pub struct Plan {
     pub monthly_credits: Option<i32>,
 }
 
-/// A dealer's subscription: its plan, credits, photos, logos, history and invoices.
+/// A dealer's account (see the GraphQL description on its resolvers).
 pub struct Account {
     id: ID,
     model: account::Model,
@@ -111,6 +114,7 @@ impl Account {
     }
 }
 
+/// A dealer's subscription: its plan, credits, photos, logos, history and invoices.
 #[Object]
 impl Account {
     async fn id(&self) -> &ID {
@@ -131,8 +135,7 @@ impl Account {
                 .get(&self.model.plan)
                 .map_or_else(|| format!("{:?}", self.model.plan), |p| p.name.clone()),
             unlimited,
-            monthly_credits: (!unlimited)
-                .then(|| monthly_credits(config, self.model.plan, self.model.listing_slots)),
+            monthly_credits: (!unlimited).then(|| monthly_credits(config, self.model.plan, self.model.listing_slots)),
         })
     }
 
@@ -144,6 +147,7 @@ impl Account {
         balance_of(ctx, &self.model).await
     }
 
+    #[graphql(complexity = "pages::cost(first, child_complexity)")]
     async fn photos(
         &self,
         ctx: &Context<'_>,
@@ -155,6 +159,13 @@ impl Account {
         let (rows, has_next, total) = pages::photos(ledger(ctx)?.db(), self.model.id, &page)
             .await
             .or_internal(ctx)?;
+        let current_edit = ctx.look_ahead().field("edges").field("node").field("currentEdit");
+        if current_edit.exists() {
+            let with_logos = current_edit.field("logo").exists();
+            prime_current_edits(store(ctx)?, &rows, with_logos)
+                .await
+                .or_internal(ctx)?;
+        }
         Ok(PhotoConnection {
             page_info: page.info(ids, rows.iter().map(|p| p.id), has_next),
             edges: rows
@@ -170,13 +181,12 @@ impl Account {
 
     async fn logos(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Logo>> {
         let ids = ids(ctx)?;
-        let rows = pages::logos(ledger(ctx)?.db(), self.model.id)
-            .await
-            .or_internal(ctx)?;
+        let rows = pages::logos(ledger(ctx)?.db(), self.model.id).await.or_internal(ctx)?;
         Ok(rows.into_iter().map(|l| Logo::new(ids, l)).collect())
     }
 
     /// Newest first.
+    #[graphql(complexity = "pages::cost(first, child_complexity)")]
     async fn ledger(
         &self,
         ctx: &Context<'_>,
@@ -201,6 +211,7 @@ impl Account {
     }
 
     /// Newest first.
+    #[graphql(complexity = "pages::cost(first, child_complexity)")]
     async fn invoices(
         &self,
         ctx: &Context<'_>,
@@ -212,6 +223,10 @@ impl Account {
         let (rows, has_next) = pages::invoices(ledger(ctx)?.db(), self.model.id, &page)
             .await
             .or_internal(ctx)?;
+        if ctx.look_ahead().field("edges").field("node").field("lines").exists() {
+            let invoice_ids: Vec<i64> = rows.iter().map(|i| i.id).collect();
+            prime_invoice_lines(store(ctx)?, &invoice_ids).await.or_internal(ctx)?;
+        }
         Ok(InvoiceConnection {
             page_info: page.info(ids, rows.iter().map(|i| i.id), has_next),
             edges: rows
@@ -226,10 +241,7 @@ impl Account {
 }
 
 /// The balance of `account` now.
-pub async fn balance_of(
-    ctx: &Context<'_>,
-    account: &account::Model,
-) -> async_graphql::Result<Balance> {
+pub async fn balance_of(ctx: &Context<'_>, account: &account::Model) -> async_graphql::Result<Balance> {
     let ledger = ledger(ctx)?;
     let breakdown = ledger.balance(account).await.or_internal(ctx)?;
     Ok(Balance::new(ids(ctx)?, ledger.config(), breakdown))
@@ -521,13 +533,27 @@ impl PhotoEdit {
     }
 
     async fn background(&self, ctx: &Context<'_>) -> async_graphql::Result<Background> {
+        let ids = ids(ctx)?;
+        let configured = ledger(ctx)?
+            .config()
+            .backgrounds
+            .iter()
+            .find(|b| b.id == self.model.background_id);
+        if let Some(b) = configured {
+            return Ok(Background {
+                id: ID(ids.encode(Kind::Background, &b.id)),
+                name: b.name.clone(),
+                preview_url: b.preview_url.clone(),
+            });
+        }
+        // A background since removed from the configuration is still stored.
         let background = store(ctx)?
             .load_one(BackgroundKey(self.model.background_id.clone()))
             .await
             .or_internal(ctx)?
             .ok_or_else(|| format!("background {} is missing", self.model.background_id))
             .or_internal(ctx)?;
-        Ok(Background::new(ids(ctx)?, background))
+        Ok(Background::new(ids, background))
     }
 
     async fn logo(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Logo>> {

@@ -1,0 +1,557 @@
+//! What clients change. Each resolver decodes its ids, calls one ledger operation and
+//! turns a business refusal into `userErrors`; only faults become top-level errors.
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use entity::{account, edit, invoice, lot, photo};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::context::{OrInternal, forbidden, ids, internal, ledger, ops, unauthenticated, viewer};
+use super::types::{
+    Account, Balance, DateTime, FaultyReport, Invoice, Logo, LogoPosition, Photo, PhotoEdit, PlanCode, PurchasedLot,
+    balance_of,
+};
+use crate::error::{Error, Refusal, RefusalCode};
+use crate::ids::{IdCodec, Kind};
+use crate::ledger::{ApplyRequest, LogoPlacement};
+
+/// The contract's codes for business refusals.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::error::RefusalCode")]
+pub enum UserErrorCode {
+    /// The batch needs more credits than are available; the message says how many of each.
+    InsufficientCredits,
+    /// Premium's fair-use cap for this cycle is used up and nothing else is left.
+    FairUseCapReached,
+    /// No photo was selected.
+    EmptyBatch,
+    /// More distinct photos than `max_batch_photos`.
+    BatchTooLarge,
+    /// No such photo on the viewer's account.
+    PhotoNotFound,
+    /// No such background.
+    BackgroundNotFound,
+    /// No such logo on the viewer's account.
+    LogoNotFound,
+    /// Only a photo that shows an edit can be reported.
+    PhotoNotEdited,
+    /// The pack is not in the catalog of the account's plan.
+    PackNotAvailable,
+    /// The idempotency key was used with a different request.
+    IdempotencyKeyReused,
+    /// An input value breaks a rule; `field` names it.
+    InvalidInput,
+    /// No such account.
+    AccountNotFound,
+    /// The clock can only be set when the server runs with STUDIO_CLOCK=manual.
+    ClockNotManual,
+}
+
+/// A business rule refused the request; nothing was changed.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct UserError {
+    pub code: UserErrorCode,
+    pub message: String,
+    /// Path to the offending input field, e.g. ["input", "photoIds", "2"].
+    pub field: Option<Vec<String>>,
+}
+
+impl From<Refusal> for UserError {
+    fn from(r: Refusal) -> Self {
+        UserError {
+            code: r.code.into(),
+            message: r.message,
+            field: r.field,
+        }
+    }
+}
+
+/// The value of a ledger operation, or the refusal its payload reports; a fault is
+/// logged and becomes an `INTERNAL` error.
+fn settle<T>(ctx: &Context<'_>, result: Result<T, Error>) -> async_graphql::Result<Result<T, UserError>> {
+    match result {
+        Ok(value) => Ok(Ok(value)),
+        Err(Error::Refused(refusal)) => Ok(Err(refusal.into())),
+        Err(fault) => Err(internal(ctx, fault)),
+    }
+}
+
+/// The numeric key of an input id of `kind`; an id that does not decode is refused
+/// with `code` exactly like an id of nothing.
+fn key_of(ids: &IdCodec, kind: Kind, id: &ID, code: RefusalCode, what: &str, path: &[&str]) -> Result<i64, Error> {
+    ids.decode_i64(kind, id)
+        .ok_or_else(|| Refusal::new(code, format!("No such {what}.")).at(path).into())
+}
+
+/// The account the signed-in user acts for.
+async fn own_account(ctx: &Context<'_>) -> async_graphql::Result<account::Model> {
+    let account_id = viewer(ctx)?
+        .account_id
+        .ok_or_else(|| forbidden("This user acts for no account."))?;
+    ledger(ctx)?
+        .account(account_id)
+        .await
+        .or_internal(ctx)?
+        .ok_or_else(unauthenticated)
+}
+
+/// The account's balance after an operation.
+async fn balance_now(ctx: &Context<'_>, account_id: i64) -> async_graphql::Result<Balance> {
+    let account = ledger(ctx)?
+        .account(account_id)
+        .await
+        .or_internal(ctx)?
+        .ok_or_else(|| format!("account {account_id} vanished"))
+        .or_internal(ctx)?;
+    balance_of(ctx, &account).await
+}
+
+pub struct Mutation;
+
+#[derive(InputObject)]
+pub struct LogoPlacementInput {
+    pub logo_id: ID,
+    pub position: LogoPosition,
+}
+
+#[derive(InputObject)]
+pub struct ApplyChangesInput {
+    pub photo_ids: Vec<ID>,
+    pub background_id: ID,
+    pub logo: Option<LogoPlacementInput>,
+    pub idempotency_key: String,
+}
+
+#[derive(SimpleObject)]
+pub struct ApplyChangesPayload {
+    pub credits_charged: i32,
+    /// The edits created by this apply.
+    pub edits: Vec<PhotoEdit>,
+    /// Photos that already had the requested look: not charged.
+    pub unchanged: Vec<Photo>,
+    /// The balance after the apply (also when it was refused).
+    pub balance: Balance,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject)]
+pub struct RevertPhotosInput {
+    pub photo_ids: Vec<ID>,
+}
+
+#[derive(SimpleObject)]
+pub struct RevertPhotosPayload {
+    pub photos: Vec<Photo>,
+    pub balance: Balance,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject)]
+pub struct ReportFaultyPhotoInput {
+    pub photo_id: ID,
+    pub reason: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct ReportFaultyPhotoPayload {
+    pub report: Option<FaultyReport>,
+    pub balance: Balance,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject)]
+pub struct PurchasePackInput {
+    pub pack_id: ID,
+    pub idempotency_key: String,
+}
+
+#[derive(SimpleObject)]
+pub struct PurchasePackPayload {
+    pub invoice: Option<Invoice>,
+    pub lot: Option<PurchasedLot>,
+    pub balance: Balance,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject)]
+pub struct AddLogoInput {
+    pub name: String,
+    pub image_url: String,
+}
+
+#[derive(SimpleObject)]
+pub struct AddLogoPayload {
+    pub logo: Option<Logo>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject)]
+pub struct CreateAccountInput {
+    pub name: String,
+    pub plan: PlanCode,
+    pub listing_slots: i32,
+}
+
+#[derive(InputObject)]
+pub struct UpdateSubscriptionInput {
+    pub account_id: ID,
+    pub plan: PlanCode,
+    pub listing_slots: i32,
+}
+
+#[derive(SimpleObject)]
+pub struct AccountPayload {
+    pub account: Option<Account>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject)]
+pub struct PhotoRegistration {
+    pub listing_ref: String,
+    pub original_url: String,
+}
+
+#[derive(InputObject)]
+pub struct RegisterPhotosInput {
+    pub account_id: ID,
+    pub photos: Vec<PhotoRegistration>,
+}
+
+#[derive(SimpleObject)]
+pub struct RegisterPhotosPayload {
+    pub photos: Vec<Photo>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject)]
+pub struct SetClockInput {
+    pub now: DateTime,
+}
+
+#[derive(SimpleObject)]
+pub struct SetClockPayload {
+    pub now: Option<DateTime>,
+    pub user_errors: Vec<UserError>,
+}
+
+/// The photos of `account_id` among `keys`, in the order of `keys`.
+async fn photos_in_order(ctx: &Context<'_>, account_id: i64, keys: &[i64]) -> async_graphql::Result<Vec<Photo>> {
+    let ids = ids(ctx)?;
+    let rows = photo::Entity::find()
+        .filter(photo::Column::AccountId.eq(account_id))
+        .filter(photo::Column::Id.is_in(keys.iter().copied()))
+        .all(ledger(ctx)?.db())
+        .await
+        .or_internal(ctx)?;
+    Ok(keys
+        .iter()
+        .filter_map(|k| rows.iter().find(|p| p.id == *k))
+        .map(|p| Photo::new(ids, p.clone()))
+        .collect())
+}
+
+/// Decodes the ids of a batch of photos; the first foreign or malformed one is refused.
+fn photo_keys(ids: &IdCodec, photo_ids: &[ID]) -> Result<Vec<i64>, Error> {
+    photo_ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            key_of(
+                ids,
+                Kind::Photo,
+                id,
+                RefusalCode::PhotoNotFound,
+                "photo",
+                &["photoIds", &i.to_string()],
+            )
+        })
+        .collect()
+}
+
+#[Object]
+impl Mutation {
+    /// Applies a background (and optionally a logo) to a batch of photos: one credit
+    /// per photo whose look changes, all or nothing.
+    async fn apply_changes(
+        &self,
+        ctx: &Context<'_>,
+        input: ApplyChangesInput,
+    ) -> async_graphql::Result<ApplyChangesPayload> {
+        let account = own_account(ctx).await?;
+        let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
+        let request = || -> Result<ApplyRequest, Error> {
+            let logo = input
+                .logo
+                .as_ref()
+                .map(|l| {
+                    key_of(
+                        ids,
+                        Kind::Logo,
+                        &l.logo_id,
+                        RefusalCode::LogoNotFound,
+                        "logo",
+                        &["logo", "logoId"],
+                    )
+                    .map(|logo_id| LogoPlacement {
+                        logo_id,
+                        position: l.position.into(),
+                    })
+                })
+                .transpose()?;
+            Ok(ApplyRequest {
+                photo_ids: photo_keys(ids, &input.photo_ids)?,
+                background_id: ids.decode(Kind::Background, &input.background_id).ok_or_else(|| {
+                    Refusal::new(RefusalCode::BackgroundNotFound, "No such background.").at(&["backgroundId"])
+                })?,
+                logo,
+                idempotency_key: input.idempotency_key.clone(),
+            })
+        };
+        let outcome = match request() {
+            Ok(request) => ledger.apply_changes(account.id, &request).await,
+            Err(refused) => Err(refused),
+        };
+        let (credits_charged, edits, unchanged, user_errors) = match settle(ctx, outcome)? {
+            Ok(outcome) => {
+                let rows = edit::Entity::find()
+                    .filter(edit::Column::Id.is_in(outcome.edit_ids.iter().copied()))
+                    .all(ledger.db())
+                    .await
+                    .or_internal(ctx)?;
+                let edits = outcome
+                    .edit_ids
+                    .iter()
+                    .filter_map(|k| rows.iter().find(|e| e.id == *k))
+                    .map(|e| PhotoEdit::new(ids, e.clone()))
+                    .collect();
+                let unchanged = photos_in_order(ctx, account.id, &outcome.unchanged_photo_ids).await?;
+                (outcome.credits_charged, edits, unchanged, vec![])
+            }
+            Err(refusal) => (0, vec![], vec![], vec![refusal]),
+        };
+        Ok(ApplyChangesPayload {
+            credits_charged,
+            edits,
+            unchanged,
+            balance: balance_now(ctx, account.id).await?,
+            user_errors,
+        })
+    }
+
+    /// Shows the originals again; free, and a no-op for a photo without an edit.
+    async fn revert_photos(
+        &self,
+        ctx: &Context<'_>,
+        input: RevertPhotosInput,
+    ) -> async_graphql::Result<RevertPhotosPayload> {
+        let account = own_account(ctx).await?;
+        let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
+        let outcome = match photo_keys(ids, &input.photo_ids) {
+            Ok(keys) => ledger.revert_photos(account.id, &keys).await,
+            Err(refused) => Err(refused),
+        };
+        let (photos, user_errors) = match settle(ctx, outcome)? {
+            Ok(keys) => (photos_in_order(ctx, account.id, &keys).await?, vec![]),
+            Err(refusal) => (vec![], vec![refusal]),
+        };
+        Ok(RevertPhotosPayload {
+            photos,
+            balance: balance_now(ctx, account.id).await?,
+            user_errors,
+        })
+    }
+
+    /// Reports the edit a photo shows as faulty; free, any number of times.
+    async fn report_faulty_photo(
+        &self,
+        ctx: &Context<'_>,
+        input: ReportFaultyPhotoInput,
+    ) -> async_graphql::Result<ReportFaultyPhotoPayload> {
+        let account = own_account(ctx).await?;
+        let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
+        let outcome = match key_of(
+            ids,
+            Kind::Photo,
+            &input.photo_id,
+            RefusalCode::PhotoNotFound,
+            "photo",
+            &["photoId"],
+        ) {
+            Ok(photo_id) => {
+                ledger
+                    .report_faulty_photo(account.id, photo_id, input.reason.as_deref())
+                    .await
+            }
+            Err(refused) => Err(refused),
+        };
+        let (report, user_errors) = match settle(ctx, outcome)? {
+            Ok(report) => (Some(FaultyReport::new(ids, report)), vec![]),
+            Err(refusal) => (None, vec![refusal]),
+        };
+        Ok(ReportFaultyPhotoPayload {
+            report,
+            balance: balance_now(ctx, account.id).await?,
+            user_errors,
+        })
+    }
+
+    /// Buys one pack of the plan's catalog, billed by invoice.
+    async fn purchase_pack(
+        &self,
+        ctx: &Context<'_>,
+        input: PurchasePackInput,
+    ) -> async_graphql::Result<PurchasePackPayload> {
+        let account = own_account(ctx).await?;
+        let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
+        let outcome = match ids.decode(Kind::CreditPack, &input.pack_id) {
+            Some(pack_id) => ledger.purchase_pack(account.id, &pack_id, &input.idempotency_key).await,
+            None => Err(Refusal::new(
+                RefusalCode::PackNotAvailable,
+                "This pack is not offered to the account's plan.",
+            )
+            .at(&["packId"])
+            .into()),
+        };
+        let (invoice, lot, user_errors) = match settle(ctx, outcome)? {
+            Ok(outcome) => {
+                let invoice = invoice::Entity::find_by_id(outcome.invoice_id)
+                    .one(ledger.db())
+                    .await
+                    .or_internal(ctx)?;
+                let lot = lot::Entity::find_by_id(outcome.lot_id)
+                    .one(ledger.db())
+                    .await
+                    .or_internal(ctx)?;
+                (
+                    invoice.map(|i| Invoice::new(ids, i)),
+                    lot.map(|l| PurchasedLot::new(ids, ledger.config(), l)),
+                    vec![],
+                )
+            }
+            Err(refusal) => (None, None, vec![refusal]),
+        };
+        Ok(PurchasePackPayload {
+            invoice,
+            lot,
+            balance: balance_now(ctx, account.id).await?,
+            user_errors,
+        })
+    }
+
+    /// Adds a logo to the account's library.
+    async fn add_logo(&self, ctx: &Context<'_>, input: AddLogoInput) -> async_graphql::Result<AddLogoPayload> {
+        let account = own_account(ctx).await?;
+        let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
+        let outcome = ledger.add_logo(account.id, &input.name, &input.image_url).await;
+        Ok(match settle(ctx, outcome)? {
+            Ok(logo) => AddLogoPayload {
+                logo: Some(Logo::new(ids, logo)),
+                user_errors: vec![],
+            },
+            Err(refusal) => AddLogoPayload {
+                logo: None,
+                user_errors: vec![refusal],
+            },
+        })
+    }
+
+    /// OPS only.
+    async fn create_account(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateAccountInput,
+    ) -> async_graphql::Result<AccountPayload> {
+        ops(ctx)?;
+        let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
+        let outcome = ledger
+            .create_account(&input.name, input.plan.into(), input.listing_slots)
+            .await;
+        Ok(account_payload(ids, settle(ctx, outcome)?))
+    }
+
+    /// OPS only.
+    async fn update_subscription(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateSubscriptionInput,
+    ) -> async_graphql::Result<AccountPayload> {
+        ops(ctx)?;
+        let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
+        let outcome = match account_key(ids, &input.account_id) {
+            Ok(account_id) => {
+                ledger
+                    .update_subscription(account_id, input.plan.into(), input.listing_slots)
+                    .await
+            }
+            Err(refused) => Err(refused),
+        };
+        Ok(account_payload(ids, settle(ctx, outcome)?))
+    }
+
+    /// OPS only.
+    async fn register_photos(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterPhotosInput,
+    ) -> async_graphql::Result<RegisterPhotosPayload> {
+        ops(ctx)?;
+        let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
+        let registrations: Vec<(String, String)> = input
+            .photos
+            .into_iter()
+            .map(|p| (p.listing_ref, p.original_url))
+            .collect();
+        let outcome = match account_key(ids, &input.account_id) {
+            Ok(account_id) => ledger.register_photos(account_id, &registrations).await,
+            Err(refused) => Err(refused),
+        };
+        Ok(match settle(ctx, outcome)? {
+            Ok(photos) => RegisterPhotosPayload {
+                photos: photos.into_iter().map(|p| Photo::new(ids, p)).collect(),
+                user_errors: vec![],
+            },
+            Err(refusal) => RegisterPhotosPayload {
+                photos: vec![],
+                user_errors: vec![refusal],
+            },
+        })
+    }
+
+    /// OPS only; refused with CLOCK_NOT_MANUAL unless the server runs with STUDIO_CLOCK=manual.
+    async fn set_clock(&self, ctx: &Context<'_>, input: SetClockInput) -> async_graphql::Result<SetClockPayload> {
+        ops(ctx)?;
+        let outcome = ledger(ctx)?.set_clock(input.now.0).await;
+        Ok(match settle(ctx, outcome)? {
+            Ok(now) => SetClockPayload {
+                now: Some(now.into()),
+                user_errors: vec![],
+            },
+            Err(refusal) => SetClockPayload {
+                now: None,
+                user_errors: vec![refusal],
+            },
+        })
+    }
+}
+
+fn account_key(ids: &IdCodec, id: &ID) -> Result<i64, Error> {
+    key_of(
+        ids,
+        Kind::Account,
+        id,
+        RefusalCode::AccountNotFound,
+        "account",
+        &["accountId"],
+    )
+}
+
+fn account_payload(ids: &IdCodec, outcome: Result<account::Model, UserError>) -> AccountPayload {
+    match outcome {
+        Ok(account) => AccountPayload {
+            account: Some(Account::new(ids, account)),
+            user_errors: vec![],
+        },
+        Err(refusal) => AccountPayload {
+            account: None,
+            user_errors: vec![refusal],
+        },
+    }
+}

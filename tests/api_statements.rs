@@ -1,0 +1,135 @@
+//! No N+1: the studio's and the billing page's queries run as many SQL statements for
+//! a big account as for a small one.
+mod api_support;
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use api_support::{NOW, TestApp, utc};
+use entity::enums::{LogoPosition, PlanCode};
+use serde_json::json;
+use studio_bff::clock::Clock;
+use studio_bff::config::Config;
+use studio_bff::db::connect_and_migrate;
+use studio_bff::http::Limits;
+use studio_bff::ledger::{ApplyRequest, LogoPlacement};
+
+/// The app over `db`, and the count of SQL statements it has run.
+async fn counted_app(db: &common::TestDb) -> (TestApp, Arc<AtomicUsize>) {
+    let mut conn = connect_and_migrate(&db.url).await.expect("connect and migrate");
+    let statements = Arc::new(AtomicUsize::new(0));
+    let counter = statements.clone();
+    conn.set_metric_callback(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    let app = TestApp::over(conn, Config::default(), Clock::manual_at(utc(NOW)), Limits::default()).await;
+    (app, statements)
+}
+
+fn apply(photo_ids: Vec<i64>, background: &str, logo: Option<i64>, key: String) -> ApplyRequest {
+    ApplyRequest {
+        photo_ids,
+        background_id: background.into(),
+        logo: logo.map(|logo_id| LogoPlacement {
+            logo_id,
+            position: LogoPosition::BottomRight,
+        }),
+        idempotency_key: key,
+    }
+}
+
+/// An account with `photos` photos, each showing an edit with a logo.
+async fn studio_account(app: &TestApp, photos: usize) -> i64 {
+    let account = app
+        .ledger
+        .create_account("Studio", PlanCode::ProfessionalPlus, 5)
+        .await
+        .unwrap();
+    let registrations: Vec<(String, String)> = (0..photos)
+        .map(|i| (format!("l-{i}"), format!("https://img.example/{i}.jpg")))
+        .collect();
+    let ids = app
+        .ledger
+        .register_photos(account.id, &registrations)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    let logo = app
+        .ledger
+        .add_logo(account.id, "Logo", "https://img.example/logo.png")
+        .await
+        .unwrap();
+    app.ledger
+        .apply_changes(account.id, &apply(ids, "showroom", Some(logo.id), "all".into()))
+        .await
+        .unwrap();
+    account.id
+}
+
+/// An account with `purchases` invoices and `charges` more charge entries.
+async fn billing_account(app: &TestApp, purchases: usize, charges: usize) -> i64 {
+    let account = app
+        .ledger
+        .create_account("Billing", PlanCode::ProfessionalPlus, 20)
+        .await
+        .unwrap();
+    for i in 0..purchases {
+        app.ledger
+            .purchase_pack(account.id, "pro-small", &format!("buy-{i}"))
+            .await
+            .unwrap();
+    }
+    let photo = app
+        .ledger
+        .register_photos(account.id, &[("l".into(), "https://img.example/p.jpg".into())])
+        .await
+        .unwrap()[0]
+        .id;
+    for i in 0..charges {
+        let background = if i % 2 == 0 { "showroom" } else { "city-street" };
+        app.ledger
+            .apply_changes(account.id, &apply(vec![photo], background, None, format!("apply-{i}")))
+            .await
+            .unwrap();
+    }
+    account.id
+}
+
+/// The statements `operation` runs for `account_id`.
+async fn statements_of(app: &TestApp, counter: &AtomicUsize, account_id: i64, operation: &str) -> usize {
+    let token = app.member(account_id);
+    let before = counter.load(Ordering::SeqCst);
+    app.op(&token, operation, json!({})).await;
+    counter.load(Ordering::SeqCst) - before
+}
+
+on_both_databases! {
+    async fn studio_photos_runs_as_many_statements_for_50_photos_as_for_2(db) {
+        let (app, counter) = counted_app(&db).await;
+        let big = studio_account(&app, 50).await;
+        let small = studio_account(&app, 2).await;
+
+        let for_big = statements_of(&app, &counter, big, "StudioPhotos").await;
+        let for_small = statements_of(&app, &counter, small, "StudioPhotos").await;
+
+        assert_eq!(for_big, for_small);
+        assert!(for_big <= 10, "{for_big} statements");
+    }
+
+    async fn billing_page_runs_as_many_statements_for_200_entries_and_20_invoices_as_for_a_few(db) {
+        let (app, counter) = counted_app(&db).await;
+        // 1 monthly grant + 20 purchase grants + 179 charges = 200 ledger entries.
+        let big = billing_account(&app, 20, 179).await;
+        let small = billing_account(&app, 1, 2).await;
+        assert_eq!(app.ledger.entries(big).await.unwrap().len(), 200);
+
+        let for_big = statements_of(&app, &counter, big, "BillingPage").await;
+        let for_small = statements_of(&app, &counter, small, "BillingPage").await;
+
+        assert_eq!(for_big, for_small);
+        assert!(for_big <= 10, "{for_big} statements");
+    }
+}
