@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Ledger;
 use super::book::{Book, Entry};
-use super::idempotency::{IdempotencyKey, fingerprint, first_answer, remember};
+use super::idempotency::{IdempotencyKey, Opened, fingerprint, remember};
 use super::subscription::MAX_TEXT_CHARS;
 use crate::db::{begin_write, retry_transient};
 use crate::error::{Error, Refusal, RefusalCode};
@@ -61,19 +61,10 @@ impl Ledger {
         let outcome = retry_transient(|| async {
             let now = self.now();
             let txn = begin_write(&self.db).await?;
-            let mut book = self.open_book(&txn, account_id, now).await?;
-            if let Some(first) = first_answer(
-                &txn,
-                account_id,
-                &key,
-                &fingerprint,
-                self.config.idempotency_retention(),
-                now,
-            )
-            .await?
-            {
-                return Ok(first);
-            }
+            let mut book = match self.open_idempotent(&txn, account_id, &key, &fingerprint, now).await? {
+                Opened::Replay(first) => return Ok(first),
+                Opened::Fresh(book) => book,
+            };
             if let Some(placement) = request.logo {
                 let owned = logo::Entity::find_by_id(placement.logo_id)
                     .filter(logo::Column::AccountId.eq(account_id))

@@ -3,11 +3,13 @@
 //! the same transaction as the charge, so it exists exactly when the charge does.
 use chrono::{DateTime, Duration, Utc};
 use entity::idempotency_record;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
+use super::Ledger;
+use super::book::Book;
 use crate::error::{Error, Refusal, RefusalCode};
 
 /// Longest key a client may send, in characters.
@@ -46,9 +48,38 @@ pub fn fingerprint(operation: &str, input: &impl Serialize) -> Result<String, Er
     Ok(hex::encode(hasher.finalize()))
 }
 
+/// An account opened for an idempotent operation.
+pub enum Opened<T> {
+    /// The key is new (or forgotten): here is the locked account to act on.
+    Fresh(Book),
+    /// The key already acted: here is its first answer, to give again.
+    Replay(T),
+}
+
+impl Ledger {
+    /// Locks the account and returns its book, or the first answer `key` was given.
+    pub(super) async fn open_idempotent<T: DeserializeOwned>(
+        &self,
+        txn: &DatabaseTransaction,
+        account_id: i64,
+        key: &IdempotencyKey,
+        fingerprint: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Opened<T>, Error> {
+        let book = self.open_book(txn, account_id, now).await?;
+        let retention = self.config.idempotency_retention();
+        Ok(
+            match first_answer(txn, account_id, key, fingerprint, retention, now).await? {
+                Some(first) => Opened::Replay(first),
+                None => Opened::Fresh(book),
+            },
+        )
+    }
+}
+
 /// The first answer given to `key`, if it was used within the retention period with
 /// the same input; a refusal if it was used with another input.
-pub async fn first_answer<T: DeserializeOwned>(
+async fn first_answer<T: DeserializeOwned>(
     txn: &impl ConnectionTrait,
     account_id: i64,
     key: &IdempotencyKey,

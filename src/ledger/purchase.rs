@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Ledger;
 use super::book::NewLot;
-use super::idempotency::{IdempotencyKey, fingerprint, first_answer, remember};
+use super::idempotency::{IdempotencyKey, Opened, fingerprint, remember};
 use crate::db::{begin_write, retry_transient};
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::cycle::BillingCalendar;
@@ -44,19 +44,10 @@ impl Ledger {
         let outcome = retry_transient(|| async {
             let now = self.now();
             let txn = begin_write(&self.db).await?;
-            let mut book = self.open_book(&txn, account_id, now).await?;
-            if let Some(first) = first_answer(
-                &txn,
-                account_id,
-                &key,
-                &fingerprint,
-                self.config.idempotency_retention(),
-                now,
-            )
-            .await?
-            {
-                return Ok(first);
-            }
+            let mut book = match self.open_idempotent(&txn, account_id, &key, &fingerprint, now).await? {
+                Opened::Replay(first) => return Ok(first),
+                Opened::Fresh(book) => book,
+            };
             let Some(pack) = self.config.packs_for(book.account.plan).find(|p| p.id == pack_id) else {
                 return Err(Refusal::new(
                     RefusalCode::PackNotAvailable,
