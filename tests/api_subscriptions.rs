@@ -63,6 +63,17 @@ async fn receive(socket: &mut Socket) -> Value {
     }
 }
 
+/// Waits up to 5 s for the server to close the socket, and checks the close code.
+async fn assert_closed_with(socket: &mut Socket, code: u16) {
+    let closed = tokio::time::timeout(Duration::from_secs(5), socket.next())
+        .await
+        .expect("an answer");
+    match closed {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), code),
+        other => panic!("expected a close frame with {code}, got {other:?}"),
+    }
+}
+
 async fn charge_one(app: &TestApp, account_id: i64, key: &str) {
     let photo = app
         .ledger
@@ -145,14 +156,7 @@ async fn a_connection_with_a_bad_token_is_closed_with_4403() {
         json!({"type": "connection_init", "payload": {"authorization": "Bearer not-a-token"}}),
     )
     .await;
-    let closed = tokio::time::timeout(Duration::from_secs(5), socket.next())
-        .await
-        .expect("an answer");
-
-    match closed {
-        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 4403),
-        other => panic!("expected a close frame, got {other:?}"),
-    }
+    assert_closed_with(&mut socket, 4403).await;
 }
 
 #[tokio::test]
@@ -172,14 +176,7 @@ async fn a_connection_that_never_initialises_is_closed_with_4408() {
     let addr = serve(&app).await;
     let mut socket = connect(addr, "graphql-transport-ws").await;
 
-    let closed = tokio::time::timeout(Duration::from_secs(5), socket.next())
-        .await
-        .expect("an answer");
-
-    match closed {
-        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 4408),
-        other => panic!("expected a close frame, got {other:?}"),
-    }
+    assert_closed_with(&mut socket, 4408).await;
 }
 
 #[tokio::test]
@@ -194,12 +191,5 @@ async fn a_subscribe_before_connection_init_is_closed_with_4401() {
         json!({"id": "1", "type": "subscribe", "payload": {"query": "subscription { balanceChanged { available } }"}}),
     )
     .await;
-    let closed = tokio::time::timeout(Duration::from_secs(5), socket.next())
-        .await
-        .expect("an answer");
-
-    match closed {
-        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 4401),
-        other => panic!("expected a close frame, got {other:?}"),
-    }
+    assert_closed_with(&mut socket, 4401).await;
 }
