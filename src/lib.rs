@@ -5,6 +5,7 @@
 //! - [`ledger`]: the operations on stored credits, one transaction each;
 //! - [`db`]: connections, migrations, transactions and their retries;
 //! - [`scheduler`]: expiry and resets when the clock passes them, with no request;
+//! - [`live`]: the balance pushed to subscribers after every committed change, from any instance;
 //! - [`error`]: what a client is told when something does not happen.
 pub mod auth;
 pub mod clock;
@@ -16,6 +17,7 @@ pub mod graphql;
 pub mod http;
 pub mod ids;
 pub mod ledger;
+pub mod live;
 pub mod rules;
 pub mod scheduler;
 

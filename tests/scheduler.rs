@@ -7,21 +7,26 @@ use std::time::Duration;
 use common::utc;
 use entity::enums::{EntryKind, PlanCode};
 use studio_bff::config::Config;
+use studio_bff::live::Hub;
 use studio_bff::scheduler;
 
 on_both_databases! {
     async fn the_scheduler_resets_a_cycle_without_any_request(db) {
         let ledger = db.ledger(Config::default(), utc("2026-11-30T23:59:00Z")).await;
         let account = ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
-        let mut changes = ledger.subscribe_changes();
+        let hub = Hub::start(ledger.clone());
+        let mut watch = hub.watch(account.id);
+        let before = watch.next().await.expect("the current balance");
         let scheduler = scheduler::spawn(ledger.clone());
 
         // Move the clock only: no ledger call, no request.
         ledger.clock().set(utc("2026-12-01T00:00:01Z")).unwrap();
-        let changed = tokio::time::timeout(Duration::from_secs(5), changes.recv()).await;
+        let pushed = tokio::time::timeout(Duration::from_secs(5), watch.next()).await;
         scheduler.abort();
 
-        assert_eq!(changed.expect("a change within 5 s").expect("a change"), account.id);
+        assert_eq!(before.monthly.cycle_start, utc("2026-11-01T00:00:00Z"));
+        let after = pushed.expect("a push within 5 s").expect("a balance");
+        assert_eq!(after.monthly.cycle_start, utc("2026-12-01T00:00:00Z"));
         let kinds: Vec<(EntryKind, i32, String)> =
             ledger.entries(account.id).await.unwrap().into_iter().map(|e| (e.kind, e.amount, e.created_at.to_rfc3339())).collect();
         assert_eq!(kinds, vec![

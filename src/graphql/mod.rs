@@ -26,6 +26,7 @@ use subscription::Subscription;
 
 use crate::ids::IdCodec;
 use crate::ledger::Ledger;
+use crate::live::Hub;
 
 /// The schema type of the service.
 pub type StudioSchema = Schema<Query, Mutation, Subscription>;
@@ -45,8 +46,10 @@ pub fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 }
 
 /// The schema over `ledger`, ids signed by `ids`; introspection only when `public`.
+/// Starts the instance's live balances ([`Hub`]), so it needs a Tokio runtime.
 pub fn schema(ledger: Ledger, ids: IdCodec, public: bool) -> StudioSchema {
-    let builder = builder().data(ledger).data(ids);
+    let hub = Hub::start(ledger.clone());
+    let builder = builder().data(ledger).data(ids).data(hub);
     if public {
         builder.finish()
     } else {

@@ -133,11 +133,10 @@ impl Ledger {
                 unchanged_photo_ids: unchanged,
             };
             remember(&txn, account_id, &key, fingerprint.clone(), &outcome, now).await?;
-            txn.commit().await?;
+            self.commit(txn, &book).await?;
             Ok(outcome)
         })
         .await?;
-        self.changed(account_id);
         Ok(outcome)
     }
 
@@ -149,7 +148,7 @@ impl Ledger {
         retry_transient(|| async {
             let now = self.now();
             let txn = begin_write(&self.db).await?;
-            self.open_book(&txn, account_id, now).await?;
+            let book = self.open_book(&txn, account_id, now).await?;
             let photos = owned_photos(&txn, account_id, photo_ids).await?;
             let edit_ids: Vec<i64> = photos.values().filter_map(|p| p.current_edit_id).collect();
             if !edit_ids.is_empty() {
@@ -164,7 +163,7 @@ impl Ledger {
                     .exec(&txn)
                     .await?;
             }
-            txn.commit().await?;
+            self.commit(txn, &book).await?;
             Ok(distinct.clone())
         })
         .await
@@ -190,7 +189,7 @@ impl Ledger {
         retry_transient(|| async {
             let now = self.now();
             let txn = begin_write(&self.db).await?;
-            self.open_book(&txn, account_id, now).await?;
+            let book = self.open_book(&txn, account_id, now).await?;
             let photo = photo::Entity::find_by_id(photo_id)
                 .filter(photo::Column::AccountId.eq(account_id))
                 .one(&txn)
@@ -218,7 +217,7 @@ impl Ledger {
             }
             .insert(&txn)
             .await?;
-            txn.commit().await?;
+            self.commit(txn, &book).await?;
             Ok(report)
         })
         .await

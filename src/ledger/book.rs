@@ -14,6 +14,8 @@ pub struct Book {
     pub account: account::Model,
     /// Lots whose expiry is not yet written, so all that can still be spent.
     pub lots: Vec<lot::Model>,
+    /// Whether this transaction changed what the account's balance shows.
+    changed: bool,
 }
 
 /// One change of a lot, as the ledger records it.
@@ -53,7 +55,36 @@ impl Book {
             .filter(lot::Column::Expired.eq(false))
             .all(txn)
             .await?;
-        Ok(Some(Book { account, lots }))
+        Ok(Some(Book {
+            account,
+            lots,
+            changed: false,
+        }))
+    }
+
+    /// The book of an account created in this transaction.
+    pub fn new_account(account: account::Model) -> Book {
+        Book {
+            account,
+            lots: Vec::new(),
+            changed: true,
+        }
+    }
+
+    /// Whether this transaction changed what the account's balance shows.
+    pub fn changed(&self) -> bool {
+        self.changed
+    }
+
+    /// Writes a change of the account row (plan, slots, cycle).
+    pub async fn save_account(
+        &mut self,
+        txn: &impl ConnectionTrait,
+        account: account::ActiveModel,
+    ) -> Result<(), Error> {
+        self.account = account.update(txn).await?;
+        self.changed = true;
+        Ok(())
     }
 
     /// Credits usable now: every unexpired lot's remaining credits.
@@ -164,15 +195,17 @@ impl Book {
             .exec(txn)
             .await?;
         self.lots.retain(|l| l.id != lot_id);
+        self.changed = true;
         Ok(())
     }
 
     async fn append(
-        &self,
+        &mut self,
         txn: &impl ConnectionTrait,
         lot: &lot::Model,
         entry: Entry<'_>,
     ) -> Result<ledger_entry::Model, Error> {
+        self.changed = true;
         Ok(ledger_entry::ActiveModel {
             account_id: Set(self.account.id),
             lot_id: Set(lot.id),

@@ -34,21 +34,19 @@ enum Event {
     Promotion,
 }
 
-/// Applies every event due at or before `now`; returns whether anything changed.
+/// Applies every event due at or before `now`.
 pub async fn catch_up(
     txn: &impl ConnectionTrait,
     book: &mut Book,
     config: &Config,
     now: DateTime<Utc>,
-) -> Result<bool, Error> {
-    let mut changed = false;
-    while let Some((at, event)) = next_due(book, config, now) {
+) -> Result<(), Error> {
+    while let Some((at, event)) = next_due(&book.account, &book.lots, config, now) {
         match event {
             Event::Expiry(lot_id) => book.expire(txn, lot_id, at).await?,
             Event::Reset => reset(txn, book, config, at).await?,
             Event::Promotion => grant_promotion(txn, book, config, at).await?,
         }
-        changed = true;
     }
     if !book.account.promotion_processed
         && config.launch_at.is_some()
@@ -57,21 +55,31 @@ pub async fn catch_up(
         // Created after the window closed: there is nothing to wait for.
         set_promotion_processed(txn, book).await?;
     }
-    Ok(changed)
+    Ok(())
+}
+
+/// Whether the clock has made something due for `account` with its unexpired `lots`
+/// that is not written yet.
+pub fn is_due(account: &account::Model, lots: &[lot::Model], config: &Config, now: DateTime<Utc>) -> bool {
+    next_due(account, lots, config, now).is_some()
 }
 
 /// The earliest due event; at one instant expiries come first, then the reset, then
 /// the promotion, so a reset never spends or counts the lot it replaces.
-fn next_due(book: &Book, config: &Config, now: DateTime<Utc>) -> Option<(DateTime<Utc>, Event)> {
-    let expiry = book
-        .lots
+fn next_due(
+    account: &account::Model,
+    lots: &[lot::Model],
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Option<(DateTime<Utc>, Event)> {
+    let expiry = lots
         .iter()
         .filter(|l| l.expires_at <= now)
         .min_by_key(|l| (l.expires_at, spending_key(l)))
         .map(|l| (l.expires_at, 0, Event::Expiry(l.id)));
-    let reset = (book.account.next_reset_at <= now).then_some((book.account.next_reset_at, 1, Event::Reset));
-    let promotion = (!book.account.promotion_processed)
-        .then(|| promotion_grant_at(config, book.account.created_at))
+    let reset = (account.next_reset_at <= now).then_some((account.next_reset_at, 1, Event::Reset));
+    let promotion = (!account.promotion_processed)
+        .then(|| promotion_grant_at(config, account.created_at))
         .flatten()
         .filter(|at| *at <= now)
         .map(|at| (at, 2, Event::Promotion));
@@ -88,7 +96,7 @@ async fn reset(txn: &impl ConnectionTrait, book: &mut Book, config: &Config, at:
     let mut account = book.account.clone().into_active_model();
     account.cycle_start = Set(at);
     account.next_reset_at = Set(end);
-    book.account = account.update(txn).await?;
+    book.save_account(txn, account).await?;
     grant_monthly(txn, book, config, at, at, "reset").await
 }
 
@@ -145,6 +153,7 @@ async fn grant_promotion(
 async fn set_promotion_processed(txn: &impl ConnectionTrait, book: &mut Book) -> Result<(), Error> {
     let mut account = book.account.clone().into_active_model();
     account.promotion_processed = Set(true);
+    // Not a change the balance shows: the book is not marked changed.
     book.account = account.update(txn).await?;
     Ok(())
 }
@@ -190,23 +199,27 @@ impl Ledger {
         }
         let mut changed = Vec::new();
         for account_id in due {
-            let account_changed = retry_transient(|| async {
-                let txn = begin_write(&self.db).await?;
-                let Some(mut book) = Book::open(&txn, account_id).await? else {
-                    return Ok(false);
-                };
-                let account_changed = catch_up(&txn, &mut book, &self.config, now).await?;
-                txn.commit().await?;
-                Ok(account_changed)
-            })
-            .await?;
-            if account_changed {
-                self.changed(account_id);
+            if self.catch_up_account(account_id, now).await? {
                 changed.push(account_id);
             }
         }
         idempotency::purge(&self.db, self.config.idempotency_retention(), now).await?;
         Ok(changed)
+    }
+
+    /// Writes what the clock has made due for one account by `now`; returns whether
+    /// that changed its balance.
+    pub(super) async fn catch_up_account(&self, account_id: i64, now: DateTime<Utc>) -> Result<bool, Error> {
+        retry_transient(|| async {
+            let txn = begin_write(&self.db).await?;
+            let Some(mut book) = Book::open(&txn, account_id).await? else {
+                return Ok(false);
+            };
+            catch_up(&txn, &mut book, &self.config, now).await?;
+            self.commit(txn, &book).await?;
+            Ok(book.changed())
+        })
+        .await
     }
 
     /// Moves a manual clock forward to `to` and applies what that made due.

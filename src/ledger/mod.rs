@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
-use tokio::sync::broadcast;
 
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{Error, RefusalCode, refuse};
 use book::Book;
 
+mod announce;
 mod apply;
 mod book;
 mod catalog;
@@ -22,6 +22,7 @@ mod purchase;
 mod reads;
 mod subscription;
 
+pub use announce::ChangeFeed;
 pub use apply::{ApplyOutcome, ApplyRequest, LogoPlacement};
 pub use book::bucket_label;
 pub use purchase::PurchaseOutcome;
@@ -32,21 +33,19 @@ pub struct Ledger {
     db: DatabaseConnection,
     config: Arc<Config>,
     clock: Clock,
-    changes: broadcast::Sender<i64>,
+    announcer: Arc<announce::Announcer>,
 }
-
-/// How many balance changes a slow listener may fall behind before it is told it lagged.
-const CHANGE_BUFFER: usize = 4096;
 
 impl Ledger {
     /// A ledger over a migrated database, with the catalog of `config` stored.
     pub async fn new(db: DatabaseConnection, config: Arc<Config>, clock: Clock) -> Result<Self, Error> {
         catalog::store(&db, &config).await?;
+        let announcer = Arc::new(announce::Announcer::for_database(&db).await?);
         Ok(Ledger {
             db,
             config,
             clock,
-            changes: broadcast::channel(CHANGE_BUFFER).0,
+            announcer,
         })
     }
 
@@ -64,18 +63,6 @@ impl Ledger {
 
     pub fn clock(&self) -> &Clock {
         &self.clock
-    }
-
-    /// The ids of accounts whose balance or breakdown changed, each sent after the
-    /// change committed.
-    pub fn subscribe_changes(&self) -> broadcast::Receiver<i64> {
-        self.changes.subscribe()
-    }
-
-    /// Tells listeners that `account_id` changed; call only after the commit.
-    fn changed(&self, account_id: i64) {
-        // No listener is not an error: nobody is watching this instance.
-        let _ = self.changes.send(account_id);
     }
 }
 

@@ -111,11 +111,10 @@ impl Ledger {
                 lot_id: lot.id,
             };
             remember(&txn, account_id, &key, fingerprint.clone(), &outcome, now).await?;
-            txn.commit().await?;
+            self.commit(txn, &book).await?;
             Ok(outcome)
         })
         .await?;
-        self.changed(account_id);
         Ok(outcome)
     }
 }

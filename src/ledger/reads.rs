@@ -3,6 +3,7 @@ use entity::{account, ledger_entry, lot};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::Ledger;
+use super::events::is_due;
 use crate::error::Error;
 use crate::rules::balance::{Breakdown, breakdown};
 
@@ -11,16 +12,31 @@ impl Ledger {
         Ok(account::Entity::find_by_id(account_id).one(&self.db).await?)
     }
 
-    /// The account's balance and breakdown now.
+    /// The account's balance and breakdown now. When the clock has passed an expiry,
+    /// a reset or the promotion that the scheduler has not written yet, it is written
+    /// first, so no read shows a state between the two.
     pub async fn balance(&self, account: &account::Model) -> Result<Breakdown, Error> {
         let now = self.now();
-        let lots = lot::Entity::find()
-            .filter(lot::Column::AccountId.eq(account.id))
+        let lots = self.unexpired_lots(account.id).await?;
+        if !is_due(account, &lots, &self.config, now) {
+            return Ok(breakdown(account, &lots, self.config.fair_use_cap, now));
+        }
+        self.catch_up_account(account.id, now).await?;
+        let account = self
+            .account(account.id)
+            .await?
+            .ok_or_else(|| Error::Internal(format!("account {} vanished", account.id)))?;
+        let lots = self.unexpired_lots(account.id).await?;
+        Ok(breakdown(&account, &lots, self.config.fair_use_cap, now))
+    }
+
+    /// Lots whose expiry is not yet written.
+    async fn unexpired_lots(&self, account_id: i64) -> Result<Vec<lot::Model>, Error> {
+        Ok(lot::Entity::find()
+            .filter(lot::Column::AccountId.eq(account_id))
             .filter(lot::Column::Expired.eq(false))
-            .filter(lot::Column::ExpiresAt.gt(now))
             .all(&self.db)
-            .await?;
-        Ok(breakdown(account, &lots, self.config.fair_use_cap, now))
+            .await?)
     }
 
     /// Every lot the account ever had, oldest first.

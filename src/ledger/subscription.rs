@@ -47,13 +47,10 @@ impl Ledger {
             }
             .insert(&txn)
             .await?;
-            let mut book = Book {
-                account,
-                lots: Vec::new(),
-            };
+            let mut book = Book::new_account(account);
             grant_monthly(&txn, &mut book, &self.config, cycle.start, now, "account").await?;
             catch_up(&txn, &mut book, &self.config, now).await?;
-            txn.commit().await?;
+            self.commit(txn, &book).await?;
             Ok(book.account)
         })
         .await
@@ -70,21 +67,19 @@ impl Ledger {
         listing_slots: i32,
     ) -> Result<account::Model, Error> {
         check_slots(listing_slots)?;
-        let account = retry_transient(|| async {
+        retry_transient(|| async {
             let now = self.now();
             let txn = begin_write(&self.db).await?;
             let mut book = self.open_book(&txn, account_id, now).await?;
             let mut account = book.account.clone().into_active_model();
             account.plan = Set(plan);
             account.listing_slots = Set(listing_slots);
-            book.account = account.update(&txn).await?;
+            book.save_account(&txn, account).await?;
             self.top_up(&txn, &mut book, now).await?;
-            txn.commit().await?;
+            self.commit(txn, &book).await?;
             Ok(book.account)
         })
-        .await?;
-        self.changed(account_id);
-        Ok(account)
+        .await
     }
 
     /// Raises the current monthly and promotion lots to what the plan now grants.
@@ -147,7 +142,7 @@ impl Ledger {
         retry_transient(|| async {
             let now = self.now();
             let txn = begin_write(&self.db).await?;
-            self.open_book(&txn, account_id, now).await?;
+            let book = self.open_book(&txn, account_id, now).await?;
             let mut stored = Vec::with_capacity(checked.len());
             for (listing_ref, original_url) in &checked {
                 let photo = photo::ActiveModel {
@@ -162,7 +157,7 @@ impl Ledger {
                 .await?;
                 stored.push(photo);
             }
-            txn.commit().await?;
+            self.commit(txn, &book).await?;
             Ok(stored)
         })
         .await

@@ -1,0 +1,89 @@
+//! Telling every instance that an account's balance changed, once the change is
+//! committed. On PostgreSQL the write transaction itself sends a NOTIFY, which the
+//! database delivers to every listening instance if and only if the transaction
+//! commits (`bench/RESULTS.md` measures what that costs the charge: nothing visible).
+//! On SQLite there is one instance, and the message stays in the process.
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement};
+use tokio::sync::broadcast;
+
+use super::Ledger;
+use super::book::Book;
+use crate::error::Error;
+
+/// How many changes a slow in-process listener may fall behind before it is told it lagged.
+const CHANGE_BUFFER: usize = 4096;
+
+/// How committed changes reach the instances.
+pub(super) enum Announcer {
+    /// A NOTIFY on `channel` with the account id as its payload.
+    Notify { channel: String },
+    /// A message in process, sent after the commit.
+    InProcess(broadcast::Sender<i64>),
+}
+
+/// Where an instance hears of committed changes: the account id of each.
+pub enum ChangeFeed {
+    /// LISTEN on this channel, on a connection of its own.
+    Notify {
+        channel: String,
+    },
+    InProcess(broadcast::Receiver<i64>),
+}
+
+impl Announcer {
+    /// The announcer for `db`. PostgreSQL instances sharing a schema share a channel;
+    /// another schema (a test's, say) has its own.
+    pub(super) async fn for_database(db: &DatabaseConnection) -> Result<Self, Error> {
+        if db.get_database_backend() != DbBackend::Postgres {
+            return Ok(Announcer::InProcess(broadcast::channel(CHANGE_BUFFER).0));
+        }
+        let row = db
+            .query_one_raw(Statement::from_string(DbBackend::Postgres, "SELECT current_schema()"))
+            .await?
+            .ok_or_else(|| Error::Internal("current_schema() returned no row".into()))?;
+        let schema: String = row.try_get_by_index(0)?;
+        Ok(Announcer::Notify {
+            channel: format!("balance_changed:{schema}"),
+        })
+    }
+}
+
+impl Ledger {
+    /// Where this instance hears of every committed change, its own and, on
+    /// PostgreSQL, every other instance's.
+    pub fn change_feed(&self) -> ChangeFeed {
+        match self.announcer.as_ref() {
+            Announcer::Notify { channel } => ChangeFeed::Notify {
+                channel: channel.clone(),
+            },
+            Announcer::InProcess(sender) => ChangeFeed::InProcess(sender.subscribe()),
+        }
+    }
+
+    /// Commits `txn`; when it changed the balance of `book`'s account, every instance
+    /// hears of it, and only once it is committed.
+    pub(super) async fn commit(&self, txn: DatabaseTransaction, book: &Book) -> Result<(), Error> {
+        let account_id = book.account.id;
+        match self.announcer.as_ref() {
+            Announcer::Notify { channel } => {
+                if book.changed() {
+                    txn.execute_raw(Statement::from_sql_and_values(
+                        DbBackend::Postgres,
+                        "SELECT pg_notify($1, $2)",
+                        [channel.clone().into(), account_id.to_string().into()],
+                    ))
+                    .await?;
+                }
+                txn.commit().await?;
+            }
+            Announcer::InProcess(sender) => {
+                txn.commit().await?;
+                if book.changed() {
+                    // No receiver is not an error: nobody is watching.
+                    let _ = sender.send(account_id);
+                }
+            }
+        }
+        Ok(())
+    }
+}

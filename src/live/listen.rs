@@ -1,0 +1,82 @@
+//! PostgreSQL: LISTEN on the ledger's channel over a connection of the instance's own.
+//! NOTIFY keeps nothing for a listener that was away, so after every connection,
+//! the first one included, all watched accounts are read again.
+use std::sync::Weak;
+use std::time::Duration;
+
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
+
+use super::Inner;
+use crate::ledger::Ledger;
+
+/// How the listening connection shows in `pg_stat_activity`.
+pub const APPLICATION_NAME: &str = "studio-bff listener";
+/// The first wait before connecting again; it doubles up to [`RETRY_MAX`].
+const RETRY_MIN: Duration = Duration::from_millis(50);
+const RETRY_MAX: Duration = Duration::from_secs(1);
+/// Longest a connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Follows the channel for as long as the hub lives, connecting again whenever the
+/// connection drops or PostgreSQL restarts.
+pub(super) async fn follow(hub: Weak<Inner>, ledger: Ledger, channel: String) {
+    let options = ledger
+        .db()
+        .get_postgres_connection_pool()
+        .connect_options()
+        .as_ref()
+        .clone()
+        .application_name(APPLICATION_NAME);
+    drop(ledger);
+    let mut retry = RETRY_MIN;
+    loop {
+        match listen(&options, &channel).await {
+            Ok(mut listener) => {
+                tracing::info!(channel, "listening for balance changes");
+                retry = RETRY_MIN;
+                let Some(inner) = hub.upgrade() else { return };
+                inner.changed_all();
+                drop(inner);
+                let lost = loop {
+                    match listener.try_recv().await {
+                        Ok(Some(notification)) => {
+                            let Some(inner) = hub.upgrade() else { return };
+                            match notification.payload().parse::<i64>() {
+                                Ok(account_id) => inner.changed(account_id),
+                                Err(_) => tracing::warn!(
+                                    payload = notification.payload(),
+                                    "a notification that names no account"
+                                ),
+                            }
+                        }
+                        Ok(None) => break "connection closed".to_owned(),
+                        Err(e) => break e.to_string(),
+                    }
+                };
+                tracing::warn!(reason = %lost, "the listening connection was lost; connecting again");
+            }
+            Err(e) => tracing::warn!(error = %e, ?retry, "cannot listen for balance changes; trying again"),
+        }
+        if hub.strong_count() == 0 {
+            return;
+        }
+        tokio::time::sleep(retry).await;
+        retry = (retry * 2).min(RETRY_MAX);
+    }
+}
+
+/// A listener on `channel` over a new connection, which it closes when dropped.
+async fn listen(options: &PgConnectOptions, channel: &str) -> Result<PgListener, sea_orm::sqlx::Error> {
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .max_lifetime(None)
+        .idle_timeout(None)
+        .acquire_timeout(CONNECT_TIMEOUT)
+        .connect_lazy_with(options.clone());
+    let mut listener = PgListener::connect_with(&pool).await?;
+    // A lost connection ends `try_recv` with `None` at once: this loop reconnects.
+    listener.eager_reconnect(false);
+    listener.listen(channel).await?;
+    Ok(listener)
+}
