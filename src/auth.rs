@@ -2,6 +2,7 @@
 //! and `exp`, checked once per request or WebSocket connection into a [`Viewer`].
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +36,8 @@ pub struct Viewer {
     pub role: Role,
     /// The account the user acts for; always set for a member.
     pub account_id: Option<i64>,
+    /// When the token stops being valid: a WebSocket outliving it is closed then.
+    pub expires_at: DateTime<Utc>,
 }
 
 /// Why a token was not accepted; the client only learns that it was not.
@@ -113,6 +116,8 @@ impl Auth {
             user_id: claims.sub,
             role: claims.role,
             account_id,
+            // An `exp` past chrono's range is later than any socket will live.
+            expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or(DateTime::<Utc>::MAX_UTC),
         })
     }
 }
@@ -156,18 +161,38 @@ mod tests {
     #[test]
     fn a_minted_token_verifies_to_its_viewer() {
         let auth = Auth::new("secret");
+        let before = Utc::now().timestamp();
         let token = auth
             .mint("u1", Role::Member, Some(7), Duration::from_secs(60))
             .expect("a token");
         let viewer = auth.verify_bearer(Some(&format!("Bearer {token}"))).expect("valid");
+        let after = Utc::now().timestamp();
         assert_eq!(
             viewer,
             Viewer {
                 user_id: "u1".into(),
                 role: Role::Member,
-                account_id: Some(7)
+                account_id: Some(7),
+                expires_at: viewer.expires_at,
             }
         );
+        assert!((before + 60..=after + 60).contains(&viewer.expires_at.timestamp()));
+    }
+
+    #[test]
+    fn the_viewer_expires_at_the_tokens_exp_claim() {
+        let auth = Auth::new("secret");
+        let claims = Claims {
+            sub: "ops".into(),
+            account_id: None,
+            role: Role::Ops,
+            exp: 4_102_444_800,
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &auth.encoding).expect("a token");
+
+        let viewer = auth.verify(&token).expect("valid");
+
+        assert_eq!(viewer.expires_at.to_rfc3339(), "2100-01-01T00:00:00+00:00");
     }
 
     #[test]

@@ -7,16 +7,15 @@ use std::time::Duration;
 
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
 use async_graphql::parser::types::OperationType;
-use async_graphql::{BatchRequest, Data, Executor, ServerError};
-use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use async_graphql::{BatchRequest, Executor, ServerError};
+use async_graphql_axum::{GraphQLProtocol, GraphQLResponse};
 use axum::body::Bytes;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use futures_util::{SinkExt, StreamExt};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -24,6 +23,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::{Auth, Viewer};
 use crate::graphql::{self, Api};
 use crate::ledger::Ledger;
+use crate::ws;
 
 /// What the HTTP layer lets through.
 #[derive(Debug, Clone, Copy)]
@@ -36,6 +36,10 @@ pub struct Limits {
     pub batch: usize,
     /// Longest a WebSocket may wait before sending `connection_init`.
     pub connection_init: Duration,
+    /// How often an idle WebSocket is pinged, so proxies keep it open; above zero.
+    pub keep_alive: Duration,
+    /// Most operations one WebSocket may run at once.
+    pub subscriptions_per_connection: usize,
 }
 
 impl Default for Limits {
@@ -45,6 +49,8 @@ impl Default for Limits {
             timeout: Duration::from_secs(30),
             batch: 10,
             connection_init: Duration::from_secs(10),
+            keep_alive: Duration::from_secs(15),
+            subscriptions_per_connection: 32,
         }
     }
 }
@@ -271,75 +277,20 @@ fn graphiql(state: &AppState) -> Response {
     Html(page.finish()).into_response()
 }
 
+/// `GraphQLProtocol` refuses an upgrade that offers neither protocol; the one spoken is
+/// the one echoed in the handshake (see [`ws::negotiated`]).
 async fn graphql_ws(
     State(state): State<Arc<AppState>>,
-    protocol: GraphQLProtocol,
+    _offered: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| serve_socket(state, socket, protocol))
-}
-
-/// graphql-transport-ws close codes.
-const CLOSE_UNAUTHORIZED: u16 = 4401;
-const CLOSE_FORBIDDEN: u16 = 4403;
-const CLOSE_INIT_TIMEOUT: u16 = 4408;
-
-/// Checks the token of `connection_init` before anything else happens on the socket.
-async fn serve_socket(state: Arc<AppState>, socket: WebSocket, protocol: GraphQLProtocol) {
-    let (mut sink, mut stream) = socket.split();
-    let first = tokio::time::timeout(state.limits.connection_init, async {
-        while let Some(Ok(message)) = stream.next().await {
-            if let Message::Text(text) = message {
-                return Some(text);
-            }
-        }
-        None
+    let upgrade = ws::sized(upgrade).protocols(ALL_WEBSOCKET_PROTOCOLS);
+    let Some(protocol) = ws::negotiated(&upgrade) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    upgrade.on_upgrade(move |socket| async move {
+        ws::serve(socket, protocol, &state.api, &state.auth, &state.limits).await;
     })
-    .await;
-    let close = |code: u16, reason: &'static str| {
-        Message::Close(Some(CloseFrame {
-            code,
-            reason: reason.into(),
-        }))
-    };
-    let init = match first {
-        Err(_) => {
-            let _ = sink
-                .send(close(CLOSE_INIT_TIMEOUT, "Connection initialisation timeout"))
-                .await;
-            return;
-        }
-        Ok(None) => return,
-        Ok(Some(text)) => text,
-    };
-    let payload: serde_json::Value = serde_json::from_str(init.as_str()).unwrap_or_default();
-    if payload.get("type").and_then(|t| t.as_str()) != Some("connection_init") {
-        let _ = sink.send(close(CLOSE_UNAUTHORIZED, "Unauthorized")).await;
-        return;
-    }
-    let authorization = payload
-        .get("payload")
-        .and_then(|p| p.get("authorization").or_else(|| p.get("Authorization")))
-        .and_then(|a| a.as_str());
-    let viewer = match state.auth.verify_bearer(authorization) {
-        Ok(viewer) => viewer,
-        Err(e) => {
-            tracing::debug!(error = %e, "WebSocket token refused");
-            let _ = sink.send(close(CLOSE_FORBIDDEN, "Forbidden")).await;
-            return;
-        }
-    };
-    let replayed = futures_util::stream::once(async move { Ok(Message::Text(init)) }).chain(stream);
-    GraphQLWebSocket::new_with_pair(sink, replayed, state.api.clone(), protocol)
-        .on_connection_init(move |_| async move {
-            let mut data = Data::default();
-            data.insert(viewer);
-            Ok(data)
-        })
-        .serve()
-        .await;
 }
 
 async fn healthz() -> &'static str {

@@ -5,6 +5,7 @@
 //! - [`ledger`]: the operations on stored credits, one transaction each;
 //! - [`db`]: connections, migrations, transactions and their retries;
 //! - [`scheduler`]: expiry and resets when the clock passes them, with no request;
+//! - [`ws`]: GraphQL over WebSocket, both protocols, one task and a few KiB per socket;
 //! - [`live`]: the balance pushed to subscribers after every committed change, from any instance;
 //! - [`error`]: what a client is told when something does not happen.
 pub mod auth;
@@ -20,5 +21,6 @@ pub mod ledger;
 pub mod live;
 pub mod rules;
 pub mod scheduler;
+pub mod ws;
 
 pub use error::Error;

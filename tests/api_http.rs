@@ -5,13 +5,13 @@ mod common;
 
 use std::time::Duration;
 
-use api_support::{NOW, SECRET, TestApp, error_code, utc};
+use api_support::{NOW, SECRET, TestApp, error_code, expired_token, utc};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use common::TestDb;
 use entity::enums::PlanCode;
 use serde_json::{Value, json};
-use studio_bff::auth::{Claims, Role};
+use studio_bff::auth::Role;
 use studio_bff::clock::Clock;
 use studio_bff::config::Config;
 use studio_bff::http::Limits;
@@ -53,18 +53,7 @@ async fn a_request_without_a_token_is_unauthenticated() {
 #[tokio::test]
 async fn an_expired_or_foreign_token_is_unauthenticated() {
     let (app, _db) = app().await;
-    let claims = Claims {
-        sub: "u".into(),
-        account_id: None,
-        role: Role::Ops,
-        exp: chrono::Utc::now().timestamp() - 60,
-    };
-    let expired = jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .unwrap();
+    let expired = expired_token();
     let foreign = studio_bff::auth::Auth::new("another secret of enough length, really")
         .mint("u", Role::Ops, None, Duration::from_secs(60))
         .unwrap();

@@ -18,13 +18,31 @@ use studio_bff::config::Config;
 use studio_bff::db::connect_and_migrate;
 use studio_bff::http::{AppState, Limits, app};
 use studio_bff::ids::Kind;
-use studio_bff::ledger::Ledger;
+use studio_bff::ledger::{ApplyRequest, Ledger};
 use tower::ServiceExt;
 
 use crate::common::TestDb;
 
+pub mod ws;
+
 /// The secret every test app signs with.
 pub const SECRET: &str = "a test secret that is long enough to sign tokens";
+
+/// An ops token signed with [`SECRET`] that expired a minute ago.
+pub fn expired_token() -> String {
+    let claims = studio_bff::auth::Claims {
+        sub: "ops-1".into(),
+        account_id: None,
+        role: Role::Ops,
+        exp: Utc::now().timestamp() - 60,
+    };
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .expect("a token")
+}
 
 /// The instant test clocks start at.
 pub const NOW: &str = "2026-11-24T10:00:00Z";
@@ -120,6 +138,28 @@ impl TestApp {
             .await;
         assert_eq!(status, StatusCode::OK, "{name}: {body}");
         body
+    }
+
+    /// Spends one credit of `account_id` on a new photo: a committed balance change.
+    pub async fn charge_one(&self, account_id: i64, key: &str) {
+        let photo = self
+            .ledger
+            .register_photos(account_id, &[("l".into(), "https://img.example/p.jpg".into())])
+            .await
+            .expect("a photo")[0]
+            .id;
+        self.ledger
+            .apply_changes(
+                account_id,
+                &ApplyRequest {
+                    photo_ids: vec![photo],
+                    background_id: "showroom".into(),
+                    logo: None,
+                    idempotency_key: key.into(),
+                },
+            )
+            .await
+            .expect("a charge");
     }
 
     /// Registers `n` photos for `account_id`; their global ids.
