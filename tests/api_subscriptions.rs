@@ -5,11 +5,12 @@ mod common;
 
 use std::time::Duration;
 
-use api_support::ws::{assert_closed_with, connect, receive, send, serve};
+use api_support::ws::{Socket, assert_closed_with, connect, initialise, receive, send, serve};
 use api_support::{TestApp, operation_document};
 use entity::enums::PlanCode;
 use serde_json::json;
 use studio_bff::config::Config;
+use studio_bff::ids::Kind;
 
 on_both_databases! {
     async fn a_subscriber_gets_the_balance_at_once_then_each_change_of_its_account_only(db) {
@@ -32,6 +33,102 @@ on_both_databases! {
         assert_eq!(first["payload"]["data"]["balanceChanged"]["available"], 10);
         assert_eq!(second["payload"]["data"]["balanceChanged"]["available"], 9);
         assert_eq!(second["payload"]["data"]["balanceChanged"]["unlimited"], false);
+    }
+}
+
+on_both_databases! {
+    async fn set_clock_across_a_reset_pushes_the_new_cycle(db) {
+        let app = TestApp::start(&db, Config::default()).await;
+        // Professional, 2 slots: 10 monthly credits; the cycle resets on 1 December.
+        let account = app.ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
+        app.charge_one(account.id, "before-the-reset").await;
+        let mut socket = subscribe_header(&app, serve(&app).await, account.id).await;
+        let before = receive(&mut socket).await;
+
+        let moved = app.op(&app.ops(), "SetClock", json!({"now": "2026-12-01T00:00:05Z"})).await;
+        let after = tokio::time::timeout(Duration::from_secs(2), receive(&mut socket)).await.expect("a push within 2 s");
+
+        assert_eq!(moved["setClock"]["userErrors"], json!([]));
+        assert_eq!(before["payload"]["data"]["balanceChanged"]["available"], 9);
+        assert_eq!(after["payload"]["data"]["balanceChanged"]["available"], 10);
+        assert_eq!(after["payload"]["data"]["balanceChanged"]["asOf"], "2026-12-01T00:00:05Z");
+    }
+}
+
+/// A graphql-transport-ws socket on `addr` subscribed to `HeaderBalanceLive` as a
+/// member of `account_id`.
+async fn subscribe_header(app: &TestApp, addr: std::net::SocketAddr, account_id: i64) -> Socket {
+    let mut socket = connect(addr, "graphql-transport-ws").await;
+    initialise(&mut socket, &app.member(account_id)).await;
+    send(
+        &mut socket,
+        json!({"id": "1", "type": "subscribe", "payload": {
+        "query": operation_document("HeaderBalanceLive"), "operationName": "HeaderBalanceLive"}}),
+    )
+    .await;
+    socket
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_charge_on_one_instance_reaches_the_header_on_another_within_a_second() {
+    let Some(db) = common::TestDb::postgres().await else {
+        eprintln!("TEST_DATABASE_URL is not set: skipping the PostgreSQL run");
+        return;
+    };
+    let one = TestApp::start(&db, Config::default()).await;
+    let other = TestApp::start(&db, Config::default()).await;
+    let account = one.ledger.create_account("A", PlanCode::Professional, 4).await.unwrap();
+    let photos = other.photos(account.id, 3).await;
+    let mut socket = subscribe_header(&one, serve(&one).await, account.id).await;
+    assert_eq!(
+        receive(&mut socket).await["payload"]["data"]["balanceChanged"]["available"],
+        20
+    );
+    db.wait_for_listeners(2).await;
+
+    let applied = other
+        .op(
+            &other.member(account.id),
+            "ApplyChanges",
+            json!({"input": {
+        "photoIds": photos, "backgroundId": other.gid(Kind::Background, "showroom"),
+        "idempotencyKey": "charge-on-the-other"}}),
+        )
+        .await;
+    let pushed = tokio::time::timeout(Duration::from_secs(1), receive(&mut socket)).await;
+
+    assert_eq!(applied["applyChanges"]["creditsCharged"], 3);
+    let pushed = pushed.expect("the push within 1 s");
+    assert_eq!(pushed["payload"]["data"]["balanceChanged"]["available"], 17);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_after_the_listening_connection_is_killed_the_header_is_right_within_two_seconds() {
+    let Some(db) = common::TestDb::postgres().await else {
+        eprintln!("TEST_DATABASE_URL is not set: skipping the PostgreSQL run");
+        return;
+    };
+    let one = TestApp::start(&db, Config::default()).await;
+    let other = TestApp::start(&db, Config::default()).await;
+    let account = one.ledger.create_account("A", PlanCode::Professional, 4).await.unwrap();
+    let mut socket = subscribe_header(&one, serve(&one).await, account.id).await;
+    assert_eq!(
+        receive(&mut socket).await["payload"]["data"]["balanceChanged"]["available"],
+        20
+    );
+
+    assert_eq!(db.kill_listeners().await, 2, "both instances' listening connections");
+    other.charge_one(account.id, "while-nobody-listens").await;
+
+    let right_at = tokio::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        let left = right_at.saturating_duration_since(tokio::time::Instant::now());
+        let pushed = tokio::time::timeout(left, receive(&mut socket))
+            .await
+            .expect("the right balance within 2 s");
+        if pushed["payload"]["data"]["balanceChanged"]["available"] == 19 {
+            break;
+        }
     }
 }
 

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use common::{TestDb, utc};
 use entity::enums::PlanCode;
-use sea_orm::{ConnectionTrait, Database};
 use studio_bff::config::Config;
 use studio_bff::ledger::{ApplyRequest, Ledger};
 use studio_bff::live::{BalanceWatch, Hub};
@@ -169,15 +168,9 @@ async fn postgres_a_killed_listening_connection_is_replaced_and_nothing_stays_st
     let hub = Hub::start(one.clone());
     let mut watch = hub.watch(account.id);
     assert_eq!(next_within(&mut watch, Duration::from_secs(2)).await.available, 20);
-    let admin = listening(&db).await;
-
     // Kill this test's listening connection, then change the balance on the other
     // instance at once, before the listener could be back.
-    let killed = admin
-        .query_all_raw(listeners_of(&db, "pg_terminate_backend(pid)"))
-        .await
-        .unwrap();
-    assert_eq!(killed.len(), 1, "exactly this hub's listening connection");
+    assert_eq!(db.kill_listeners().await, 1, "exactly this hub's listening connection");
     charge(&other, account.id, 5, "key-00000007").await;
 
     // Either the notification or the read after reconnecting brings 15, within 2 s.
@@ -191,34 +184,6 @@ async fn postgres_a_killed_listening_connection_is_replaced_and_nothing_stays_st
     // And the new connection hears the next change.
     charge(&other, account.id, 2, "key-00000008").await;
     assert_eq!(next_within(&mut watch, Duration::from_secs(1)).await.available, 13);
-}
-
-/// A statement selecting `what` from the listening connections of the test schema's
-/// channel (its name ends with the schema a test database URL puts on the search path).
-fn listeners_of(db: &TestDb, what: &str) -> sea_orm::Statement {
-    let schema = db.url.rsplit("search_path%3D").next().expect("a test schema");
-    sea_orm::Statement::from_sql_and_values(
-        sea_orm::DbBackend::Postgres,
-        format!(
-            "SELECT {what} FROM pg_stat_activity \
-             WHERE application_name = 'studio-bff listener' AND query = $1"
-        ),
-        [format!("LISTEN \"balance_changed:{schema}\"").into()],
-    )
-}
-
-/// Waits up to 2 s until a hub listens on the test schema's channel; an admin
-/// connection to the database.
-async fn listening(db: &TestDb) -> sea_orm::DatabaseConnection {
-    let admin = Database::connect(std::env::var("TEST_DATABASE_URL").unwrap())
-        .await
-        .unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-    while admin.query_all_raw(listeners_of(db, "pid")).await.unwrap().is_empty() {
-        assert!(tokio::time::Instant::now() < deadline, "no listener within 2 s");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    admin
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -237,7 +202,7 @@ async fn postgres_instances_of_other_schemas_share_no_channel() {
     let mut watch = hub.watch(account_a.id);
     assert_eq!(next_within(&mut watch, Duration::from_secs(2)).await.available, 20);
     // The listener is up before the change it must not hear.
-    listening(&db_a).await;
+    db_a.wait_for_listeners(1).await;
 
     charge(&ledger_b, account_b.id, 3, "key-00000009").await;
 

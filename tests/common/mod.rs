@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use studio_bff::clock::Clock;
 use studio_bff::config::Config;
 use studio_bff::db::connect_and_migrate_pool;
@@ -58,6 +58,58 @@ impl TestDb {
             .await
             .expect("a ledger")
     }
+}
+
+impl TestDb {
+    /// Waits up to 2 s until `n` instances listen for balance changes on this
+    /// database's channel (PostgreSQL).
+    pub async fn wait_for_listeners(&self, n: usize) {
+        let admin = admin().await;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+        while admin
+            .query_all_raw(self.listeners("pid"))
+            .await
+            .expect("pg_stat_activity")
+            .len()
+            < n
+        {
+            assert!(tokio::time::Instant::now() < deadline, "{n} listeners within 2 s");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Terminates the listening connections of this database's channel once at least
+    /// one listens; how many were killed.
+    pub async fn kill_listeners(&self) -> usize {
+        self.wait_for_listeners(1).await;
+        admin()
+            .await
+            .query_all_raw(self.listeners("pg_terminate_backend(pid)"))
+            .await
+            .expect("pg_terminate_backend")
+            .len()
+    }
+
+    /// A statement selecting `what` from the listening connections of this test
+    /// schema's channel, named after the schema the URL puts on the search path.
+    fn listeners(&self, what: &str) -> Statement {
+        let schema = self.url.rsplit("search_path%3D").next().expect("a test schema");
+        Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "SELECT {what} FROM pg_stat_activity \
+                 WHERE application_name = 'studio-bff listener' AND query = $1"
+            ),
+            [format!("LISTEN \"balance_changed:{schema}\"").into()],
+        )
+    }
+}
+
+/// A connection to `TEST_DATABASE_URL` outside any test schema.
+async fn admin() -> sea_orm::DatabaseConnection {
+    Database::connect(std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL"))
+        .await
+        .expect("TEST_DATABASE_URL must answer")
 }
 
 /// Parses an RFC 3339 instant.
