@@ -45,9 +45,28 @@ pub async fn connect_and_migrate_pool(url: &str, pool_size: u32) -> Result<Datab
                 .foreign_keys(true)
         });
     }
-    let db = Database::connect(options).await?;
-    migrate(&db).await?;
-    Ok(db)
+    // Instances starting together on a new SQLite file race to switch it to WAL, and
+    // the loser is told "database is locked" at once, whatever the busy timeout.
+    let mut tries = 1;
+    loop {
+        let connected = match Database::connect(options.clone()).await {
+            Ok(db) => migrate(&db).await.map(|()| db),
+            Err(e) => Err(e),
+        };
+        match connected {
+            Err(e) if tries < MAX_ATTEMPTS && is_transient(&e) => {
+                tracing::debug!(error = %e, tries, "database busy while connecting, trying again");
+                tokio::time::sleep(backoff(tries)).await;
+                tries += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// How long the `tries`-th failed attempt waits before the next: 5 ms, 20 ms, 45 ms, ...
+fn backoff(tries: u32) -> Duration {
+    Duration::from_millis(5 * u64::from(tries * tries))
 }
 
 /// Brings the schema up to date inside one write transaction, so instances starting
@@ -89,7 +108,7 @@ where
         match attempt().await {
             Err(Error::Db(e)) if tries < MAX_ATTEMPTS && is_transient(&e) => {
                 tracing::debug!(error = %e, tries, "transient database conflict, trying again");
-                tokio::time::sleep(Duration::from_millis(5 * u64::from(tries * tries))).await;
+                tokio::time::sleep(backoff(tries)).await;
                 tries += 1;
             }
             outcome => return outcome,
