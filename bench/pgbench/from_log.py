@@ -70,6 +70,8 @@ def main():
         bound = columns_of(sql)
         for n in sorted(params, reverse=True):
             sql = sql.replace(f"${n}", variable(bound.get(n, ""), params[n]))
+        # The balance announcement names the account in its payload (a literal).
+        sql = re.sub(r"^SELECT pg_notify\(('[^']*'), '\d+'\)$", r"SELECT pg_notify(\1, :account::text)", sql)
         print(sql + ";")
         if sql == "COMMIT":
             break
