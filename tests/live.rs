@@ -133,11 +133,17 @@ on_both_databases! {
     }
 }
 
-/// Two instances on one PostgreSQL database: each its own ledger (pool) and hub.
-async fn two_instances(db: &TestDb) -> (Ledger, Ledger) {
-    let a = db.ledger(Config::default(), utc(NOW)).await;
-    let b = db.ledger(Config::default(), utc(NOW)).await;
-    (a, b)
+/// Two instances on one PostgreSQL database, each with its own pool: an account of
+/// 20 credits watched on the first (its hub and watch, which has seen the 20), and the
+/// other instance's ledger.
+async fn watched_on_one_of_two(db: &TestDb) -> (Hub, BalanceWatch, Ledger, i64) {
+    let one = db.ledger(Config::default(), utc(NOW)).await;
+    let other = db.ledger(Config::default(), utc(NOW)).await;
+    let account = one.create_account("A", PlanCode::Professional, 4).await.unwrap();
+    let hub = Hub::start(one);
+    let mut watch = hub.watch(account.id);
+    assert_eq!(next_within(&mut watch, Duration::from_secs(2)).await.available, 20);
+    (hub, watch, other, account.id)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -146,13 +152,9 @@ async fn postgres_a_change_on_one_instance_reaches_watchers_on_the_other() {
         eprintln!("TEST_DATABASE_URL is not set: skipping the PostgreSQL run");
         return;
     };
-    let (one, other) = two_instances(&db).await;
-    let account = one.create_account("A", PlanCode::Professional, 4).await.unwrap();
-    let hub = Hub::start(one.clone());
-    let mut watch = hub.watch(account.id);
-    assert_eq!(next_within(&mut watch, Duration::from_secs(2)).await.available, 20);
+    let (_hub, mut watch, other, account_id) = watched_on_one_of_two(&db).await;
 
-    charge(&other, account.id, 5, "key-00000006").await;
+    charge(&other, account_id, 5, "key-00000006").await;
 
     assert_eq!(next_within(&mut watch, Duration::from_secs(1)).await.available, 15);
 }
@@ -163,15 +165,11 @@ async fn postgres_a_killed_listening_connection_is_replaced_and_nothing_stays_st
         eprintln!("TEST_DATABASE_URL is not set: skipping the PostgreSQL run");
         return;
     };
-    let (one, other) = two_instances(&db).await;
-    let account = one.create_account("A", PlanCode::Professional, 4).await.unwrap();
-    let hub = Hub::start(one.clone());
-    let mut watch = hub.watch(account.id);
-    assert_eq!(next_within(&mut watch, Duration::from_secs(2)).await.available, 20);
+    let (_hub, mut watch, other, account_id) = watched_on_one_of_two(&db).await;
     // Kill this test's listening connection, then change the balance on the other
     // instance at once, before the listener could be back.
     assert_eq!(db.kill_listeners().await, 1, "exactly this hub's listening connection");
-    charge(&other, account.id, 5, "key-00000007").await;
+    charge(&other, account_id, 5, "key-00000007").await;
 
     // Either the notification or the read after reconnecting brings 15, within 2 s.
     let mut latest = 20;
@@ -182,7 +180,7 @@ async fn postgres_a_killed_listening_connection_is_replaced_and_nothing_stays_st
     }
 
     // And the new connection hears the next change.
-    charge(&other, account.id, 2, "key-00000008").await;
+    charge(&other, account_id, 2, "key-00000008").await;
     assert_eq!(next_within(&mut watch, Duration::from_secs(1)).await.available, 13);
 }
 
