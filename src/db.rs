@@ -116,15 +116,19 @@ where
     }
 }
 
+/// The driver's error beneath `e`, if the driver raised it.
+fn sqlx_error(e: &DbErr) -> Option<&sea_orm::sqlx::Error> {
+    match e {
+        DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e))
+        | DbErr::Conn(RuntimeErr::SqlxError(e)) => Some(e),
+        _ => None,
+    }
+}
+
 /// Whether `e` is a conflict that a second try of the same transaction can get past.
 pub fn is_transient(e: &DbErr) -> bool {
-    let (DbErr::Exec(RuntimeErr::SqlxError(e))
-    | DbErr::Query(RuntimeErr::SqlxError(e))
-    | DbErr::Conn(RuntimeErr::SqlxError(e))) = e
-    else {
-        return false;
-    };
-    let Some(code) = e.as_database_error().and_then(|d| d.code()) else {
+    let Some(code) = sqlx_error(e).and_then(|e| e.as_database_error()).and_then(|d| d.code()) else {
         return false;
     };
     // PostgreSQL: serialization_failure, deadlock_detected.
@@ -133,4 +137,26 @@ pub fn is_transient(e: &DbErr) -> bool {
         code.as_ref(),
         "40001" | "40P01" | "5" | "6" | "261" | "517" | "773" | "262"
     )
+}
+
+/// Whether the request failed only because the database could not be reached: no
+/// connection within the pool's timeout, a connection lost, or PostgreSQL shutting
+/// down or starting up. The transaction did not commit, unless the connection was
+/// lost while COMMIT was in flight; either way a retry with the same idempotency key
+/// acts at most once.
+pub fn is_unavailable(e: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    if matches!(e, DbErr::ConnectionAcquire(_)) {
+        return true;
+    }
+    match sqlx_error(e) {
+        Some(Sqlx::Io(_) | Sqlx::Tls(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed) => true,
+        // PostgreSQL: connection_exception (08xxx), admin_shutdown, crash_shutdown,
+        // cannot_connect_now.
+        Some(e) => e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .is_some_and(|code| code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")),
+        None => false,
+    }
 }

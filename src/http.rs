@@ -21,9 +21,13 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{Auth, Viewer};
+use crate::gate::Gate;
 use crate::graphql::{self, Api};
 use crate::ledger::Ledger;
 use crate::ws;
+
+/// Longest `/readyz` waits for the database's answer.
+const READY_WITHIN: Duration = Duration::from_secs(1);
 
 /// What the HTTP layer lets through.
 #[derive(Debug, Clone, Copy)]
@@ -40,6 +44,9 @@ pub struct Limits {
     pub keep_alive: Duration,
     /// Most operations one WebSocket may run at once.
     pub subscriptions_per_connection: usize,
+    /// Most HTTP requests of one account served at once; the rest wait their turn
+    /// ([`Gate`]), so one account cannot take the whole connection pool.
+    pub requests_per_account: usize,
 }
 
 impl Default for Limits {
@@ -51,6 +58,7 @@ impl Default for Limits {
             connection_init: Duration::from_secs(10),
             keep_alive: Duration::from_secs(15),
             subscriptions_per_connection: 32,
+            requests_per_account: 4,
         }
     }
 }
@@ -63,6 +71,7 @@ pub struct AppState {
     public_schema: bool,
     graphiql_token: Option<String>,
     limits: Limits,
+    gate: Gate,
 }
 
 impl AppState {
@@ -79,6 +88,7 @@ impl AppState {
             public_schema,
             graphiql_token,
             limits,
+            gate: Gate::new(limits.requests_per_account),
         }
     }
 }
@@ -222,6 +232,7 @@ async fn graphql_post(State(state): State<Arc<AppState>>, headers: HeaderMap, bo
             &format!("A batch holds 1 to {} operations.", state.limits.batch),
         );
     }
+    let _turn = state.gate.enter_for(&viewer).await;
     GraphQLResponse::from(state.api.execute_batch(batch.data(viewer)).await).into_response()
 }
 
@@ -257,6 +268,7 @@ async fn graphql_get(State(state): State<Arc<AppState>>, headers: HeaderMap, Raw
         Ok(viewer) => viewer,
         Err(refused) => return *refused,
     };
+    let _turn = state.gate.enter_for(&viewer).await;
     GraphQLResponse::from(state.api.execute(request.data(viewer)).await).into_response()
 }
 
@@ -297,11 +309,17 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Ready when the database answers a ping within [`READY_WITHIN`], so a load balancer
+/// asking during an outage is told at once rather than after the pool's timeout.
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
-    match state.ledger.db().ping().await {
-        Ok(()) => "ready".into_response(),
-        Err(e) => {
+    match tokio::time::timeout(READY_WITHIN, state.ledger.db().ping()).await {
+        Ok(Ok(())) => "ready".into_response(),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "database does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+        Err(_) => {
+            tracing::warn!("database did not answer a ping within {READY_WITHIN:?}");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
         }
     }

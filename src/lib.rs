@@ -7,6 +7,7 @@
 //! - [`scheduler`]: expiry and resets when the clock passes them, with no request;
 //! - [`ws`]: GraphQL over WebSocket, both protocols, one task and a few KiB per socket;
 //! - [`live`]: the balance pushed to subscribers after every committed change, from any instance;
+//! - [`gate`]: fair shares of the connection pool, so one account's slow requests cannot starve the rest;
 //! - [`error`]: what a client is told when something does not happen.
 pub mod auth;
 pub mod clock;
@@ -14,6 +15,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod gate;
 pub mod graphql;
 pub mod http;
 pub mod ids;
