@@ -407,6 +407,7 @@ on_both_databases! {
         let read_in = start.elapsed();
         assert_eq!(balance["viewer"]["account"]["balance"]["available"], 10);
         assert!(read_in < Duration::from_secs(2), "the other account's read waited {read_in:?}");
+        let mut served = format!("the other account's read in {read_in:?}");
         if postgres {
             // Writes of another account are served too (SQLite has one writer).
             let start = Instant::now();
@@ -417,6 +418,7 @@ on_both_databases! {
             }})).await;
             assert_eq!(applied["applyChanges"]["creditsCharged"], 1);
             assert!(start.elapsed() < Duration::from_secs(2), "the other account's apply waited {:?}", start.elapsed());
+            served += &format!(", its apply in {:?}", start.elapsed());
         }
 
         drop(slow);
@@ -426,5 +428,7 @@ on_both_databases! {
         let after = app.op(&held_token, "HeaderBalanceInitial", json!({})).await;
         let expected = 500 - if postgres { 96 * BATCH } else { 24 * BATCH } as i64;
         assert_eq!(after["viewer"]["account"]["balance"]["available"], expected);
+        println!("slow transaction ({}): {} applies of the held account waiting; {served}",
+            if postgres { "PostgreSQL" } else { "SQLite" }, if postgres { 96 } else { 24 });
     }
 }
