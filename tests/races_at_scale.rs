@@ -1,25 +1,25 @@
 //! Races at scale: random operations from 32 clients over 20 accounts (applies,
-//! reverts, reports, purchases, plan changes, clock moves), then an auditor recomputes
-//! every lot and every balance from the ledger entries and compares them with what
-//! the service answers. Any outcome but success or a business refusal is a failure.
+//! reverts, reports, purchases, plan changes, clock moves), then the auditor
+//! (`common::audit`) recomputes every lot and every balance from the ledger entries and
+//! compares them with what the service answers. Any outcome but success or a business
+//! refusal is a failure.
 //!
 //! `RACE_OPERATIONS` sets the number of operations: 1,000 by default (CI), 10,000 for
 //! the long round (`RACE_OPERATIONS=10000 cargo test --release --test races_at_scale`).
 mod common;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::TimeDelta;
+use common::audit::audit;
 use common::utc;
-use entity::enums::{EntryKind, PlanCode};
+use entity::enums::PlanCode;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use studio_bff::config::Config;
 use studio_bff::error::Error;
 use studio_bff::ledger::{ApplyRequest, Ledger};
-use studio_bff::rules::balance::breakdown;
 
 const CLIENTS: usize = 32;
 const ACCOUNTS: usize = 20;
@@ -111,87 +111,6 @@ async fn client(ledger: Ledger, accounts: Arc<Vec<(i64, Vec<i64>)>>, seed: u64, 
     }
 }
 
-/// Recomputes every lot and balance from the entries; the number of differences from
-/// what the ledger stores and answers, each printed.
-async fn audit(ledger: &Ledger, accounts: &[(i64, Vec<i64>)]) -> (usize, usize) {
-    let mut differences = 0;
-    let mut checks = 0;
-    let mut differ = |what: String| {
-        eprintln!("difference: {what}");
-        differences += 1;
-    };
-    for (account_id, _) in accounts {
-        let account = ledger.account(*account_id).await.unwrap().expect("the account");
-        // What the service answers; the read writes any due event first.
-        let answered = ledger.balance(&account).await.unwrap();
-        let account = ledger.account(*account_id).await.unwrap().expect("the account");
-        let entries = ledger.entries(*account_id).await.unwrap();
-        let lots = ledger.lots(*account_id).await.unwrap();
-
-        let mut remaining: BTreeMap<i64, i32> = BTreeMap::new();
-        let mut granted: BTreeMap<i64, i32> = BTreeMap::new();
-        let mut running = 0;
-        for entry in &entries {
-            *remaining.entry(entry.lot_id).or_default() += entry.amount;
-            if entry.kind == EntryKind::Grant {
-                *granted.entry(entry.lot_id).or_default() += entry.amount;
-            }
-            running += entry.amount;
-            checks += 1;
-            if entry.balance_after != running {
-                differ(format!(
-                    "entry {}: balance_after {} but the entries sum to {running}",
-                    entry.id, entry.balance_after
-                ));
-            }
-        }
-        for lot in &lots {
-            checks += 3;
-            if lot.remaining < 0 {
-                differ(format!("lot {} is negative: {}", lot.id, lot.remaining));
-            }
-            if remaining.get(&lot.id).copied().unwrap_or(0) != lot.remaining {
-                differ(format!(
-                    "lot {}: remaining {} but its entries sum to {:?}",
-                    lot.id,
-                    lot.remaining,
-                    remaining.get(&lot.id)
-                ));
-            }
-            if granted.get(&lot.id).copied().unwrap_or(0) != lot.granted {
-                differ(format!(
-                    "lot {}: granted {} but its grants sum to {:?}",
-                    lot.id,
-                    lot.granted,
-                    granted.get(&lot.id)
-                ));
-            }
-        }
-        // The balance recomputed from the lots as the entries left them.
-        let recomputed_lots: Vec<_> = lots
-            .iter()
-            .map(|l| entity::lot::Model {
-                remaining: remaining.get(&l.id).copied().unwrap_or(0),
-                ..l.clone()
-            })
-            .collect();
-        let recomputed = breakdown(&account, &recomputed_lots, ledger.config().fair_use_cap, answered.as_of);
-        checks += 2;
-        if recomputed != answered {
-            differ(format!(
-                "account {account_id}: answered {answered:?}, recomputed {recomputed:?}"
-            ));
-        }
-        if answered.available != running {
-            differ(format!(
-                "account {account_id}: available {} but the ledger sums to {running}",
-                answered.available
-            ));
-        }
-    }
-    (checks, differences)
-}
-
 on_both_databases! {
     async fn random_operations_from_32_clients_leave_a_ledger_the_auditor_agrees_with(db) {
         let ledger = db.ledger_with_pool(Config::default(), utc("2026-11-24T10:00:00Z"), CLIENTS as u32).await;
@@ -217,7 +136,8 @@ on_both_databases! {
         for client in clients {
             client.await.expect("a client ends without panicking");
         }
-        let (checks, differences) = audit(&ledger, &accounts).await;
+        let account_ids: Vec<i64> = accounts.iter().map(|(id, _)| *id).collect();
+        let (checks, differences) = audit(&ledger, &account_ids).await;
 
         let (done, refused) = (tally.done.load(Ordering::Relaxed), tally.refused.load(Ordering::Relaxed));
         eprintln!("races at scale: {total} operations ({done} done, {refused} refused), {checks} checks, {differences} differences");

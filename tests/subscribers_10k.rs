@@ -6,9 +6,10 @@
 mod api_support;
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use api_support::service::Service;
+use common::TestDb;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -27,49 +28,6 @@ const SUBSCRIBERS_PER_ACCOUNT: usize = 100;
 const CONNECTING: usize = 200;
 /// Professional with 4 slots: 20 monthly credits.
 const SLOTS: i32 = 4;
-
-/// The service binary on a fresh SQLite file; killed when dropped.
-struct Service {
-    child: Child,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start_service() -> Service {
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let child = Command::new(env!("CARGO_BIN_EXE_studio-bff"))
-        .current_dir(dir.path())
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}?mode=rwc", dir.path().join("s.sqlite").display()),
-        )
-        .env("STUDIO_JWT_SECRET", api_support::SECRET)
-        .env("STUDIO_ADDR", &addr)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("the service starts");
-    let service = Service { child, addr, _dir: dir };
-    for _ in 0..200 {
-        if TcpStream::connect(&service.addr).await.is_ok() {
-            return service;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the service did not listen within 10 s");
-}
 
 /// A graphql-transport-ws socket acknowledged with `token`.
 async fn open(addr: &str, token: &str) -> Socket {
@@ -144,7 +102,8 @@ fn available(message: &Value) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ten_thousand_subscribers_get_their_balance_and_every_change() {
-    let service = start_service().await;
+    let db = TestDb::sqlite().await;
+    let service = Service::start(&db.url, &[]).await;
     let auth = Auth::new(api_support::SECRET);
     let ops_token = auth
         .mint("ops", Role::Ops, None, Duration::from_secs(3600))

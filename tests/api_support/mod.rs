@@ -23,6 +23,7 @@ use tower::ServiceExt;
 
 use crate::common::TestDb;
 
+pub mod service;
 pub mod ws;
 
 /// The secret every test app signs with.

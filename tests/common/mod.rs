@@ -11,6 +11,8 @@ use studio_bff::config::Config;
 use studio_bff::db::connect_and_migrate_pool;
 use studio_bff::ledger::Ledger;
 
+pub mod audit;
+
 /// A fresh, empty, migrated database for one test.
 pub struct TestDb {
     pub url: String,
