@@ -7,6 +7,10 @@
 #   bench/run.sh           the full run; writes bench/RESULTS.md
 #   bench/run.sh --smoke   seconds per scenario, tiny sizes, a debug build, no target
 #                          checked, the report in a temporary file; fails on any error
+#   bench/run.sh --only header,typename --out /tmp/header.md
+#                          some scenarios only (header typename apply hot billing idle
+#                          live sqlite notify), e.g. to profile one; any other argument
+#                          is passed to the harness, and a later --out wins
 #
 # Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trusted; started if it is not
 # running), psql, pgbench, curl and python3. Every process the harness starts is
@@ -41,7 +45,7 @@ fi
 "$CARGO_TARGET_DIR/$profile/studio-bench" $smoke \
     --service-bin "$CARGO_TARGET_DIR/$profile/studio-bff" \
     --out "$out" \
-    --invocation "bench/run.sh${smoke:+ $smoke}" \
+    --invocation "bench/run.sh${smoke:+ $smoke}${*:+ $*}" \
     --build "CARGO_TARGET_DIR=$CARGO_TARGET_DIR ${build[*]}" \
     "$@"
 if [[ -n "$smoke" ]]; then

@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! studio-bench [--smoke] --service-bin PATH --out FILE [--repo DIR] [--contract DIR]
-//!              [--invocation TEXT] [--build TEXT]
+//!              [--invocation TEXT] [--build TEXT] [--only SCENARIO,...]
 //! studio-bench baseline --kind header|typename --addr ADDR [--database-url URL --secret S]
 //! ```
 use std::path::PathBuf;
@@ -44,6 +44,9 @@ pub struct Opts {
     pub invocation: String,
     /// How it was built, for the record.
     pub build: String,
+    /// The scenarios to run (see [`scenarios::NAMES`]); all when empty. For profiling
+    /// one scenario; the report then holds only those.
+    pub only: Vec<String>,
 }
 
 impl Opts {
@@ -51,6 +54,7 @@ impl Opts {
         let mut smoke = false;
         let (mut service_bin, mut out, mut repo, mut contract) = (None, None, None, None);
         let (mut invocation, mut build) = (None, None);
+        let mut only = Vec::new();
         let mut rest = args.iter();
         while let Some(arg) = rest.next() {
             let mut value = || rest.next().cloned().ok_or_else(|| format!("{arg} needs a value"));
@@ -62,11 +66,18 @@ impl Opts {
                 "--contract" => contract = Some(PathBuf::from(value()?)),
                 "--invocation" => invocation = Some(value()?),
                 "--build" => build = Some(value()?),
+                "--only" => only.extend(value()?.split(',').map(str::to_owned)),
                 other => bail!("unknown argument {other:?}"),
             }
         }
         let repo = std::fs::canonicalize(repo.unwrap_or_else(|| PathBuf::from(".")))?;
         let service_bin = std::fs::canonicalize(service_bin.ok_or("--service-bin is required")?)?;
+        if let Some(unknown) = only.iter().find(|name| !scenarios::NAMES.contains(&name.as_str())) {
+            bail!(
+                "unknown scenario {unknown:?}; the scenarios are {}",
+                scenarios::NAMES.join(", ")
+            );
+        }
         Ok(Opts {
             smoke,
             service_bin,
@@ -75,6 +86,7 @@ impl Opts {
             repo,
             invocation: invocation.unwrap_or_else(|| format!("studio-bench {}", args.join(" "))),
             build: build.unwrap_or_else(|| "(built by the caller)".into()),
+            only,
         })
     }
 }

@@ -32,6 +32,11 @@ const APPLY_PHOTOS: usize = 10;
 const SERVICE_LOG: &str = "info,studio_bff::db=debug";
 const RETRY_LINE: &str = "transient database conflict";
 
+/// The scenarios, in the order they run (`--only` picks some).
+pub const NAMES: [&str; 9] = [
+    "header", "typename", "apply", "hot", "billing", "idle", "live", "sqlite", "notify",
+];
+
 /// Sizes and durations of a run.
 pub struct Sizes {
     rounds: usize,
@@ -298,15 +303,35 @@ pub async fn run(opts: Opts) -> Result<()> {
     if let (true, Err(e)) = (bench.opts.smoke, &bench.probe) {
         bail!("counting statements: {e}");
     }
-    bench.header().await?;
-    bench.typename().await?;
-    bench.apply_spread().await?;
-    bench.hot_account().await?;
-    bench.billing().await?;
-    bench.idle_subscribers().await?;
-    bench.live_two_instances().await?;
-    bench.sqlite().await?;
-    bench.notify().await?;
+    let wanted = |name: &str| bench.opts.only.is_empty() || bench.opts.only.iter().any(|o| o == name);
+    let [header, typename, apply, hot, billing, idle, live, sqlite, notify] = NAMES.map(wanted);
+    if header {
+        bench.header().await?;
+    }
+    if typename {
+        bench.typename().await?;
+    }
+    if apply {
+        bench.apply_spread().await?;
+    }
+    if hot {
+        bench.hot_account().await?;
+    }
+    if billing {
+        bench.billing().await?;
+    }
+    if idle {
+        bench.idle_subscribers().await?;
+    }
+    if live {
+        bench.live_two_instances().await?;
+    }
+    if sqlite {
+        bench.sqlite().await?;
+    }
+    if notify {
+        bench.notify().await?;
+    }
     bench.main.check_alive()?;
     bench.write()
 }
