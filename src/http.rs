@@ -10,6 +10,7 @@ use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, Executor, ServerError};
 use async_graphql_axum::{GraphQLProtocol, GraphQLResponse};
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -107,6 +108,7 @@ pub fn app(state: AppState) -> Router {
             limits.timeout,
         ))
         .layer(RequestBodyLimitLayer::new(limits.body_bytes))
+        .layer(axum::middleware::map_response_with_state(limits, too_large_as_graphql))
         .layer(TraceLayer::new_for_http())
 }
 
@@ -176,6 +178,48 @@ fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
+/// How many items `body` holds when it is a JSON array, counted without building them.
+fn items_in_array(body: &[u8]) -> Option<usize> {
+    struct Count;
+    impl<'de> serde::de::Visitor<'de> for Count {
+        type Value = usize;
+
+        fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+            formatter.write_str("an array")
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<usize, A::Error> {
+            let mut count = 0;
+            while items.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                count += 1;
+            }
+            Ok(count)
+        }
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let count = serde::Deserializer::deserialize_seq(&mut deserializer, Count).ok()?;
+    deserializer.end().ok()?;
+    Some(count)
+}
+
+/// The answer to a body over the limit, read no further than the limit.
+fn too_large(limits: &Limits) -> Response {
+    error_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "BAD_USER_INPUT",
+        &format!("The body is larger than {} bytes.", limits.body_bytes),
+    )
+}
+
+/// The body limit answers a declared length over it before any handler, in plain text;
+/// this gives that answer the GraphQL shape of every other refusal.
+async fn too_large_as_graphql(State(limits): State<Limits>, response: Response) -> Response {
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json(response.headers()) {
+        return too_large(&limits);
+    }
+    response
+}
+
 fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Box<Response>> {
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     state.auth.verify_bearer(authorization).map_err(|e| {
@@ -201,7 +245,19 @@ fn is_json(headers: &HeaderMap) -> bool {
         })
 }
 
-async fn graphql_post(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn graphql_post(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(&state.limits),
+        Err(rejection) => {
+            tracing::debug!(error = %rejection, "request body refused");
+            return error_response(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", "The body could not be read.");
+        }
+    };
     if !is_json(&headers) {
         return error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -213,25 +269,30 @@ async fn graphql_post(State(state): State<Arc<AppState>>, headers: HeaderMap, bo
         Ok(viewer) => viewer,
         Err(refused) => return *refused,
     };
-    let batch: BatchRequest = match serde_json::from_slice(&body) {
-        Ok(batch) => batch,
-        Err(_) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                "BAD_USER_INPUT",
-                "The body is not a GraphQL request in JSON.",
-            );
-        }
-    };
-    if let BatchRequest::Batch(requests) = &batch
-        && !(1..=state.limits.batch).contains(&requests.len())
-    {
+    // Counted before any request is built: async-graphql would build all 10,000 of a
+    // small-operation batch, about 1 KiB each, before its length could be checked.
+    let batch_size = items_in_array(&body);
+    if batch_size.is_some_and(|n| !(1..=state.limits.batch).contains(&n)) {
         return error_response(
             StatusCode::BAD_REQUEST,
             "BAD_USER_INPUT",
             &format!("A batch holds 1 to {} operations.", state.limits.batch),
         );
     }
+    let batch = match serde_json::from_slice::<BatchRequest>(&body) {
+        // `BatchRequest` is untagged, so serde also reads an array such as `["{ a }"]`
+        // as one request's fields in order: that is no batch of requests.
+        Ok(BatchRequest::Single(_)) if batch_size.is_some() => None,
+        Ok(batch) => Some(batch),
+        Err(_) => None,
+    };
+    let Some(batch) = batch else {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "BAD_USER_INPUT",
+            "The body is not a GraphQL request in JSON.",
+        );
+    };
     let _turn = state.gate.enter_for(&viewer).await;
     GraphQLResponse::from(state.api.execute_batch(batch.data(viewer)).await).into_response()
 }
