@@ -30,11 +30,11 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::fmt;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use api_support::service::Service;
 use api_support::{SECRET, TestApp, expired_token};
 use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
 use axum::body::{Body, Bytes};
@@ -1527,52 +1527,24 @@ async fn json_nested_100000_deep_is_refused() {
 // ---------------------------------------------------------------------------------
 // Memory: the real binary under the whole corpus.
 
-/// The service binary on a fresh SQLite file; killed when dropped. (A minimal start of
-/// its own; the suite's shared one is being moved.)
+/// The service binary on a fresh SQLite file, spoken to in raw HTTP/1.1.
 struct Binary {
-    child: Child,
+    service: Service,
     addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    _db: TestDb,
 }
 
 impl Binary {
     async fn start() -> Binary {
-        let dir = tempfile::tempdir().expect("a temporary folder");
-        let addr = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port");
-        let child = Command::new(env!("CARGO_BIN_EXE_studio-bff"))
-            .current_dir(dir.path())
-            .env(
-                "DATABASE_URL",
-                format!("sqlite://{}?mode=rwc", dir.path().join("s.sqlite").display()),
-            )
-            .env("STUDIO_JWT_SECRET", SECRET)
-            .env("STUDIO_ADDR", addr.to_string())
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("the service starts");
-        let binary = Binary { child, addr, _dir: dir };
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(addr).await.is_ok() {
-                return binary;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the service did not listen within 10 s");
+        let db = TestDb::sqlite().await;
+        let service = Service::start(&db.url, &[("RUST_LOG", "error")]).await;
+        let addr = service.addr.parse().expect("a socket address");
+        Binary { service, addr, _db: db }
     }
 
     /// The process's peak resident memory, in bytes.
     fn peak_memory(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("/proc status");
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.service.pid())).expect("/proc status");
         let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("a VmHWM line");
         let kib: u64 = line
             .split_whitespace()

@@ -341,11 +341,19 @@ impl Api {
                 "The document's fragments spread into more than {MAX_SELECTIONS} selections, or into themselves."
             )));
         }
+        let subscription = matches!(
+            inspection.and_then(|i| i.operation.as_ref()),
+            Some((_, OperationType::Subscription))
+        );
         if let Some(parsed) = &parsed {
             request.set_parsed_query(parsed.document.clone());
         }
-        let loaders = loaders::for_request(self.ledger.db().clone());
-        let request = request.data(RequestId(request_id)).data(loaders);
+        request = request.data(RequestId(request_id));
+        // A subscription lives as long as its socket, and `balanceChanged` reads through
+        // the hub: loaders would only hold memory and cache what they read for as long.
+        if !subscription {
+            request = request.data(loaders::for_request(self.ledger.db().clone()));
+        }
         Ok((request, span))
     }
 }

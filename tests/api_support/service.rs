@@ -81,6 +81,11 @@ impl Service {
         self.spawn().await;
     }
 
+    /// The running process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the service runs").id()
+    }
+
     /// What the service wrote to stderr over all its starts.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
