@@ -1605,6 +1605,11 @@ impl Bench {
         } else {
             format!(" **Targets not met:** {}.", not_met.join("; "))
         };
+        // The profile of the worst ratio and what was fixed, written by hand once per
+        // fix: a run measures, it cannot tell what changed.
+        let profiling = std::fs::read_to_string(self.opts.repo.join("bench/profiling.md"))
+            .map(|text| format!("{}\n\n", text.trim_end()))
+            .unwrap_or_default();
         let commands = procs::commands()
             .into_iter()
             .map(|c| format!("    {c}"))
@@ -1624,7 +1629,7 @@ impl Bench {
                rounds, latencies over all rounds.\n\
              - The service: the release binary, `RUST_LOG={SERVICE_LOG}`, on a fresh database per run; accounts \
                are Professional Plus with {} listing slots, made through the API.\n\n\
-             ## Summary\n\n{}\n{worst}{lowest}\n\n\
+             ## Summary\n\n{}\n{worst}{lowest}\n\n{profiling}\
              ## Commands\n\n    {}\n\nwhich ran\n\n    {}\n    {}\n\nand the harness ran, in order:\n\n{commands}\n\n\
              {}\n",
             if self.opts.smoke {
