@@ -4,18 +4,13 @@
 mod api_support;
 mod common;
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use api_support::ws::{Socket, assert_closed_with, connect, initialise, receive, send, serve};
-use api_support::{NOW, TestApp, expired_token, utc};
-use common::TestDb;
-use entity::enums::PlanCode;
+use api_support::expired_token;
+use api_support::ws::{Server, assert_closed_with, connect, initialise, receive, send};
 use futures_util::SinkExt;
 use serde_json::{Value, json};
 use studio_bff::auth::{Auth, Role};
-use studio_bff::clock::Clock;
-use studio_bff::config::Config;
 use studio_bff::http::Limits;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -23,45 +18,6 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 const MODERN: &str = "graphql-transport-ws";
 const LEGACY: &str = "graphql-ws";
 const BALANCE: &str = "subscription { balanceChanged { available } }";
-
-/// A served app with one member account of 10 credits, over a fresh SQLite database.
-struct Server {
-    app: TestApp,
-    addr: SocketAddr,
-    account: i64,
-    _db: TestDb,
-}
-
-impl Server {
-    async fn start() -> Server {
-        Self::with(Limits::default()).await
-    }
-
-    async fn with(limits: Limits) -> Server {
-        let db = TestDb::sqlite().await;
-        let app = TestApp::with(&db, Config::default(), Clock::manual_at(utc(NOW)), limits).await;
-        let account = app
-            .ledger
-            .create_account("A", PlanCode::Professional, 2)
-            .await
-            .expect("an account")
-            .id;
-        let addr = serve(&app).await;
-        Server {
-            app,
-            addr,
-            account,
-            _db: db,
-        }
-    }
-
-    /// A socket past `connection_init`, as the account's member.
-    async fn member_socket(&self, protocol: &str) -> Socket {
-        let mut socket = connect(self.addr, protocol).await;
-        initialise(&mut socket, &self.app.member(self.account)).await;
-        socket
-    }
-}
 
 fn millis(ms: u64) -> Duration {
     Duration::from_millis(ms)

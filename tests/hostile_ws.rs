@@ -8,19 +8,13 @@ mod api_support;
 mod common;
 mod hostile;
 
-use std::net::SocketAddr;
 use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use api_support::ws::{connect, initialise, receive, send};
-use api_support::{NOW, TestApp, utc};
-use common::TestDb;
-use entity::enums::PlanCode;
+use api_support::ws::{Server, connect, initialise, receive, send};
 use hostile::{BINARY, CONTINUATION, ServerFrame, TEXT, frame, frame_header, ws_closed, ws_open, ws_read};
 use serde_json::{Value, json};
-use studio_bff::clock::Clock;
-use studio_bff::config::Config;
 use studio_bff::http::Limits;
 use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -46,76 +40,45 @@ fn panics() -> usize {
     COUNT.load(Ordering::SeqCst)
 }
 
-/// A served app with one member account of 20 credits, over SQLite.
-struct Server {
-    app: TestApp,
-    addr: SocketAddr,
-    account: i64,
-    _db: TestDb,
+/// The shared WebSocket test server (one member account of 10 credits), with panics
+/// counted from its start.
+async fn server(limits: Limits) -> Server {
+    panics();
+    Server::with(limits).await
 }
 
-impl Server {
-    async fn start() -> Server {
-        Self::with(Limits::default()).await
-    }
+/// A raw socket past `connection_init`, as the member.
+async fn raw_member(server: &Server, protocol: &str) -> TcpStream {
+    let mut stream = ws_open(server.addr, protocol).await;
+    let init = json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {}", server.member())}});
+    send_raw(&mut stream, &init).await;
+    assert_eq!(message(&mut stream).await, json!({"type": "connection_ack"}));
+    stream
+}
 
-    async fn with(limits: Limits) -> Server {
-        panics();
-        let db = TestDb::sqlite().await;
-        let app = TestApp::with(&db, Config::default(), Clock::manual_at(utc(NOW)), limits).await;
-        let account = app
-            .ledger
-            .create_account("A", PlanCode::Professional, 4)
-            .await
-            .expect("an account")
-            .id;
-        let addr = api_support::ws::serve(&app).await;
-        Server {
-            app,
-            addr,
-            account,
-            _db: db,
-        }
+/// A fresh socket on the same server runs a query and a subscription, and nothing
+/// panicked: the hostile socket hurt no one else.
+async fn assert_still_serving(server: &Server) {
+    let mut socket = connect(server.addr, MODERN).await;
+    initialise(&mut socket, &server.member()).await;
+    send(
+        &mut socket,
+        json!({"id": "q", "type": "subscribe", "payload": {"query": "{ viewer { role } }"}}),
+    )
+    .await;
+    let answer = receive(&mut socket).await;
+    assert_eq!(answer["payload"]["data"]["viewer"]["role"], "MEMBER", "{answer}");
+    send(
+        &mut socket,
+        json!({"id": "b", "type": "subscribe", "payload": {"query": BALANCE}}),
+    )
+    .await;
+    let mut balance = receive(&mut socket).await;
+    while balance["id"] != "b" {
+        balance = receive(&mut socket).await;
     }
-
-    fn member(&self) -> String {
-        self.app.member(self.account)
-    }
-
-    /// A raw socket past `connection_init`, as the member.
-    async fn raw_member(&self, protocol: &str) -> TcpStream {
-        let mut stream = ws_open(self.addr, protocol).await;
-        let init =
-            json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {}", self.member())}});
-        send_raw(&mut stream, &init).await;
-        assert_eq!(message(&mut stream).await, json!({"type": "connection_ack"}));
-        stream
-    }
-
-    /// A fresh socket on the same server runs a query and a subscription, and nothing
-    /// panicked: the hostile socket hurt no one else.
-    async fn assert_still_serving(&self) {
-        let mut socket = connect(self.addr, MODERN).await;
-        initialise(&mut socket, &self.member()).await;
-        send(
-            &mut socket,
-            json!({"id": "q", "type": "subscribe", "payload": {"query": "{ viewer { role } }"}}),
-        )
-        .await;
-        let answer = receive(&mut socket).await;
-        assert_eq!(answer["payload"]["data"]["viewer"]["role"], "MEMBER", "{answer}");
-        send(
-            &mut socket,
-            json!({"id": "b", "type": "subscribe", "payload": {"query": BALANCE}}),
-        )
-        .await;
-        let mut balance = receive(&mut socket).await;
-        while balance["id"] != "b" {
-            balance = receive(&mut socket).await;
-        }
-        assert_eq!(balance["type"], "next", "{balance}");
-        assert_eq!(panics(), 0, "a panic in the process");
-    }
+    assert_eq!(balance["type"], "next", "{balance}");
+    assert_eq!(panics(), 0, "a panic in the process");
 }
 
 async fn send_raw(stream: &mut TcpStream, message: &Value) {
@@ -162,7 +125,7 @@ fn subscribe(id: &str, query: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frame_announced_and_half_sent_before_the_ack_is_closed_when_initialisation_is_due() {
-    let server = Server::with(Limits {
+    let server = server(Limits {
         connection_init: Duration::from_millis(500),
         ..Limits::default()
     })
@@ -178,21 +141,21 @@ async fn a_frame_announced_and_half_sent_before_the_ack_is_closed_when_initialis
 
     assert_eq!(ws_closed(&mut stream, PATIENCE).await, Some(4408));
     assert!(opened.elapsed() < Duration::from_secs(3), "{:?}", opened.elapsed());
-    server.assert_still_serving().await;
+    assert_still_serving(&server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_half_sent_frame_after_the_ack_stalls_only_its_own_reading() {
-    let server = Server::with(Limits {
+    let server = server(Limits {
         keep_alive: Duration::from_millis(200),
         ..Limits::default()
     })
     .await;
-    let mut stream = server.raw_member(MODERN).await;
+    let mut stream = raw_member(&server, MODERN).await;
     send_raw(&mut stream, &subscribe("b", BALANCE)).await;
     assert_eq!(
         message(&mut stream).await["payload"]["data"]["balanceChanged"]["available"],
-        20
+        10
     );
 
     stream
@@ -205,18 +168,18 @@ async fn a_half_sent_frame_after_the_ack_stalls_only_its_own_reading() {
     keep_alive(&mut stream).await;
     server.app.charge_one(server.account, "half-sent").await;
     let next = message(&mut stream).await;
-    assert_eq!(next["payload"]["data"]["balanceChanged"]["available"], 19, "{next}");
+    assert_eq!(next["payload"]["data"]["balanceChanged"]["available"], 9, "{next}");
     drop(stream);
-    server.assert_still_serving().await;
+    assert_still_serving(&server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn frames_and_messages_over_the_64_kib_cap_close_the_socket_unread() {
-    let server = Server::start().await;
+    let server = server(Limits::default()).await;
     let announcements = [64 * 1024 + 1, 1 << 30, u64::MAX >> 1];
 
     for length in announcements {
-        let mut stream = server.raw_member(MODERN).await;
+        let mut stream = raw_member(&server, MODERN).await;
         let started = Instant::now();
         stream.write_all(&frame_header(TEXT, true, length)).await.expect("sent");
         // Whatever follows is never read: the header alone is refused.
@@ -232,7 +195,7 @@ async fn frames_and_messages_over_the_64_kib_cap_close_the_socket_unread() {
     }
 
     // Fragments each under the cap, together over it.
-    let mut stream = server.raw_member(MODERN).await;
+    let mut stream = raw_member(&server, MODERN).await;
     let part = vec![b' '; 30 * 1024];
     let mut fragments = frame(TEXT, false, &part);
     fragments.extend(frame(CONTINUATION, false, &part));
@@ -241,17 +204,17 @@ async fn frames_and_messages_over_the_64_kib_cap_close_the_socket_unread() {
     let code = ws_closed(&mut stream, PATIENCE).await;
     assert!(matches!(code, None | Some(1009)), "fragments: closed with {code:?}");
 
-    server.assert_still_serving().await;
+    assert_still_serving(&server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_fragmented_and_never_finished_stalls_nothing_and_a_new_one_closes_it() {
-    let server = Server::with(Limits {
+    let server = server(Limits {
         keep_alive: Duration::from_millis(200),
         ..Limits::default()
     })
     .await;
-    let mut stream = server.raw_member(MODERN).await;
+    let mut stream = raw_member(&server, MODERN).await;
     let subscribe = subscribe("1", BALANCE).to_string();
     let (first, _) = subscribe.as_bytes().split_at(10);
 
@@ -265,12 +228,12 @@ async fn a_message_fragmented_and_never_finished_stalls_nothing_and_a_new_one_cl
 
     let code = ws_closed(&mut stream, PATIENCE).await;
     assert!(matches!(code, None | Some(1002)), "closed with {code:?}");
-    server.assert_still_serving().await;
+    assert_still_serving(&server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_utf8_in_a_text_frame_closes_the_socket_on_both_protocols() {
-    let server = Server::start().await;
+    let server = server(Limits::default()).await;
     let payloads: [&[u8]; 3] = [
         &[0xff, 0xfe, b'{'],
         b"{\"type\":\"ping\",\"payload\":{\"a\":\"\xc0\x80\"}}",
@@ -279,7 +242,7 @@ async fn invalid_utf8_in_a_text_frame_closes_the_socket_on_both_protocols() {
 
     for protocol in [MODERN, LEGACY] {
         for payload in payloads {
-            let mut stream = server.raw_member(protocol).await;
+            let mut stream = raw_member(&server, protocol).await;
 
             stream.write_all(&frame(TEXT, true, payload)).await.expect("sent");
 
@@ -287,15 +250,15 @@ async fn invalid_utf8_in_a_text_frame_closes_the_socket_on_both_protocols() {
             assert!(matches!(code, None | Some(1007)), "{protocol}: closed with {code:?}");
         }
     }
-    server.assert_still_serving().await;
+    assert_still_serving(&server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_and_malformed_control_frames_close_the_socket() {
-    let server = Server::start().await;
+    let server = server(Limits::default()).await;
 
     for protocol in [MODERN, LEGACY] {
-        let mut stream = server.raw_member(protocol).await;
+        let mut stream = raw_member(&server, protocol).await;
         stream
             .write_all(&frame(BINARY, true, b"{\"type\":\"ping\"}"))
             .await
@@ -317,20 +280,20 @@ async fn binary_and_malformed_control_frames_close_the_socket() {
         }),
     ];
     for (what, bytes) in malformed {
-        let mut stream = server.raw_member(MODERN).await;
+        let mut stream = raw_member(&server, MODERN).await;
 
         let _ = stream.write_all(&bytes).await;
 
         let code = ws_closed(&mut stream, PATIENCE).await;
         assert!(matches!(code, None | Some(1002)), "{what}: closed with {code:?}");
     }
-    server.assert_still_serving().await;
+    assert_still_serving(&server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn huge_subscription_documents_get_an_error_and_the_socket_goes_on() {
-    let server = Server::start().await;
-    let mut stream = server.raw_member(MODERN).await;
+    let server = server(Limits::default()).await;
+    let mut stream = raw_member(&server, MODERN).await;
     let aliases: String = (0..3_000)
         .map(|i| format!("a{i}: balanceChanged {{ available }} "))
         .collect();
@@ -380,7 +343,7 @@ async fn huge_subscription_documents_get_an_error_and_the_socket_goes_on() {
     send_raw(&mut stream, &subscribe("big", &"{a".repeat(33_000))).await;
     let code = ws_closed(&mut stream, PATIENCE).await;
     assert!(matches!(code, None | Some(1009)), "closed with {code:?}");
-    server.assert_still_serving().await;
+    assert_still_serving(&server).await;
 }
 
 /// Sends `messages` in one write and reads what comes back until `done` says so or the
@@ -422,8 +385,8 @@ async fn flood(stream: TcpStream, messages: Vec<Value>, done: impl Fn(&[Value]) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_subscribes_in_a_row_run_32_and_refuse_the_rest_one_by_one() {
-    let server = Server::start().await;
-    let stream = server.raw_member(MODERN).await;
+    let server = server(Limits::default()).await;
+    let stream = raw_member(&server, MODERN).await;
     let subscribes: Vec<Value> = (0..10_000).map(|i| subscribe(&i.to_string(), BALANCE)).collect();
     let started = Instant::now();
 
@@ -439,15 +402,15 @@ async fn ten_thousand_subscribes_in_a_row_run_32_and_refuse_the_rest_one_by_one(
             .all(|m| m["payload"][0]["extensions"]["code"] == "TOO_MANY_SUBSCRIPTIONS")
     );
     println!("10,000 subscribes answered in {:?}", started.elapsed());
-    server.assert_still_serving().await;
+    assert_still_serving(&server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_subscribes_with_one_id_close_the_socket_at_the_second() {
-    let server = Server::start().await;
+    let server = server(Limits::default()).await;
 
     for (protocol, start) in [(MODERN, "subscribe"), (LEGACY, "start")] {
-        let stream = server.raw_member(protocol).await;
+        let stream = raw_member(&server, protocol).await;
         let subscribes = vec![json!({"id": "same", "type": start, "payload": {"query": BALANCE}}); 10_000];
 
         let (received, closed) = flood(stream, subscribes, |_| false).await;
@@ -455,18 +418,18 @@ async fn ten_thousand_subscribes_with_one_id_close_the_socket_at_the_second() {
         assert_eq!(closed, Some(4409), "{protocol}");
         assert!(received.len() <= 1, "{protocol}: {received:?}");
     }
-    server.assert_still_serving().await;
+    assert_still_serving(&server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_pings_are_each_answered_and_the_socket_goes_on() {
-    let server = Server::start().await;
-    let stream = server.raw_member(MODERN).await;
+    let server = server(Limits::default()).await;
+    let stream = raw_member(&server, MODERN).await;
     let pings = vec![json!({"type": "ping", "payload": {"n": "x".repeat(100)}}); 10_000];
 
     let (received, closed) = flood(stream, pings, |received| received.len() == 10_000).await;
 
     assert_eq!(closed, None);
     assert!(received.iter().all(|m| m["type"] == "pong"));
-    server.assert_still_serving().await;
+    assert_still_serving(&server).await;
 }

@@ -10,7 +10,13 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::TestApp;
+use entity::enums::PlanCode;
+use studio_bff::clock::Clock;
+use studio_bff::config::Config;
+use studio_bff::http::Limits;
+
+use super::{NOW, TestApp, utc};
+use crate::common::TestDb;
 
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -29,6 +35,50 @@ pub async fn serve(app: &TestApp) -> SocketAddr {
         Duration::from_secs(1),
     ));
     addr
+}
+
+/// A served app with one member account of 10 credits, over a fresh SQLite database.
+pub struct Server {
+    pub app: TestApp,
+    pub addr: SocketAddr,
+    pub account: i64,
+    _db: TestDb,
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        Self::with(Limits::default()).await
+    }
+
+    pub async fn with(limits: Limits) -> Server {
+        let db = TestDb::sqlite().await;
+        let app = TestApp::with(&db, Config::default(), Clock::manual_at(utc(NOW)), limits).await;
+        let account = app
+            .ledger
+            .create_account("A", PlanCode::Professional, 2)
+            .await
+            .expect("an account")
+            .id;
+        let addr = serve(&app).await;
+        Server {
+            app,
+            addr,
+            account,
+            _db: db,
+        }
+    }
+
+    /// A token of the account's member.
+    pub fn member(&self) -> String {
+        self.app.member(self.account)
+    }
+
+    /// A socket past `connection_init`, as the account's member.
+    pub async fn member_socket(&self, protocol: &str) -> Socket {
+        let mut socket = connect(self.addr, protocol).await;
+        initialise(&mut socket, &self.member()).await;
+        socket
+    }
 }
 
 /// A WebSocket to `/graphql/ws` offering `protocol`.
