@@ -311,9 +311,9 @@ async fn graphql_get(State(state): State<Arc<AppState>>, headers: HeaderMap, Raw
             );
         }
     };
-    let operation = graphql::inspect(&request.query, request.operation_name.as_deref())
-        .and_then(|i| i.operation)
-        .map(|(_, ty)| ty);
+    let operation = state
+        .api
+        .operation_type(&request.query, request.operation_name.as_deref());
     if matches!(operation, Some(OperationType::Mutation | OperationType::Subscription)) {
         let mut refused = error_response(
             StatusCode::METHOD_NOT_ALLOWED,

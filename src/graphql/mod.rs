@@ -96,19 +96,14 @@ pub struct Inspection {
     pub selections: usize,
 }
 
-/// Reads `query`; `None` when its [`Shape`] is over the limits, and then it is not
-/// parsed, or when it does not parse (execution then reports why).
-pub fn inspect(query: &str, operation_name: Option<&str>) -> Option<Inspection> {
-    parse_inspected(query, operation_name).map(|parsed| parsed.inspection)
-}
-
 /// A document and what it asks for.
 pub struct Parsed {
     pub document: ExecutableDocument,
     pub inspection: Inspection,
 }
 
-/// Parses and inspects `query` as [`inspect`] does, keeping the document.
+/// Parses and inspects `query`; `None` when its [`Shape`] is over the limits, and then
+/// it is not parsed, or when it does not parse (execution then reports why).
 pub fn parse_inspected(query: &str, operation_name: Option<&str>) -> Option<Parsed> {
     if shape(query).refusal().is_some() {
         return None;
@@ -312,6 +307,13 @@ impl Api {
         }
     }
 
+    /// The type of the operation `query` would run, read through the document cache so
+    /// that running it next parses nothing again.
+    pub fn operation_type(&self, query: &str, operation_name: Option<&str>) -> Option<OperationType> {
+        let parsed = self.documents.get(query, operation_name)?;
+        parsed.inspection.operation.as_ref().map(|(_, ty)| *ty)
+    }
+
     /// Adds what belongs to this one request; refuses a document with too many aliases.
     fn prepare(&self, mut request: Request) -> Result<(Request, tracing::Span), Box<Response>> {
         let request_id = uuid::Uuid::new_v4().to_string();
@@ -404,6 +406,10 @@ impl Executor for Api {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn inspect(query: &str, operation_name: Option<&str>) -> Option<Inspection> {
+        parse_inspected(query, operation_name).map(|parsed| parsed.inspection)
+    }
 
     #[test]
     fn inspection_names_the_operation_that_would_run_and_counts_aliases() {
