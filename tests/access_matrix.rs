@@ -353,7 +353,8 @@ impl World {
         let b_applied = ledger
             .apply_changes(b.id, &apply(b_photos[0].id, "showroom", Some(b_logo.id), "b-apply"))
             .await
-            .expect("B's edit");
+            .expect("B's edit")
+            .outcome;
         let b_report = ledger
             .report_faulty_photo(b.id, b_photos[0].id, Some("Bravo: logo blurred"))
             .await

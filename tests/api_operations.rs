@@ -10,6 +10,34 @@ use studio_bff::config::Config;
 use studio_bff::ids::Kind;
 
 on_both_databases! {
+    async fn a_retried_apply_answers_its_first_edits_and_the_balance_now(db) {
+        let app = TestApp::start(&db, Config::default()).await;
+        let account = app.ledger.create_account("Autohaus Ost", PlanCode::Professional, 2).await.unwrap();
+        let token = app.member(account.id);
+        let photos = app.photos(account.id, 3).await;
+        let apply = |photos: &[&String], background: &str, key: &str| json!({"input": {
+            "photoIds": photos,
+            "backgroundId": app.gid(Kind::Background, background),
+            "idempotencyKey": key,
+        }});
+
+        let first = app.op(&token, "ApplyChanges", apply(&[&photos[0], &photos[1]], "showroom", "k1")).await;
+        let other = app.op(&token, "ApplyChanges", apply(&[&photos[2]], "city-street", "k2")).await;
+        let retried = app.op(&token, "ApplyChanges", apply(&[&photos[0], &photos[1]], "showroom", "k1")).await;
+
+        let (first, retried) = (&first["applyChanges"], &retried["applyChanges"]);
+        assert_eq!(first["creditsCharged"], 2);
+        assert_eq!(first["balance"]["available"], 8);
+        assert_eq!(first["edits"][0]["photo"]["id"], photos[0]);
+        assert_eq!(first["edits"][1]["photo"]["id"], photos[1]);
+        assert_eq!(other["applyChanges"]["balance"]["available"], 7);
+        assert_eq!(retried["creditsCharged"], 2);
+        assert_eq!(retried["edits"], first["edits"]);
+        assert_eq!(retried["unchanged"], json!([]));
+        assert_eq!(retried["balance"]["available"], 7, "the balance now, not the first answer's");
+        assert_eq!(retried["userErrors"], json!([]));
+    }
+
     async fn the_studio_applies_a_look_lists_photos_reverts_and_reports(db) {
         let app = TestApp::start(&db, Config::default()).await;
         let account = app.ledger.create_account("Autohaus Nord", PlanCode::Professional, 2).await.unwrap();

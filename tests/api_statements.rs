@@ -13,6 +13,7 @@ use studio_bff::clock::Clock;
 use studio_bff::config::Config;
 use studio_bff::db::connect_and_migrate;
 use studio_bff::http::Limits;
+use studio_bff::ids::Kind;
 use studio_bff::ledger::{ApplyRequest, LogoPlacement};
 
 /// The app over `db`, and the count of SQL statements it has run.
@@ -39,8 +40,9 @@ fn apply(photo_ids: Vec<i64>, background: &str, logo: Option<i64>, key: String) 
     }
 }
 
-/// An account with `photos` photos, each showing an edit with a logo.
-async fn studio_account(app: &TestApp, photos: usize) -> i64 {
+/// An account with `photos` photos, each showing an edit with a logo; its id and the
+/// photos' ids.
+async fn studio_account(app: &TestApp, photos: usize) -> (i64, Vec<i64>) {
     let account = app
         .ledger
         .create_account("Studio", PlanCode::ProfessionalPlus, 5)
@@ -49,7 +51,7 @@ async fn studio_account(app: &TestApp, photos: usize) -> i64 {
     let registrations: Vec<(String, String)> = (0..photos)
         .map(|i| (format!("l-{i}"), format!("https://img.example/{i}.jpg")))
         .collect();
-    let ids = app
+    let ids: Vec<i64> = app
         .ledger
         .register_photos(account.id, &registrations)
         .await
@@ -63,10 +65,10 @@ async fn studio_account(app: &TestApp, photos: usize) -> i64 {
         .await
         .unwrap();
     app.ledger
-        .apply_changes(account.id, &apply(ids, "showroom", Some(logo.id), "all".into()))
+        .apply_changes(account.id, &apply(ids.clone(), "showroom", Some(logo.id), "all".into()))
         .await
         .unwrap();
-    account.id
+    (account.id, ids)
 }
 
 /// An account with `purchases` invoices and `charges` more charge entries.
@@ -109,14 +111,41 @@ async fn statements_of(app: &TestApp, counter: &AtomicUsize, account_id: i64, op
 on_both_databases! {
     async fn studio_photos_runs_as_many_statements_for_50_photos_as_for_2(db) {
         let (app, counter) = counted_app(&db).await;
-        let big = studio_account(&app, 50).await;
-        let small = studio_account(&app, 2).await;
+        let (big, _) = studio_account(&app, 50).await;
+        let (small, _) = studio_account(&app, 2).await;
 
         let for_big = statements_of(&app, &counter, big, "StudioPhotos").await;
         let for_small = statements_of(&app, &counter, small, "StudioPhotos").await;
 
         assert_eq!(for_big, for_small);
         assert!(for_big <= 10, "{for_big} statements");
+    }
+
+    async fn an_apply_reads_nothing_after_its_transaction(db) {
+        let (app, counter) = counted_app(&db).await;
+        // Two accounts of 10 photos, each photo showing an edit with a logo.
+        let (by_api, api_photos) = studio_account(&app, 10).await;
+        let (by_ledger, ledger_photos) = studio_account(&app, 10).await;
+        let variables = json!({"input": {
+            "photoIds": api_photos.iter().map(|id| app.gid(Kind::Photo, id)).collect::<Vec<_>>(),
+            "backgroundId": app.gid(Kind::Background, "city-street"),
+            "idempotencyKey": "again",
+        }});
+
+        let before = counter.load(Ordering::SeqCst);
+        app.ledger
+            .apply_changes(by_ledger, &apply(ledger_photos, "city-street", None, "again".into()))
+            .await
+            .unwrap();
+        let in_the_ledger = counter.load(Ordering::SeqCst) - before;
+        let token = app.member(by_api);
+        let before = counter.load(Ordering::SeqCst);
+        let answer = app.op(&token, "ApplyChanges", variables).await;
+        let through_the_api = counter.load(Ordering::SeqCst) - before;
+
+        assert_eq!(answer["applyChanges"]["creditsCharged"], 10);
+        assert_eq!(answer["applyChanges"]["edits"][9]["photo"]["id"], app.gid(Kind::Photo, api_photos[9]));
+        assert_eq!(through_the_api, in_the_ledger, "the answer is built from what the transaction wrote");
     }
 
     async fn billing_page_runs_as_many_statements_for_200_entries_and_20_invoices_as_for_a_few(db) {

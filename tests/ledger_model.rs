@@ -678,9 +678,13 @@ impl Harness {
                     }),
                     idempotency_key: key.clone(),
                 };
-                l.apply_changes(account(a), &request)
-                    .await
-                    .map(|o| DbOutcome::Applied(o.credits_charged, o.edit_ids, o.unchanged_photo_ids))
+                l.apply_changes(account(a), &request).await.map(|a| {
+                    DbOutcome::Applied(
+                        a.outcome.credits_charged,
+                        a.outcome.edit_ids,
+                        a.outcome.unchanged_photo_ids,
+                    )
+                })
             }
             Action::Revert { account: a, photos } => {
                 let photos: Vec<i64> = photos.iter().map(|p| db_id(&self.ids.photos, *p)).collect();
@@ -1221,7 +1225,7 @@ async fn spend(ledger: &Ledger, account_id: i64, n: usize, key: &str) {
         logo: None,
         idempotency_key: key.into(),
     };
-    let outcome = ledger.apply_changes(account_id, &request).await.expect("apply");
+    let outcome = ledger.apply_changes(account_id, &request).await.expect("apply").outcome;
     assert_eq!(outcome.credits_charged, i32::try_from(n).expect("small"));
 }
 

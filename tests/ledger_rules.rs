@@ -63,7 +63,7 @@ on_both_databases! {
         let account = ledger.create_account("Autohaus Nord", PlanCode::Professional, 2).await.unwrap();
         let ids = photos(&ledger, account.id, 3).await;
 
-        let outcome = ledger.apply_changes(account.id, &apply(&ids, "showroom", "k1")).await.unwrap();
+        let outcome = ledger.apply_changes(account.id, &apply(&ids, "showroom", "k1")).await.unwrap().outcome;
 
         assert_eq!(outcome.credits_charged, 3);
         assert_eq!(outcome.edit_ids.len(), 3);
@@ -77,7 +77,7 @@ on_both_databases! {
         let ids = photos(&ledger, account.id, 2).await;
         ledger.apply_changes(account.id, &apply(&ids[..1], "showroom", "k1")).await.unwrap();
 
-        let outcome = ledger.apply_changes(account.id, &apply(&ids, "showroom", "k2")).await.unwrap();
+        let outcome = ledger.apply_changes(account.id, &apply(&ids, "showroom", "k2")).await.unwrap().outcome;
 
         assert_eq!(outcome.credits_charged, 1);
         assert_eq!(outcome.unchanged_photo_ids, vec![ids[0]]);
@@ -93,9 +93,9 @@ on_both_databases! {
 
         let mut with_logo = apply(&ids, "showroom", "k2");
         with_logo.logo = Some(LogoPlacement { logo_id: logo.id, position: LogoPosition::TopLeft });
-        let second = ledger.apply_changes(account.id, &with_logo).await.unwrap();
+        let second = ledger.apply_changes(account.id, &with_logo).await.unwrap().outcome;
         with_logo.idempotency_key = "k3".into();
-        let third = ledger.apply_changes(account.id, &with_logo).await.unwrap();
+        let third = ledger.apply_changes(account.id, &with_logo).await.unwrap().outcome;
 
         assert_eq!((second.credits_charged, third.credits_charged), (1, 0));
         assert_eq!(ledger.balance(&account).await.unwrap().available, 8);
@@ -177,7 +177,7 @@ on_both_databases! {
         let account = ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
         let ids = photos(&ledger, account.id, 2).await;
 
-        let outcome = ledger.apply_changes(account.id, &apply(&[ids[0], ids[1], ids[0]], "showroom", "k")).await.unwrap();
+        let outcome = ledger.apply_changes(account.id, &apply(&[ids[0], ids[1], ids[0]], "showroom", "k")).await.unwrap().outcome;
 
         assert_eq!(outcome.credits_charged, 2);
         assert_eq!(ledger.balance(&account).await.unwrap().available, 8);
@@ -187,9 +187,9 @@ on_both_databases! {
         let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
         let account = ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
         let ids = photos(&ledger, account.id, 2).await;
-        let first = ledger.apply_changes(account.id, &apply(&ids, "showroom", "key-1")).await.unwrap();
+        let first = ledger.apply_changes(account.id, &apply(&ids, "showroom", "key-1")).await.unwrap().outcome;
 
-        let again = ledger.apply_changes(account.id, &apply(&ids, "showroom", "key-1")).await.unwrap();
+        let again = ledger.apply_changes(account.id, &apply(&ids, "showroom", "key-1")).await.unwrap().outcome;
         let other_input = ledger.apply_changes(account.id, &apply(&ids, "city-street", "key-1")).await;
         let bought = ledger.purchase_pack(account.id, "pro-small", "key-1").await;
 
@@ -209,7 +209,7 @@ on_both_databases! {
         assert_eq!(refusal_code(within), RefusalCode::IdempotencyKeyReused);
 
         ledger.set_clock(utc("2026-11-25T10:00:00Z")).await.unwrap();
-        let after = ledger.apply_changes(account.id, &apply(&ids, "city-street", "key")).await.unwrap();
+        let after = ledger.apply_changes(account.id, &apply(&ids, "city-street", "key")).await.unwrap().outcome;
 
         assert_eq!(after.credits_charged, 1);
         assert_eq!(ledger.balance(&account).await.unwrap().available, 8);
@@ -222,7 +222,7 @@ on_both_databases! {
         ledger.apply_changes(account.id, &apply(&ids[..1], "showroom", "k1")).await.unwrap();
 
         let reverted = ledger.revert_photos(account.id, &[ids[0], ids[1], ids[0]]).await.unwrap();
-        let reapplied = ledger.apply_changes(account.id, &apply(&ids[..1], "showroom", "k2")).await.unwrap();
+        let reapplied = ledger.apply_changes(account.id, &apply(&ids[..1], "showroom", "k2")).await.unwrap().outcome;
 
         assert_eq!(reverted, vec![ids[0], ids[1]]);
         assert_eq!(reapplied.credits_charged, 1, "the original is a different look");
@@ -235,7 +235,7 @@ on_both_databases! {
         let other = ledger.create_account("B", PlanCode::Professional, 2).await.unwrap();
         let ids = photos(&ledger, account.id, 1).await;
         assert_eq!(refusal_code(ledger.report_faulty_photo(account.id, ids[0], None).await), RefusalCode::PhotoNotEdited);
-        let applied = ledger.apply_changes(account.id, &apply(&ids, "showroom", "k1")).await.unwrap();
+        let applied = ledger.apply_changes(account.id, &apply(&ids, "showroom", "k1")).await.unwrap().outcome;
 
         let first = ledger.report_faulty_photo(account.id, ids[0], Some("Logo blurred")).await.unwrap();
         let second = ledger.report_faulty_photo(account.id, ids[0], None).await.unwrap();
@@ -301,7 +301,7 @@ on_both_databases! {
         ledger.purchase_pack(account.id, "pro-small", "buy").await.unwrap();
         let ids = photos(&ledger, account.id, 30).await;
 
-        let outcome = ledger.apply_changes(account.id, &apply(&ids, "showroom", "k")).await.unwrap();
+        let outcome = ledger.apply_changes(account.id, &apply(&ids, "showroom", "k")).await.unwrap().outcome;
 
         let edits = entity::edit::Entity::find().all(ledger.db()).await.unwrap();
         let paid_from: Vec<Bucket> = outcome.edit_ids.iter().map(|id| edits.iter().find(|e| e.id == *id).unwrap().paid_from).collect();

@@ -50,7 +50,7 @@ async fn charge(ledger: &Ledger, account_id: i64, photos: usize, key: &str) {
         logo: None,
         idempotency_key: key.into(),
     };
-    let outcome = ledger.apply_changes(account_id, &request).await.unwrap();
+    let outcome = ledger.apply_changes(account_id, &request).await.unwrap().outcome;
     assert_eq!(outcome.credits_charged as usize, photos);
 }
 

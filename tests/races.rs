@@ -52,7 +52,7 @@ async fn charge_concurrently(ledger: &Ledger, account_id: i64, photo_ids: &[i64]
     let mut tally = (0, 0);
     for outcome in outcomes {
         match outcome.expect("task finished") {
-            Ok(o) if o.credits_charged == 1 => tally.0 += 1,
+            Ok(a) if a.outcome.credits_charged == 1 => tally.0 += 1,
             Err(Error::Refused(r)) if r.code == RefusalCode::InsufficientCredits => tally.1 += 1,
             other => panic!("unexpected outcome {other:?}"),
         }
@@ -106,7 +106,10 @@ on_both_databases! {
         }))
         .await;
 
-        let outcomes: Vec<_> = outcomes.into_iter().map(|o| o.expect("task").expect("apply")).collect();
+        let applied: Vec<_> = outcomes.into_iter().map(|o| o.expect("task").expect("apply")).collect();
+        let fresh = applied.iter().filter(|a| a.written.is_some()).count();
+        let outcomes: Vec<_> = applied.into_iter().map(|a| a.outcome).collect();
+        assert_eq!(fresh, 1, "one apply acts, the others replay it");
         assert!(outcomes.iter().all(|o| *o == outcomes[0]), "every answer is the first answer");
         assert_eq!(outcomes[0].credits_charged, 3);
         assert_exact_ledger(&ledger, account_id, 3).await;

@@ -13,6 +13,14 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    /// The edit the photo shows now.
+    #[sea_orm(
+        belongs_to = "super::edit::Entity",
+        from = "Column::CurrentEditId",
+        to = "super::edit::Column::Id"
+    )]
+    CurrentEdit,
+}
 
 impl ActiveModelBehavior for ActiveModel {}

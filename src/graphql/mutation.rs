@@ -4,14 +4,15 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use entity::{account, edit, invoice, lot, photo};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use super::context::{OrInternal, forbidden, ids, internal, ledger, ops, unauthenticated, viewer};
+use super::context::{OrInternal, forbidden, ids, internal, ledger, ops, store, unauthenticated, viewer};
+use super::loaders::PhotoKey;
 use super::types::{
     Account, Balance, DateTime, FaultyReport, Invoice, Logo, LogoPosition, Photo, PhotoEdit, PlanCode, PurchasedLot,
     balance_of,
 };
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::ids::{IdCodec, Kind};
-use crate::ledger::{ApplyRequest, LogoPlacement};
+use crate::ledger::{Applied, ApplyRequest, LogoPlacement};
 
 /// The contract's codes for business refusals.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,13 +82,17 @@ fn key_of(ids: &IdCodec, kind: Kind, id: &ID, code: RefusalCode, what: &str, pat
         .ok_or_else(|| Refusal::new(code, format!("No such {what}.")).at(path).into())
 }
 
-/// The account the signed-in user acts for.
-async fn own_account(ctx: &Context<'_>) -> async_graphql::Result<account::Model> {
-    let account_id = viewer(ctx)?
+/// The id of the account the signed-in user acts for, as the token says.
+fn own_account_id(ctx: &Context<'_>) -> async_graphql::Result<i64> {
+    viewer(ctx)?
         .account_id
-        .ok_or_else(|| forbidden("This user acts for no account."))?;
+        .ok_or_else(|| forbidden("This user acts for no account."))
+}
+
+/// The account the signed-in user acts for; a token for no stored account is refused.
+async fn own_account(ctx: &Context<'_>) -> async_graphql::Result<account::Model> {
     ledger(ctx)?
-        .account(account_id)
+        .account(own_account_id(ctx)?)
         .await
         .or_internal(ctx)?
         .ok_or_else(unauthenticated)
@@ -99,8 +104,7 @@ async fn balance_now(ctx: &Context<'_>, account_id: i64) -> async_graphql::Resul
         .account(account_id)
         .await
         .or_internal(ctx)?
-        .ok_or_else(|| format!("account {account_id} vanished"))
-        .or_internal(ctx)?;
+        .ok_or_else(unauthenticated)?;
     balance_of(ctx, &account).await
 }
 
@@ -234,6 +238,9 @@ pub struct SetClockPayload {
 
 /// The photos of `account_id` among `keys`, in the order of `keys`.
 async fn photos_in_order(ctx: &Context<'_>, account_id: i64, keys: &[i64]) -> async_graphql::Result<Vec<Photo>> {
+    if keys.is_empty() {
+        return Ok(vec![]);
+    }
     let ids = ids(ctx)?;
     let rows = photo::Entity::find()
         .filter(photo::Column::AccountId.eq(account_id))
@@ -275,7 +282,9 @@ impl Mutation {
         ctx: &Context<'_>,
         input: ApplyChangesInput,
     ) -> async_graphql::Result<ApplyChangesPayload> {
-        let account = own_account(ctx).await?;
+        // The transaction reads the account anyway; one that is not stored is refused
+        // (as `balance_now` shows) without a read before it.
+        let account_id = own_account_id(ctx)?;
         let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
         let request = || -> Result<ApplyRequest, Error> {
             let logo = input
@@ -306,11 +315,41 @@ impl Mutation {
             })
         };
         let outcome = match request() {
-            Ok(request) => ledger.apply_changes(account.id, &request).await,
+            Ok(request) => ledger.apply_changes(account_id, &request).await,
             Err(refused) => Err(refused),
         };
-        let (credits_charged, edits, unchanged, user_errors) = match settle(ctx, outcome)? {
-            Ok(outcome) => {
+        let applied = match settle(ctx, outcome)? {
+            Ok(applied) => applied,
+            Err(refusal) => {
+                return Ok(ApplyChangesPayload {
+                    credits_charged: 0,
+                    edits: vec![],
+                    unchanged: vec![],
+                    balance: balance_now(ctx, account_id).await?,
+                    user_errors: vec![refusal],
+                });
+            }
+        };
+        // The answer is built from what the transaction wrote; only a replay (or a
+        // refusal) reads afterwards.
+        let Applied { outcome, written } = applied;
+        let (edits, unchanged, balance) = match written {
+            Some(written) => {
+                // The edits' photos, for `edits { photo }`, without reading them again.
+                let loaders = store(ctx)?;
+                loaders
+                    .feed_many(written.photos.iter().map(|p| (PhotoKey(p.id), p.clone())))
+                    .await;
+                let unchanged = outcome
+                    .unchanged_photo_ids
+                    .iter()
+                    .filter_map(|id| written.photos.iter().find(|p| p.id == *id))
+                    .map(|p| Photo::new(ids, p.clone()))
+                    .collect();
+                let edits = written.edits.into_iter().map(|e| PhotoEdit::new(ids, e)).collect();
+                (edits, unchanged, Balance::new(ids, ledger.config(), written.balance))
+            }
+            None => {
                 let rows = edit::Entity::find()
                     .filter(edit::Column::Id.is_in(outcome.edit_ids.iter().copied()))
                     .all(ledger.db())
@@ -322,17 +361,16 @@ impl Mutation {
                     .filter_map(|k| rows.iter().find(|e| e.id == *k))
                     .map(|e| PhotoEdit::new(ids, e.clone()))
                     .collect();
-                let unchanged = photos_in_order(ctx, account.id, &outcome.unchanged_photo_ids).await?;
-                (outcome.credits_charged, edits, unchanged, vec![])
+                let unchanged = photos_in_order(ctx, account_id, &outcome.unchanged_photo_ids).await?;
+                (edits, unchanged, balance_now(ctx, account_id).await?)
             }
-            Err(refusal) => (0, vec![], vec![], vec![refusal]),
         };
         Ok(ApplyChangesPayload {
-            credits_charged,
+            credits_charged: outcome.credits_charged,
             edits,
             unchanged,
-            balance: balance_now(ctx, account.id).await?,
-            user_errors,
+            balance,
+            user_errors: vec![],
         })
     }
 

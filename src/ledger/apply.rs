@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use entity::enums::{Bucket, EntryKind, LogoPosition, PlanCode};
 use entity::{edit, faulty_report, logo, photo};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationTrait, Set,
+};
 use serde::{Deserialize, Serialize};
 
 use super::Ledger;
@@ -14,6 +16,7 @@ use super::idempotency::{IdempotencyKey, Opened, fingerprint, remember};
 use super::subscription::MAX_TEXT_CHARS;
 use crate::db::{begin_write, retry_transient};
 use crate::error::{Error, Refusal, RefusalCode};
+use crate::rules::balance::{Breakdown, breakdown};
 use crate::rules::spending_order::allocate;
 
 /// A logo and where it goes.
@@ -42,6 +45,26 @@ pub struct ApplyOutcome {
     pub unchanged_photo_ids: Vec<i64>,
 }
 
+/// An apply as its transaction left things, so that its answer reads nothing after it.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub outcome: ApplyOutcome,
+    /// What this call wrote; `None` when it replayed the first outcome of its key,
+    /// whose photos and balance may have changed since and are read again.
+    pub written: Option<Written>,
+}
+
+/// What an apply wrote, as of its commit.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// The edits created, in the order of the batch.
+    pub edits: Vec<edit::Model>,
+    /// The batch's photos, each once, in the order of the batch, showing their looks.
+    pub photos: Vec<photo::Model>,
+    /// The account's balance after the charge.
+    pub balance: Breakdown,
+}
+
 /// A photo's look: what an apply would change.
 type Look = (String, Option<i64>, Option<LogoPosition>);
 
@@ -49,7 +72,7 @@ impl Ledger {
     /// Applies the look to every photo of the batch that does not have it yet, each
     /// paid by one lot in spending order; refuses the whole batch if it cannot pay.
     #[tracing::instrument(skip(self, request), fields(photos = request.photo_ids.len()))]
-    pub async fn apply_changes(&self, account_id: i64, request: &ApplyRequest) -> Result<ApplyOutcome, Error> {
+    pub async fn apply_changes(&self, account_id: i64, request: &ApplyRequest) -> Result<Applied, Error> {
         let key = IdempotencyKey::parse(&request.idempotency_key)?;
         let photo_ids = self.distinct_batch(&request.photo_ids)?;
         if !self.config.backgrounds.iter().any(|b| b.id == request.background_id) {
@@ -58,11 +81,16 @@ impl Ledger {
                 .into());
         }
         let fingerprint = fingerprint("applyChanges", request)?;
-        let outcome = retry_transient(|| async {
+        retry_transient(|| async {
             let now = self.now();
             let txn = begin_write(&self.db).await?;
             let mut book = match self.open_idempotent(&txn, account_id, &key, &fingerprint, now).await? {
-                Opened::Replay(first) => return Ok(first),
+                Opened::Replay(first) => {
+                    return Ok(Applied {
+                        outcome: first,
+                        written: None,
+                    });
+                }
                 Opened::Fresh(book) => book,
             };
             if let Some(placement) = request.logo {
@@ -76,20 +104,23 @@ impl Ledger {
                         .into());
                 }
             }
-            let photos = owned_photos(&txn, account_id, &request.photo_ids).await?;
-            let current_looks = current_looks(&txn, &photos).await?;
+            let mut photos = owned_photos(&txn, account_id, &request.photo_ids).await?;
             let wanted: Look = (
                 request.background_id.clone(),
                 request.logo.map(|l| l.logo_id),
                 request.logo.map(|l| l.position),
             );
-            let (unchanged, chargeable): (Vec<i64>, Vec<i64>) =
-                photo_ids.iter().partition(|id| current_looks.get(id) == Some(&wanted));
+            let (unchanged, chargeable): (Vec<i64>, Vec<i64>) = photo_ids.iter().partition(|id| {
+                photos
+                    .get(id)
+                    .and_then(|(_, shown)| shown.as_ref())
+                    .is_some_and(|shown| look_of(shown) == wanted)
+            });
 
             let Some(payers) = allocate(&book.lots, chargeable.len()) else {
                 return Err(self.cannot_pay(&book, chargeable.len()).into());
             };
-            let mut edit_ids = Vec::with_capacity(chargeable.len());
+            let mut edits = Vec::with_capacity(chargeable.len());
             let mut paid_per_lot: BTreeMap<i64, i32> = BTreeMap::new();
             for (photo_id, lot_id) in chargeable.iter().zip(&payers) {
                 let paid_from = book
@@ -112,7 +143,10 @@ impl Ledger {
                 .insert(&txn)
                 .await?;
                 set_current_edit(&txn, *photo_id, Some(edit.id)).await?;
-                edit_ids.push(edit.id);
+                if let Some((photo, _)) = photos.get_mut(photo_id) {
+                    photo.current_edit_id = Some(edit.id);
+                }
+                edits.push(edit);
                 *paid_per_lot.entry(*lot_id).or_default() += 1;
             }
             let cause = format!("apply:{}", key.as_str());
@@ -128,16 +162,27 @@ impl Ledger {
                 book.post(&txn, lot_id, charge).await?;
             }
             let outcome = ApplyOutcome {
-                credits_charged: i32::try_from(edit_ids.len()).unwrap_or(i32::MAX),
-                edit_ids,
+                credits_charged: i32::try_from(edits.len()).unwrap_or(i32::MAX),
+                edit_ids: edits.iter().map(|e| e.id).collect(),
                 unchanged_photo_ids: unchanged,
             };
             remember(&txn, account_id, &key, fingerprint.clone(), &outcome, now).await?;
             self.commit(txn, &book).await?;
-            Ok(outcome)
+            let written = Written {
+                edits,
+                photos: photo_ids
+                    .iter()
+                    .filter_map(|id| photos.remove(id))
+                    .map(|(p, _)| p)
+                    .collect(),
+                balance: breakdown(&book.account, &book.lots, self.config.fair_use_cap, now),
+            };
+            Ok(Applied {
+                outcome,
+                written: Some(written),
+            })
         })
-        .await?;
-        Ok(outcome)
+        .await
     }
 
     /// Shows the original again on each photo; free, and a no-op for a photo without
@@ -150,7 +195,7 @@ impl Ledger {
             let txn = begin_write(&self.db).await?;
             let book = self.open_book(&txn, account_id, now).await?;
             let photos = owned_photos(&txn, account_id, photo_ids).await?;
-            let edit_ids: Vec<i64> = photos.values().filter_map(|p| p.current_edit_id).collect();
+            let edit_ids: Vec<i64> = photos.values().filter_map(|(p, _)| p.current_edit_id).collect();
             if !edit_ids.is_empty() {
                 edit::Entity::update_many()
                     .col_expr(edit::Column::RevertedAt, Expr::value(now))
@@ -262,20 +307,23 @@ impl Ledger {
     }
 }
 
-/// The account's photos among `photo_ids`; a photo of another account is refused
-/// exactly like one that does not exist, naming the first such index.
+/// The account's photos among `photo_ids`, each with the edit it shows, in one
+/// statement; a photo of another account is refused exactly like one that does not
+/// exist, naming the first such index.
 async fn owned_photos(
     txn: &impl ConnectionTrait,
     account_id: i64,
     photo_ids: &[i64],
-) -> Result<HashMap<i64, photo::Model>, Error> {
-    let found: HashMap<i64, photo::Model> = photo::Entity::find()
+) -> Result<HashMap<i64, (photo::Model, Option<edit::Model>)>, Error> {
+    let found: HashMap<i64, (photo::Model, Option<edit::Model>)> = photo::Entity::find()
+        .join(JoinType::LeftJoin, photo::Relation::CurrentEdit.def())
+        .select_also(edit::Entity)
         .filter(photo::Column::AccountId.eq(account_id))
         .filter(photo::Column::Id.is_in(photo_ids.iter().copied().collect::<HashSet<_>>()))
         .all(txn)
         .await?
         .into_iter()
-        .map(|p| (p.id, p))
+        .map(|(p, e)| (p.id, (p, e)))
         .collect();
     if let Some(index) = photo_ids.iter().position(|id| !found.contains_key(id)) {
         return Err(Refusal::new(RefusalCode::PhotoNotFound, "No such photo.")
@@ -285,23 +333,9 @@ async fn owned_photos(
     Ok(found)
 }
 
-/// The look each photo shows now, for photos that show an edit.
-async fn current_looks(
-    txn: &impl ConnectionTrait,
-    photos: &HashMap<i64, photo::Model>,
-) -> Result<HashMap<i64, Look>, Error> {
-    let edit_ids: Vec<i64> = photos.values().filter_map(|p| p.current_edit_id).collect();
-    if edit_ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let edits = edit::Entity::find()
-        .filter(edit::Column::Id.is_in(edit_ids))
-        .all(txn)
-        .await?;
-    Ok(edits
-        .into_iter()
-        .map(|e| (e.photo_id, (e.background_id, e.logo_id, e.logo_position)))
-        .collect())
+/// The look `edit` gives its photo.
+fn look_of(edit: &edit::Model) -> Look {
+    (edit.background_id.clone(), edit.logo_id, edit.logo_position)
 }
 
 async fn set_current_edit(txn: &impl ConnectionTrait, photo_id: i64, edit_id: Option<i64>) -> Result<(), Error> {

@@ -23,7 +23,7 @@ mod reads;
 mod subscription;
 
 pub use announce::ChangeFeed;
-pub use apply::{ApplyOutcome, ApplyRequest, LogoPlacement};
+pub use apply::{Applied, ApplyOutcome, ApplyRequest, LogoPlacement, Written};
 pub use book::bucket_label;
 pub use purchase::PurchaseOutcome;
 
