@@ -279,12 +279,12 @@ async fn graphql_post(
             &format!("A batch holds 1 to {} operations.", state.limits.batch),
         );
     }
-    let batch = match serde_json::from_slice::<BatchRequest>(&body) {
-        // `BatchRequest` is untagged, so serde also reads an array such as `["{ a }"]`
-        // as one request's fields in order: that is no batch of requests.
-        Ok(BatchRequest::Single(_)) if batch_size.is_some() => None,
-        Ok(batch) => Some(batch),
-        Err(_) => None,
+    // Read as what the count found: serde would take an array such as `["{ a }"]` for
+    // one request's fields in order, and an untagged `BatchRequest` buffers every value
+    // before it tries its variants.
+    let batch = match batch_size {
+        Some(_) => serde_json::from_slice(&body).ok().map(BatchRequest::Batch),
+        None => serde_json::from_slice(&body).ok().map(BatchRequest::Single),
     };
     let Some(batch) = batch else {
         return error_response(
