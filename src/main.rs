@@ -1,5 +1,6 @@
 //! The `studio-bff` binary: `studio-bff` serves the API; `studio-bff token` mints a
 //! token with the configured secret.
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +13,12 @@ use studio_bff::http::{self, AppState, Limits};
 use studio_bff::ids::Kind;
 use studio_bff::ledger::Ledger;
 use studio_bff::{demo, scheduler};
+
+/// The service allocates a few hundred small blocks per request on two or more worker
+/// threads; glibc's arenas serialize a block freed on another thread than allocated it
+/// (futex contention in the profile of bench/RESULTS.md), mimalloc does not.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// How long in-flight requests may take to finish after SIGTERM.
 const DRAIN: Duration = Duration::from_secs(10);
@@ -86,7 +93,11 @@ async fn serve(config: Config, auth: Auth) -> Result<(), Box<dyn std::error::Err
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     match config.log_format {
         LogFormat::Json => tracing_subscriber::fmt().json().with_env_filter(filter).init(),
-        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+        // Colours only for a person at a terminal: a file or a log collector gets plain text.
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_ansi(std::io::stdout().is_terminal())
+            .with_env_filter(filter)
+            .init(),
     }
     let embedded = demo::is_embedded_default(&config);
     let url = config
