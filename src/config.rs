@@ -21,9 +21,12 @@ pub struct Config {
     pub database_url: Option<String>,
     pub jwt_secret: Option<String>,
     pub clock: ClockMode,
-    /// Start of the launch promotion; none configured means no promotion.
+    /// Start of the promotion campaign `launch`; none configured means no such campaign.
     pub launch_at: Option<DateTime<Utc>>,
+    /// Length of the campaign `launch`'s window.
     pub launch_promotion_days: u32,
+    /// Further promotion campaigns (a later phase for other plans, say).
+    pub promotions: Vec<PromotionSettings>,
     /// Day of the month (1–31) on which a cycle starts, clamped to short months.
     pub monthly_reset_day: u32,
     pub billing_time_zone: Tz,
@@ -63,7 +66,23 @@ pub enum ClockMode {
     Manual,
 }
 
-/// What a plan is called and what its launch promotion grants.
+/// A promotion campaign: a window of `days` from `starts_at`, and the credits per
+/// listing slot it grants each plan (none for a plan not listed).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromotionSettings {
+    pub id: String,
+    pub starts_at: DateTime<Utc>,
+    pub days: u32,
+    #[serde(default)]
+    pub credits_per_slot: BTreeMap<PlanCode, i32>,
+}
+
+/// The id of the campaign that `launch_at`, `launch_promotion_days` and the plans'
+/// `promotion_credits_per_slot` configure.
+pub const LAUNCH_CAMPAIGN: &str = "launch";
+
+/// What a plan is called and what the campaign `launch` grants it per slot.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanSettings {
@@ -127,6 +146,7 @@ impl Default for Config {
             clock: ClockMode::System,
             launch_at: None,
             launch_promotion_days: 28,
+            promotions: Vec::new(),
             monthly_reset_day: 1,
             billing_time_zone: Tz::UTC,
             fair_use_cap: 2000,
@@ -200,6 +220,7 @@ impl Config {
                 format!("must be 1 to 366, not {}", self.launch_promotion_days),
             );
         }
+        self.validate_promotions()?;
         if !(0..=1_000_000).contains(&self.fair_use_cap) {
             return invalid(
                 "fair_use_cap",
@@ -294,10 +315,47 @@ impl Config {
         Ok(())
     }
 
-    /// The promotion window `[launch_at, launch_at + launch_promotion_days)`, if any.
-    pub fn promotion_window(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-        self.launch_at
-            .map(|start| (start, start + Duration::days(i64::from(self.launch_promotion_days))))
+    /// Campaign ids are short lowercase names, unique, and `launch` belongs to
+    /// `launch_at` when that is set.
+    fn validate_promotions(&self) -> Result<(), ConfigError> {
+        let invalid = |problem: String| {
+            Err(ConfigError::Invalid {
+                key: "promotions",
+                problem,
+            })
+        };
+        let mut ids = BTreeSet::new();
+        if self.launch_at.is_some() {
+            ids.insert(LAUNCH_CAMPAIGN);
+        }
+        for p in &self.promotions {
+            let well_formed = (1..=64).contains(&p.id.len())
+                && p.id
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !well_formed {
+                return invalid(format!(
+                    "the id {:?} must be 1 to 64 characters of a-z, 0-9 and -",
+                    p.id
+                ));
+            }
+            if !ids.insert(p.id.as_str()) {
+                return invalid(format!(
+                    "the id {:?} is used twice (`launch` is taken while launch_at is set)",
+                    p.id
+                ));
+            }
+            if !(1..=366).contains(&p.days) {
+                return invalid(format!("{}: days must be 1 to 366, not {}", p.id, p.days));
+            }
+            if let Some((plan, credits)) = p.credits_per_slot.iter().find(|(_, c)| !(0..=10_000).contains(*c)) {
+                return invalid(format!(
+                    "{}: credits_per_slot of {plan:?} must be 0 to 10000, not {credits}",
+                    p.id
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// How long an idempotency key replays its first answer.

@@ -1,7 +1,7 @@
 //! The embedded default's demo: a development secret, and one account seeded through
 //! the ledger's own operations so it holds photos, a logo, an edit and credits in every
 //! bucket (monthly, a purchased pack, the launch promotion).
-use chrono::{DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use entity::account;
 use entity::enums::PlanCode;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -33,10 +33,11 @@ pub fn jwt_secret(config: &Config) -> Result<String, String> {
 }
 
 /// In the embedded default without a configured launch, opens the launch promotion
-/// window at the start of today (UTC) so the demo shows every bucket.
-pub fn with_demo_launch(mut config: Config) -> Config {
+/// window at the start of `today` (UTC) so the demo shows every bucket. A restart on
+/// another day moves the window; lots already granted keep theirs.
+pub fn with_demo_launch(mut config: Config, today: DateTime<Utc>) -> Config {
     if is_embedded_default(&config) && config.launch_at.is_none() {
-        config.launch_at = Utc::now().duration_trunc(TimeDelta::days(1)).ok();
+        config.launch_at = today.duration_trunc(TimeDelta::days(1)).ok();
     }
     config
 }

@@ -57,7 +57,7 @@ enum RoleArg {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cli = Cli::parse();
-    let config = demo::with_demo_launch(Config::load()?);
+    let config = demo::with_demo_launch(Config::load()?, chrono::Utc::now());
     let auth = Auth::new(&demo::jwt_secret(&config)?);
     match cli.command {
         Some(Command::Token {
@@ -108,7 +108,11 @@ async fn serve(config: Config, auth: Auth) -> Result<(), Box<dyn std::error::Err
     let db = connect_and_migrate(&url).await?;
     let ledger = Ledger::new(db, config.clone(), Clock::new(config.clock)).await?;
     let caught_up = ledger.process_due().await?;
-    tracing::info!(accounts = caught_up.len(), "caught up on expiries and resets");
+    tracing::info!(
+        accounts = caught_up.changed.len(),
+        failed = caught_up.failed.len(),
+        "caught up on expiries and resets"
+    );
 
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;

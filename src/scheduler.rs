@@ -17,8 +17,15 @@ pub fn spawn(ledger: Ledger) -> JoinHandle<()> {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            if let Err(e) = ledger.process_due().await {
-                tracing::error!(error = %e, "processing due expiries and resets failed; will try again");
+            match ledger.process_due().await {
+                Ok(pass) if !pass.failed.is_empty() => {
+                    tracing::warn!(
+                        failed = pass.failed.len(),
+                        "some accounts could not catch up; will try again"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "processing due expiries and resets failed; will try again"),
             }
         }
     })

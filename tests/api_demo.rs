@@ -53,18 +53,25 @@ fn the_development_secret_serves_only_the_embedded_default() {
 #[test]
 fn the_demo_opens_a_launch_window_only_in_the_embedded_default_without_one() {
     let configured = utc("2026-12-01T00:00:00Z");
+    let today = utc("2026-11-27T09:38:24Z");
 
-    let embedded = demo::with_demo_launch(Config::default());
-    let kept = demo::with_demo_launch(Config {
-        launch_at: Some(configured),
-        ..Config::default()
-    });
-    let elsewhere = demo::with_demo_launch(Config {
-        database_url: Some("postgres://db".into()),
-        ..Config::default()
-    });
+    let embedded = demo::with_demo_launch(Config::default(), today);
+    let kept = demo::with_demo_launch(
+        Config {
+            launch_at: Some(configured),
+            ..Config::default()
+        },
+        today,
+    );
+    let elsewhere = demo::with_demo_launch(
+        Config {
+            database_url: Some("postgres://db".into()),
+            ..Config::default()
+        },
+        today,
+    );
 
-    assert!(embedded.launch_at.is_some());
+    assert_eq!(embedded.launch_at, Some(utc("2026-11-27T00:00:00Z")));
     assert_eq!(kept.launch_at, Some(configured));
     assert_eq!(elsewhere.launch_at, None);
 }

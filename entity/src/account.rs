@@ -14,8 +14,12 @@ pub struct Model {
     pub cycle_start: DateTimeUtc,
     /// When the next monthly reset is due: the scheduler's work list.
     pub next_reset_at: DateTimeUtc,
-    /// Whether the launch promotion has been considered for this account.
+    /// Whether the campaign `launch` has been considered for this account (the first
+    /// release's one promotion; kept in step for it).
     pub promotion_processed: bool,
+    /// The promotion campaigns considered for this account, each once, as
+    /// `,<id>,<id>,`: a campaign grants at most one lot per account.
+    pub promotions_considered: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -2,6 +2,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_create_ledger;
+mod m20261127_000001_promotion_campaigns;
 
 /// Every migration of the service, oldest first.
 pub struct Migrator;
@@ -9,6 +10,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261124_000001_create_ledger::Migration)]
+        vec![
+            Box::new(m20261124_000001_create_ledger::Migration),
+            Box::new(m20261127_000001_promotion_campaigns::Migration),
+        ]
     }
 }

@@ -13,7 +13,7 @@ use super::loaders::{
 use super::pages::{self, Page};
 use crate::config::{Config, PackSettings};
 use crate::ids::{IdCodec, Kind};
-use crate::rules::balance::Breakdown;
+use crate::rules::balance::{Breakdown, PromotionPart};
 use crate::rules::entitlement::monthly_credits;
 
 /// RFC 3339 instant, always rendered in UTC, e.g. 2026-11-24T00:00:00Z.
@@ -252,10 +252,15 @@ pub async fn balance_of(ctx: &Context<'_>, account: &account::Model) -> async_gr
 pub struct Balance {
     /// Credits usable now: the sum of the remaining credits of all unexpired lots.
     pub available: i32,
-    /// True for premium while its fair-use cap is not used up.
+    /// True for premium while it has used less than its fair-use cap this cycle and
+    /// has monthly credits left.
     pub unlimited: bool,
-    /// Null when the account has no unexpired promotion lot.
+    /// Null when the account has no unexpired promotion lot; else the one that expires
+    /// first (the first to be spent).
     pub launch_promotion: Option<PromotionBalance>,
+    /// Every unexpired promotion lot, one per campaign, the one that expires first
+    /// first: the order they are spent in.
+    pub promotions: Vec<PromotionBalance>,
     pub monthly: MonthlyBalance,
     pub purchased: PurchasedBalance,
     /// Premium only.
@@ -270,12 +275,8 @@ impl Balance {
         Balance {
             available: b.available,
             unlimited: b.unlimited,
-            launch_promotion: b.launch_promotion.map(|p| PromotionBalance {
-                granted: p.granted,
-                remaining: p.remaining,
-                starts_at: p.starts_at.into(),
-                expires_at: p.expires_at.into(),
-            }),
+            launch_promotion: b.launch_promotion.map(PromotionBalance::from),
+            promotions: b.promotions.into_iter().map(PromotionBalance::from).collect(),
             monthly: MonthlyBalance {
                 granted: b.monthly.granted,
                 used: b.monthly.used,
@@ -305,13 +306,32 @@ impl Balance {
     }
 }
 
-/// The launch promotion's lot.
+/// The lot of one promotion campaign.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct PromotionBalance {
+    /// The campaign's id, e.g. `launch`.
+    pub campaign: String,
+    /// Credits the campaign granted this account (top-ups within the window included).
     pub granted: i32,
+    /// Credits left to spend until `expiresAt`.
     pub remaining: i32,
+    /// The campaign's start (UTC), not the account's join date: the window is the
+    /// campaign's.
     pub starts_at: DateTime,
+    /// The campaign's end (UTC, exclusive): the lot expires then, whatever the join date.
     pub expires_at: DateTime,
+}
+
+impl From<PromotionPart> for PromotionBalance {
+    fn from(p: PromotionPart) -> Self {
+        PromotionBalance {
+            campaign: p.campaign,
+            granted: p.granted,
+            remaining: p.remaining,
+            starts_at: p.starts_at.into(),
+            expires_at: p.expires_at.into(),
+        }
+    }
 }
 
 /// The current cycle's monthly credits.

@@ -80,18 +80,27 @@ impl Ledger {
                 .at(&["backgroundId"])
                 .into());
         }
-        let fingerprint = fingerprint("applyChanges", request)?;
+        // The batch is a set: the same photos in another order, or repeated, are the
+        // same input.
+        let mut as_set = photo_ids.clone();
+        as_set.sort_unstable();
+        let fingerprint = fingerprint(
+            "applyChanges",
+            &ApplyRequest {
+                photo_ids: as_set,
+                ..request.clone()
+            },
+        )?;
         retry_transient(|| async {
-            let now = self.now();
             let txn = begin_write(&self.db).await?;
-            let mut book = match self.open_idempotent(&txn, account_id, &key, &fingerprint, now).await? {
+            let (mut book, now) = match self.open_idempotent(&txn, account_id, &key, &fingerprint).await? {
                 Opened::Replay(first) => {
                     return Ok(Applied {
                         outcome: first,
                         written: None,
                     });
                 }
-                Opened::Fresh(book) => book,
+                Opened::Fresh(book, now) => (book, now),
             };
             if let Some(placement) = request.logo {
                 let owned = logo::Entity::find_by_id(placement.logo_id)
@@ -191,9 +200,8 @@ impl Ledger {
     pub async fn revert_photos(&self, account_id: i64, photo_ids: &[i64]) -> Result<Vec<i64>, Error> {
         let distinct = self.distinct_batch(photo_ids)?;
         retry_transient(|| async {
-            let now = self.now();
             let txn = begin_write(&self.db).await?;
-            let book = self.open_book(&txn, account_id, now).await?;
+            let (book, now) = self.open_book(&txn, account_id).await?;
             let photos = owned_photos(&txn, account_id, photo_ids).await?;
             let edit_ids: Vec<i64> = photos.values().filter_map(|(p, _)| p.current_edit_id).collect();
             if !edit_ids.is_empty() {
@@ -232,9 +240,8 @@ impl Ledger {
             .into());
         }
         retry_transient(|| async {
-            let now = self.now();
             let txn = begin_write(&self.db).await?;
-            let book = self.open_book(&txn, account_id, now).await?;
+            let (book, now) = self.open_book(&txn, account_id).await?;
             let photo = photo::Entity::find_by_id(photo_id)
                 .filter(photo::Column::AccountId.eq(account_id))
                 .one(&txn)

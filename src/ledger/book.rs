@@ -7,7 +7,10 @@ use entity::{account, ledger_entry, lot};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 
+use crate::config::LAUNCH_CAMPAIGN;
 use crate::error::Error;
+use crate::rules::entitlement::Campaign;
+use crate::rules::lot_origin::LotOrigin;
 
 /// A locked account and its unexpired lots.
 pub struct Book {
@@ -31,12 +34,50 @@ pub struct Entry<'a> {
 /// A new lot: what grants it and until when.
 pub struct NewLot<'a> {
     pub bucket: Bucket,
-    pub origin: String,
+    pub origin: LotOrigin,
     pub credits: i32,
+    /// From when the lot counts; `None`: from its grant.
+    pub valid_from: Option<DateTime<Utc>>,
     pub expires_at: DateTime<Utc>,
     pub pack_id: Option<String>,
     pub cause: &'a str,
     pub description: String,
+}
+
+impl<'a> NewLot<'a> {
+    /// The monthly lot of the cycle `[cycle_start, resets_at)`.
+    pub fn monthly(cycle_start: DateTime<Utc>, resets_at: DateTime<Utc>, credits: i32, cause: &'a str) -> Self {
+        NewLot {
+            bucket: Bucket::Monthly,
+            origin: LotOrigin::Cycle(cycle_start),
+            credits,
+            valid_from: None,
+            expires_at: resets_at,
+            pack_id: None,
+            cause,
+            description: format!("Monthly credits until {}", resets_at.format("%Y-%m-%d %H:%M UTC")),
+        }
+    }
+
+    /// The lot of a promotion campaign: it counts from the campaign's start, whenever
+    /// it was granted, and expires with the window.
+    pub fn promotion(campaign: &Campaign, credits: i32, cause: &'a str) -> Self {
+        let description = if campaign.id == LAUNCH_CAMPAIGN {
+            "Launch promotion".to_owned()
+        } else {
+            format!("Promotion {}", campaign.id)
+        };
+        NewLot {
+            bucket: Bucket::LaunchPromotion,
+            origin: LotOrigin::Promotion(campaign.id.clone()),
+            credits,
+            valid_from: Some(campaign.starts_at),
+            expires_at: campaign.ends_at,
+            pack_id: None,
+            cause,
+            description,
+        }
+    }
 }
 
 impl Book {
@@ -96,8 +137,20 @@ impl Book {
         self.lots.iter().find(|l| l.id == id)
     }
 
-    pub fn lot_by_origin(&self, origin: &str) -> Option<&lot::Model> {
+    /// The unexpired lot granted by `origin`.
+    pub fn lot_by_origin(&self, origin: &LotOrigin) -> Option<&lot::Model> {
+        let origin = origin.to_string();
         self.lots.iter().find(|l| l.origin == origin)
+    }
+
+    /// Whether the account ever had a lot of `origin`, expired ones included.
+    pub async fn had_lot(&self, txn: &impl ConnectionTrait, origin: &LotOrigin) -> Result<bool, Error> {
+        Ok(lot::Entity::find()
+            .filter(lot::Column::AccountId.eq(self.account.id))
+            .filter(lot::Column::Origin.eq(origin.to_string()))
+            .one(txn)
+            .await?
+            .is_some())
     }
 
     /// Creates a lot and writes its GRANT entry.
@@ -110,10 +163,10 @@ impl Book {
         let lot = lot::ActiveModel {
             account_id: Set(self.account.id),
             bucket: Set(new.bucket),
-            origin: Set(new.origin),
+            origin: Set(new.origin.to_string()),
             granted: Set(new.credits),
             remaining: Set(new.credits),
-            valid_from: Set(at),
+            valid_from: Set(new.valid_from.unwrap_or(at)),
             expires_at: Set(new.expires_at),
             expired: Set(false),
             created_at: Set(at),

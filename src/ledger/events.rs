@@ -1,10 +1,9 @@
-//! What the clock alone makes happen: lots expire, cycles reset, the launch promotion
-//! is granted. Due events are applied in time order, each at its own instant, so a
+//! What the clock alone makes happen: lots expire, cycles reset, promotion campaigns
+//! are granted. Due events are applied in time order, each at its own instant, so a
 //! jump of three months writes the same ledger as three months of daily steps.
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use entity::enums::Bucket;
 use entity::{account, lot};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set,
@@ -13,81 +12,66 @@ use sea_orm::{
 use super::book::{Book, NewLot};
 use super::{Ledger, idempotency};
 use crate::clock::ClockError;
-use crate::config::Config;
-use crate::db::{begin_write, retry_transient};
+use crate::config::{Config, LAUNCH_CAMPAIGN};
+use crate::db::{begin_write, is_unavailable, retry_transient};
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::cycle::BillingCalendar;
-use crate::rules::entitlement::{monthly_credits, promotion_credits, promotion_grant_at};
+use crate::rules::entitlement::{Campaign, monthly_credits, next_promotion};
 use crate::rules::spending_order::spending_key;
-
-/// The origin of the monthly lot of the cycle that starts at `start`.
-pub fn cycle_origin(start: DateTime<Utc>) -> String {
-    format!("cycle:{}", start.to_rfc3339())
-}
-
-/// The origin of an account's one promotion lot.
-pub const PROMOTION_ORIGIN: &str = "promotion";
 
 enum Event {
     Expiry(i64),
     Reset,
-    Promotion,
+    /// The campaign at this index of the ledger's campaigns.
+    Promotion(usize),
 }
 
-/// Applies every event due at or before `now`.
-pub async fn catch_up(
-    txn: &impl ConnectionTrait,
-    book: &mut Book,
-    config: &Config,
-    now: DateTime<Utc>,
-) -> Result<(), Error> {
-    while let Some((at, event)) = next_due(&book.account, &book.lots, config, now) {
-        match event {
-            Event::Expiry(lot_id) => book.expire(txn, lot_id, at).await?,
-            Event::Reset => reset(txn, book, config, at).await?,
-            Event::Promotion => grant_promotion(txn, book, config, at).await?,
+impl Ledger {
+    /// Applies every event due at or before `now`.
+    pub(super) async fn catch_up(
+        &self,
+        txn: &impl ConnectionTrait,
+        book: &mut Book,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        while let Some((at, event)) = self.next_due(&book.account, &book.lots, now) {
+            match event {
+                Event::Expiry(lot_id) => book.expire(txn, lot_id, at).await?,
+                Event::Reset => reset(txn, book, &self.config, at).await?,
+                Event::Promotion(i) => grant_promotion(txn, book, &self.campaigns[i], at).await?,
+            }
         }
+        Ok(())
     }
-    if !book.account.promotion_processed
-        && config.launch_at.is_some()
-        && promotion_grant_at(config, book.account.created_at).is_none()
-    {
-        // Created after the window closed: there is nothing to wait for.
-        set_promotion_processed(txn, book).await?;
+
+    /// Whether the clock has made something due for `account` with its unexpired
+    /// `lots` that is not written yet.
+    pub(super) fn is_due(&self, account: &account::Model, lots: &[lot::Model], now: DateTime<Utc>) -> bool {
+        self.next_due(account, lots, now).is_some()
     }
-    Ok(())
-}
 
-/// Whether the clock has made something due for `account` with its unexpired `lots`
-/// that is not written yet.
-pub fn is_due(account: &account::Model, lots: &[lot::Model], config: &Config, now: DateTime<Utc>) -> bool {
-    next_due(account, lots, config, now).is_some()
-}
-
-/// The earliest due event; at one instant expiries come first, then the reset, then
-/// the promotion, so a reset never spends or counts the lot it replaces.
-fn next_due(
-    account: &account::Model,
-    lots: &[lot::Model],
-    config: &Config,
-    now: DateTime<Utc>,
-) -> Option<(DateTime<Utc>, Event)> {
-    let expiry = lots
-        .iter()
-        .filter(|l| l.expires_at <= now)
-        .min_by_key(|l| (l.expires_at, spending_key(l)))
-        .map(|l| (l.expires_at, 0, Event::Expiry(l.id)));
-    let reset = (account.next_reset_at <= now).then_some((account.next_reset_at, 1, Event::Reset));
-    let promotion = (!account.promotion_processed)
-        .then(|| promotion_grant_at(config, account.created_at))
-        .flatten()
-        .filter(|at| *at <= now)
-        .map(|at| (at, 2, Event::Promotion));
-    [expiry, reset, promotion]
-        .into_iter()
-        .flatten()
-        .min_by_key(|(at, rank, _)| (*at, *rank))
-        .map(|(at, _, event)| (at, event))
+    /// The earliest due event; at one instant expiries come first, then the reset,
+    /// then the campaigns in their order, so a reset never spends or counts the lot it
+    /// replaces.
+    fn next_due(
+        &self,
+        account: &account::Model,
+        lots: &[lot::Model],
+        now: DateTime<Utc>,
+    ) -> Option<(DateTime<Utc>, Event)> {
+        let expiry = lots
+            .iter()
+            .filter(|l| l.expires_at <= now)
+            .min_by_key(|l| (l.expires_at, spending_key(l)))
+            .map(|l| (l.expires_at, 0, Event::Expiry(l.id)));
+        let reset = (account.next_reset_at <= now).then_some((account.next_reset_at, 1, Event::Reset));
+        let promotion = next_promotion(&self.campaigns, account, now).map(|(at, i)| (at, 2, Event::Promotion(i)));
+        [expiry, reset, promotion]
+            .into_iter()
+            .flatten()
+            .min_by_key(|(at, rank, _)| (*at, *rank))
+            .map(|(at, _, event)| (at, event))
+    }
 }
 
 /// Starts the cycle beginning at `at` and grants its monthly lot at the current plan.
@@ -110,59 +94,59 @@ pub async fn grant_monthly(
     at: DateTime<Utc>,
     cause: &str,
 ) -> Result<(), Error> {
-    let end = book.account.next_reset_at;
     let credits = monthly_credits(config, book.account.plan, book.account.listing_slots);
     if credits > 0 {
-        let new = NewLot {
-            bucket: Bucket::Monthly,
-            origin: cycle_origin(cycle_start),
-            credits,
-            expires_at: end,
-            pack_id: None,
-            cause,
-            description: format!("Monthly credits until {}", end.format("%Y-%m-%d %H:%M UTC")),
-        };
+        let new = NewLot::monthly(cycle_start, book.account.next_reset_at, credits, cause);
         book.grant_new_lot(txn, new, at).await?;
     }
     Ok(())
 }
 
-/// Grants the account's launch promotion at `at`, expiring with the window.
+/// Grants the account the lot of `campaign` at `at`, if its plan gets credits from it,
+/// and marks the campaign considered either way: it grants once.
 async fn grant_promotion(
     txn: &impl ConnectionTrait,
     book: &mut Book,
-    config: &Config,
+    campaign: &Campaign,
     at: DateTime<Utc>,
 ) -> Result<(), Error> {
-    let credits = promotion_credits(config, book.account.plan, book.account.listing_slots);
-    if let (true, Some((_, end))) = (credits > 0, config.promotion_window()) {
-        let new = NewLot {
-            bucket: Bucket::LaunchPromotion,
-            origin: PROMOTION_ORIGIN.to_owned(),
-            credits,
-            expires_at: end,
-            pack_id: None,
-            cause: "promotion",
-            description: "Launch promotion".to_owned(),
-        };
-        book.grant_new_lot(txn, new, at).await?;
+    let credits = campaign.credits(book.account.plan, book.account.listing_slots);
+    if credits > 0 {
+        book.grant_new_lot(txn, NewLot::promotion(campaign, credits, "promotion"), at)
+            .await?;
     }
-    set_promotion_processed(txn, book).await
-}
-
-async fn set_promotion_processed(txn: &impl ConnectionTrait, book: &mut Book) -> Result<(), Error> {
     let mut account = book.account.clone().into_active_model();
-    account.promotion_processed = Set(true);
+    let mut list = book.account.promotions_considered.clone();
+    if list.is_empty() {
+        list.push(',');
+    }
+    list.push_str(&campaign.id);
+    list.push(',');
+    account.promotions_considered = Set(list);
+    if campaign.id == LAUNCH_CAMPAIGN {
+        account.promotion_processed = Set(true);
+    }
     // Not a change the balance shows: the book is not marked changed.
     book.account = account.update(txn).await?;
     Ok(())
 }
 
+/// What one pass of [`Ledger::process_due`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct DuePass {
+    /// Accounts whose balance changed.
+    pub changed: Vec<i64>,
+    /// Accounts whose catch-up failed (logged); the next pass tries them again.
+    pub failed: Vec<i64>,
+}
+
 impl Ledger {
-    /// Applies what the clock has made due for every account: expiries, resets, the
-    /// launch promotion; forgets old idempotency records. Returns the accounts changed.
+    /// Applies what the clock has made due for every account: expiries, resets,
+    /// promotion campaigns; forgets old idempotency records. An account whose catch-up
+    /// fails is logged and counted, and the others go on; only a database that cannot
+    /// be reached ends the pass.
     #[tracing::instrument(skip(self))]
-    pub async fn process_due(&self) -> Result<Vec<i64>, Error> {
+    pub async fn process_due(&self) -> Result<DuePass, Error> {
         let now = self.now();
         let mut due: BTreeSet<i64> = account::Entity::find()
             .select_only()
@@ -184,27 +168,37 @@ impl Ledger {
                 .all(&self.db)
                 .await?,
         );
-        if let Some((start, _)) = self.config.promotion_window()
-            && start <= now
-        {
+        for campaign in self.campaigns.iter().filter(|c| c.starts_at <= now) {
+            let not_considered = if campaign.id == LAUNCH_CAMPAIGN {
+                account::Column::PromotionProcessed.eq(false)
+            } else {
+                account::Column::PromotionsConsidered.not_like(format!("%,{},%", campaign.id))
+            };
             due.extend(
                 account::Entity::find()
                     .select_only()
                     .column(account::Column::Id)
-                    .filter(account::Column::PromotionProcessed.eq(false))
+                    .filter(account::Column::CreatedAt.lt(campaign.ends_at))
+                    .filter(not_considered)
                     .into_tuple::<i64>()
                     .all(&self.db)
                     .await?,
             );
         }
-        let mut changed = Vec::new();
+        let mut pass = DuePass::default();
         for account_id in due {
-            if self.catch_up_account(account_id, now).await? {
-                changed.push(account_id);
+            match self.catch_up_account(account_id, now).await {
+                Ok(true) => pass.changed.push(account_id),
+                Ok(false) => {}
+                Err(Error::Db(e)) if is_unavailable(&e) => return Err(e.into()),
+                Err(e) => {
+                    tracing::error!(account_id, error = %e, "catching up an account failed; the others go on");
+                    pass.failed.push(account_id);
+                }
             }
         }
         idempotency::purge(&self.db, self.config.idempotency_retention(), now).await?;
-        Ok(changed)
+        Ok(pass)
     }
 
     /// Writes what the clock has made due for one account by `now`; returns whether
@@ -215,7 +209,7 @@ impl Ledger {
             let Some(mut book) = Book::open(&txn, account_id).await? else {
                 return Ok(false);
             };
-            catch_up(&txn, &mut book, &self.config, now).await?;
+            self.catch_up(&txn, &mut book, now).await?;
             self.commit(txn, &book).await?;
             Ok(book.changed())
         })

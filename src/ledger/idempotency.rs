@@ -50,8 +50,9 @@ pub fn fingerprint(operation: &str, input: &impl Serialize) -> Result<String, Er
 
 /// An account opened for an idempotent operation.
 pub enum Opened<T> {
-    /// The key is new (or forgotten): here is the locked account to act on.
-    Fresh(Book),
+    /// The key is new (or forgotten): here is the locked account to act on, and the
+    /// instant read once its lock was held.
+    Fresh(Book, DateTime<Utc>),
     /// The key already acted: here is its first answer, to give again.
     Replay(T),
 }
@@ -64,14 +65,13 @@ impl Ledger {
         account_id: i64,
         key: &IdempotencyKey,
         fingerprint: &str,
-        now: DateTime<Utc>,
     ) -> Result<Opened<T>, Error> {
-        let book = self.open_book(txn, account_id, now).await?;
+        let (book, now) = self.open_book(txn, account_id).await?;
         let retention = self.config.idempotency_retention();
         Ok(
             match first_answer(txn, account_id, key, fingerprint, retention, now).await? {
                 Some(first) => Opened::Replay(first),
-                None => Opened::Fresh(book),
+                None => Opened::Fresh(book, now),
             },
         )
     }

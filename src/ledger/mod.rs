@@ -10,6 +10,7 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{Error, RefusalCode, refuse};
+use crate::rules::entitlement::{Campaign, campaigns};
 use book::Book;
 
 mod announce;
@@ -25,6 +26,7 @@ mod subscription;
 pub use announce::ChangeFeed;
 pub use apply::{Applied, ApplyOutcome, ApplyRequest, LogoPlacement, Written};
 pub use book::bucket_label;
+pub use events::DuePass;
 pub use purchase::PurchaseOutcome;
 
 /// The credit ledger of every account; cheap to clone.
@@ -32,6 +34,8 @@ pub use purchase::PurchaseOutcome;
 pub struct Ledger {
     db: DatabaseConnection,
     config: Arc<Config>,
+    /// The configured promotion campaigns, read once from `config`.
+    campaigns: Arc<[Campaign]>,
     clock: Clock,
     announcer: Arc<announce::Announcer>,
 }
@@ -43,6 +47,7 @@ impl Ledger {
         let announcer = Arc::new(announce::Announcer::for_database(&db).await?);
         Ok(Ledger {
             db,
+            campaigns: campaigns(&config).into(),
             config,
             clock,
             announcer,
@@ -67,12 +72,15 @@ impl Ledger {
 }
 
 impl Ledger {
-    /// Locks `account_id` in `txn` and applies what the clock has made due by `now`.
-    async fn open_book(&self, txn: &DatabaseTransaction, account_id: i64, now: DateTime<Utc>) -> Result<Book, Error> {
+    /// Locks `account_id` in `txn`, then reads the clock and applies what it has made
+    /// due. The instant is read once the lock is held, so an operation that waited for
+    /// the lock across a reset acts, and is stamped, after it.
+    async fn open_book(&self, txn: &DatabaseTransaction, account_id: i64) -> Result<(Book, DateTime<Utc>), Error> {
         let Some(mut book) = Book::open(txn, account_id).await? else {
             return refuse(RefusalCode::AccountNotFound, "No such account.");
         };
-        events::catch_up(txn, &mut book, &self.config, now).await?;
-        Ok(book)
+        let now = self.now();
+        self.catch_up(txn, &mut book, now).await?;
+        Ok((book, now))
     }
 }

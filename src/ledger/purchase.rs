@@ -13,6 +13,7 @@ use super::idempotency::{IdempotencyKey, Opened, fingerprint, remember};
 use crate::db::{begin_write, retry_transient};
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::cycle::BillingCalendar;
+use crate::rules::lot_origin::LotOrigin;
 
 /// How long a purchased lot is valid.
 const PURCHASE_VALIDITY_MONTHS: u32 = 12;
@@ -42,11 +43,10 @@ impl Ledger {
         let key = IdempotencyKey::parse(idempotency_key)?;
         let fingerprint = fingerprint("purchasePack", &PurchaseInput { pack_id })?;
         let outcome = retry_transient(|| async {
-            let now = self.now();
             let txn = begin_write(&self.db).await?;
-            let mut book = match self.open_idempotent(&txn, account_id, &key, &fingerprint, now).await? {
+            let (mut book, now) = match self.open_idempotent(&txn, account_id, &key, &fingerprint).await? {
                 Opened::Replay(first) => return Ok(first),
-                Opened::Fresh(book) => book,
+                Opened::Fresh(book, now) => (book, now),
             };
             let Some(pack) = self.config.packs_for(book.account.plan).find(|p| p.id == pack_id) else {
                 return Err(Refusal::new(
@@ -84,11 +84,13 @@ impl Ledger {
             }
             .insert(&txn)
             .await?;
-            let cause = format!("purchase:{}", number.text);
+            let origin = LotOrigin::Purchase(number.text.clone());
+            let cause = origin.to_string();
             let lot = NewLot {
                 bucket: Bucket::Purchased,
-                origin: cause.clone(),
+                origin,
                 credits: pack.credits,
+                valid_from: None,
                 expires_at: calendar.add_months(now, PURCHASE_VALIDITY_MONTHS),
                 pack_id: Some(pack.id.clone()),
                 cause: &cause,

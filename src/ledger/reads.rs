@@ -3,7 +3,6 @@ use entity::{account, ledger_entry, lot};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::Ledger;
-use super::events::is_due;
 use crate::error::Error;
 use crate::rules::balance::{Breakdown, breakdown};
 
@@ -18,7 +17,7 @@ impl Ledger {
     pub async fn balance(&self, account: &account::Model) -> Result<Breakdown, Error> {
         let now = self.now();
         let lots = self.unexpired_lots(account.id).await?;
-        if !is_due(account, &lots, &self.config, now) {
+        if !self.is_due(account, &lots, now) {
             return Ok(breakdown(account, &lots, self.config.fair_use_cap, now));
         }
         self.catch_up_account(account.id, now).await?;

@@ -2,17 +2,17 @@
 //! plan and slot changes (increases at once, decreases at the next reset), photos and
 //! logos.
 use chrono::{DateTime, Utc};
-use entity::enums::{Bucket, EntryKind, PlanCode};
+use entity::enums::{EntryKind, PlanCode};
 use entity::{account, logo, photo};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Set};
 
 use super::Ledger;
 use super::book::{Book, Entry, NewLot};
-use super::events::{PROMOTION_ORIGIN, catch_up, cycle_origin, grant_monthly};
+use super::events::grant_monthly;
 use crate::db::{begin_write, retry_transient};
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::cycle::BillingCalendar;
-use crate::rules::entitlement::{MAX_LISTING_SLOTS, monthly_credits, promotion_credits};
+use crate::rules::entitlement::{MAX_LISTING_SLOTS, monthly_credits};
 
 /// Longest name or URL accepted, in characters.
 pub const MAX_TEXT_CHARS: usize = 2048;
@@ -32,9 +32,9 @@ impl Ledger {
         let name = required_text(name, &["name"])?;
         check_slots(listing_slots)?;
         retry_transient(|| async {
+            let txn = begin_write(&self.db).await?;
             let now = self.now();
             let cycle = BillingCalendar::from_config(&self.config).cycle_containing(now);
-            let txn = begin_write(&self.db).await?;
             let account = account::ActiveModel {
                 name: Set(name.clone()),
                 plan: Set(plan),
@@ -43,13 +43,14 @@ impl Ledger {
                 cycle_start: Set(cycle.start),
                 next_reset_at: Set(cycle.end),
                 promotion_processed: Set(false),
+                promotions_considered: Set(String::new()),
                 ..Default::default()
             }
             .insert(&txn)
             .await?;
             let mut book = Book::new_account(account);
             grant_monthly(&txn, &mut book, &self.config, cycle.start, now, "account").await?;
-            catch_up(&txn, &mut book, &self.config, now).await?;
+            self.catch_up(&txn, &mut book, now).await?;
             self.commit(txn, &book).await?;
             Ok(book.account)
         })
@@ -68,9 +69,8 @@ impl Ledger {
     ) -> Result<account::Model, Error> {
         check_slots(listing_slots)?;
         retry_transient(|| async {
-            let now = self.now();
             let txn = begin_write(&self.db).await?;
-            let mut book = self.open_book(&txn, account_id, now).await?;
+            let (mut book, now) = self.open_book(&txn, account_id).await?;
             let mut account = book.account.clone().into_active_model();
             account.plan = Set(plan);
             account.listing_slots = Set(listing_slots);
@@ -82,37 +82,20 @@ impl Ledger {
         .await
     }
 
-    /// Raises the current monthly and promotion lots to what the plan now grants.
+    /// Raises the current monthly lot, and the lot of every campaign whose window is
+    /// open, to what the plan now grants.
     async fn top_up(&self, txn: &impl ConnectionTrait, book: &mut Book, now: DateTime<Utc>) -> Result<(), Error> {
         let (plan, slots) = (book.account.plan, book.account.listing_slots);
-        let monthly = monthly_credits(&self.config, plan, slots);
-        let monthly_lot = NewLot {
-            bucket: Bucket::Monthly,
-            origin: cycle_origin(book.account.cycle_start),
-            credits: monthly,
-            expires_at: book.account.next_reset_at,
-            pack_id: None,
-            cause: "plan_change",
-            description: format!(
-                "Monthly credits until {}",
-                book.account.next_reset_at.format("%Y-%m-%d %H:%M UTC")
-            ),
-        };
-        raise_to(txn, book, monthly_lot, now).await?;
-        if let Some((_, end)) = self.config.promotion_window()
-            && book.account.promotion_processed
-            && now < end
-        {
-            let promotion_lot = NewLot {
-                bucket: Bucket::LaunchPromotion,
-                origin: PROMOTION_ORIGIN.to_owned(),
-                credits: promotion_credits(&self.config, plan, slots),
-                expires_at: end,
-                pack_id: None,
-                cause: "plan_change",
-                description: "Launch promotion".to_owned(),
-            };
-            raise_to(txn, book, promotion_lot, now).await?;
+        let monthly = NewLot::monthly(
+            book.account.cycle_start,
+            book.account.next_reset_at,
+            monthly_credits(&self.config, plan, slots),
+            "plan_change",
+        );
+        raise_to(txn, book, monthly, now).await?;
+        for campaign in self.campaigns.iter().filter(|c| c.is_open(now)) {
+            let promotion = NewLot::promotion(campaign, campaign.credits(plan, slots), "plan_change");
+            raise_to(txn, book, promotion, now).await?;
         }
         Ok(())
     }
@@ -140,9 +123,8 @@ impl Ledger {
             checked.push((listing_ref, original_url));
         }
         retry_transient(|| async {
-            let now = self.now();
             let txn = begin_write(&self.db).await?;
-            let book = self.open_book(&txn, account_id, now).await?;
+            let (book, now) = self.open_book(&txn, account_id).await?;
             let mut stored = Vec::with_capacity(checked.len());
             for (listing_ref, original_url) in &checked {
                 let photo = photo::ActiveModel {
@@ -182,16 +164,17 @@ impl Ledger {
     }
 }
 
-/// Raises the lot of `wanted.origin` to `wanted.credits`, creating it if the account
-/// had none; never lowers it.
+/// Raises the unexpired lot of `wanted.origin` to `wanted.credits`, or grants it if
+/// the account never had one; never lowers a lot, never tops up an expired one, never
+/// grants an origin twice (a campaign moved after its lots were granted keeps them).
 async fn raise_to(
     txn: &impl ConnectionTrait,
     book: &mut Book,
     wanted: NewLot<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    match book.lot_by_origin(&wanted.origin).map(|l| (l.id, l.granted)) {
-        Some((lot_id, granted)) if wanted.credits > granted => {
+    if let Some((lot_id, granted)) = book.lot_by_origin(&wanted.origin).map(|l| (l.id, l.granted)) {
+        if wanted.credits > granted {
             let description = format!("{} (plan change)", wanted.description);
             let top_up = Entry {
                 kind: EntryKind::Grant,
@@ -202,10 +185,10 @@ async fn raise_to(
             };
             book.post(txn, lot_id, top_up).await?;
         }
-        None if wanted.credits > 0 => {
-            book.grant_new_lot(txn, wanted, now).await?;
-        }
-        _ => {}
+        return Ok(());
+    }
+    if wanted.credits > 0 && !book.had_lot(txn, &wanted.origin).await? {
+        book.grant_new_lot(txn, wanted, now).await?;
     }
     Ok(())
 }

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use entity::enums::{Bucket, PlanCode};
 use entity::{account, lot};
 
+use super::lot_origin::LotOrigin;
 use super::spending_order::spending_key;
 
 /// The balance of an account at `as_of`.
@@ -11,9 +12,13 @@ use super::spending_order::spending_key;
 pub struct Breakdown {
     /// Credits usable now: the remaining credits of every unexpired lot.
     pub available: i32,
-    /// Premium while its fair-use cap is not used up.
+    /// Premium while it has used less than its fair-use cap this cycle and has monthly
+    /// credits left.
     pub unlimited: bool,
-    pub launch_promotion: Option<LotPart>,
+    /// The unexpired promotion lot that expires first.
+    pub launch_promotion: Option<PromotionPart>,
+    /// Every unexpired promotion lot, in spending order (the one that expires first first).
+    pub promotions: Vec<PromotionPart>,
     pub monthly: MonthlyPart,
     pub purchased_remaining: i32,
     /// Purchased lots in spending order.
@@ -23,12 +28,16 @@ pub struct Breakdown {
     pub as_of: DateTime<Utc>,
 }
 
-/// A lot as the billing page shows it.
+/// A promotion campaign's lot as the billing page shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LotPart {
+pub struct PromotionPart {
+    /// The campaign's id.
+    pub campaign: String,
     pub granted: i32,
     pub remaining: i32,
+    /// The campaign's start, not the account's join date.
     pub starts_at: DateTime<Utc>,
+    /// The campaign's end.
     pub expires_at: DateTime<Utc>,
 }
 
@@ -42,7 +51,9 @@ pub struct MonthlyPart {
     pub resets_at: DateTime<Utc>,
 }
 
-/// Premium's use of its cap in the current cycle.
+/// Premium's use of its cap in the current cycle: the monthly credits used of the
+/// configured `fair_use_cap`. A lot granted larger before the account moved to premium
+/// keeps what it holds (decreases wait for the reset), but the cap shown is the cap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FairUse {
     pub used: i32,
@@ -75,6 +86,20 @@ pub fn breakdown(account: &account::Model, lots: &[lot::Model], fair_use_cap: i3
         resets_at: account.next_reset_at,
     };
     let premium = account.plan == PlanCode::Premium;
+    let promotions: Vec<PromotionPart> = usable
+        .iter()
+        .filter(|l| l.bucket == Bucket::LaunchPromotion)
+        .map(|l| PromotionPart {
+            campaign: match l.origin.parse() {
+                Ok(LotOrigin::Promotion(campaign)) => campaign,
+                _ => l.origin.clone(),
+            },
+            granted: l.granted,
+            remaining: l.remaining,
+            starts_at: l.valid_from,
+            expires_at: l.expires_at,
+        })
+        .collect();
     let purchased: Vec<lot::Model> = usable
         .iter()
         .filter(|l| l.bucket == Bucket::Purchased)
@@ -98,18 +123,14 @@ pub fn breakdown(account: &account::Model, lots: &[lot::Model], fair_use_cap: i3
         });
     Breakdown {
         available: usable.iter().map(|l| l.remaining).sum(),
-        unlimited: premium && monthly.remaining > 0,
-        launch_promotion: first_of(Bucket::LaunchPromotion).map(|l| LotPart {
-            granted: l.granted,
-            remaining: l.remaining,
-            starts_at: l.valid_from,
-            expires_at: l.expires_at,
-        }),
+        unlimited: premium && monthly.used < fair_use_cap && monthly.remaining > 0,
+        launch_promotion: promotions.first().cloned(),
+        promotions,
         purchased_remaining: purchased.iter().map(|l| l.remaining).sum(),
         purchased,
-        fair_use: premium.then(|| FairUse {
+        fair_use: premium.then_some(FairUse {
             used: monthly.used,
-            cap: monthly_lot.map_or(fair_use_cap, |l| l.granted),
+            cap: fair_use_cap,
         }),
         next_expiry,
         monthly,
@@ -135,6 +156,7 @@ mod tests {
             cycle_start: utc("2026-12-01T00:00:00Z"),
             next_reset_at: utc("2027-01-01T00:00:00Z"),
             promotion_processed: true,
+            promotions_considered: ",launch,".into(),
         }
     }
 
@@ -265,5 +287,75 @@ mod tests {
             utc("2027-01-01T00:00:00Z"),
         );
         assert_eq!((just_before.available, at_expiry.available), (7, 0));
+    }
+
+    #[test]
+    fn every_promotion_lot_is_listed_and_the_first_to_expire_is_the_launch_promotion() {
+        let mut launch = lot(
+            1,
+            Bucket::LaunchPromotion,
+            500,
+            400,
+            "2026-12-01T00:00:00Z",
+            "2026-12-29T00:00:00Z",
+        );
+        launch.origin = "promotion".into();
+        let mut phase = lot(
+            2,
+            Bucket::LaunchPromotion,
+            40,
+            40,
+            "2026-12-10T00:00:00Z",
+            "2026-12-24T00:00:00Z",
+        );
+        phase.origin = "promotion:phase-2".into();
+        let b = breakdown(
+            &account(PlanCode::ProfessionalPlus),
+            &[launch, phase],
+            2000,
+            utc("2026-12-12T00:00:00Z"),
+        );
+        let listed: Vec<_> = b
+            .promotions
+            .iter()
+            .map(|p| (p.campaign.as_str(), p.remaining, p.starts_at, p.expires_at))
+            .collect();
+        assert_eq!(
+            listed,
+            vec![
+                ("phase-2", 40, utc("2026-12-10T00:00:00Z"), utc("2026-12-24T00:00:00Z")),
+                ("launch", 400, utc("2026-12-01T00:00:00Z"), utc("2026-12-29T00:00:00Z")),
+            ]
+        );
+        assert_eq!(b.launch_promotion.map(|p| p.campaign), Some("phase-2".to_owned()));
+        assert_eq!(b.available, 440);
+    }
+
+    #[test]
+    fn premium_shows_the_configured_cap_even_with_a_larger_lot_from_its_former_plan() {
+        // Moved to premium mid-cycle from a 3,000-credit PROFESSIONAL_PLUS lot: the lot
+        // keeps its credits until the reset, but past 2,000 used it is no longer unlimited.
+        let monthly = |remaining| {
+            lot(
+                2,
+                Bucket::Monthly,
+                3000,
+                remaining,
+                "2026-12-01T00:00:00Z",
+                "2027-01-01T00:00:00Z",
+            )
+        };
+        let at = utc("2026-12-10T00:00:00Z");
+        let premium = account(PlanCode::Premium);
+
+        let b = breakdown(&premium, &[monthly(1001)], 2000, at);
+        assert_eq!(
+            (b.unlimited, b.fair_use),
+            (true, Some(FairUse { used: 1999, cap: 2000 }))
+        );
+
+        let b = breakdown(&premium, &[monthly(1000)], 2000, at);
+        assert_eq!((b.unlimited, b.available), (false, 1000));
+        assert_eq!(b.fair_use, Some(FairUse { used: 2000, cap: 2000 }));
     }
 }

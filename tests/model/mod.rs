@@ -369,19 +369,14 @@ impl Model {
             });
         BreakdownView {
             available: usable.iter().map(|id| self.lots[*id].remaining).sum(),
-            unlimited: premium && monthly.remaining > 0,
+            unlimited: premium && monthly.used < self.config.fair_use_cap && monthly.remaining > 0,
             launch_promotion: first_of(Bucket::LaunchPromotion).map(|id| {
                 let l = &self.lots[id];
                 (l.granted, l.remaining, l.valid_from, l.expires_at)
             }),
             purchased_remaining: purchased.iter().map(|id| self.lots[*id].remaining).sum(),
             purchased,
-            fair_use: premium.then(|| {
-                (
-                    monthly.used,
-                    monthly_lot.map_or(self.config.fair_use_cap, |l| l.granted),
-                )
-            }),
+            fair_use: premium.then(|| (monthly.used, self.config.fair_use_cap)),
             next_expiry,
             monthly,
             as_of: self.now,
@@ -465,13 +460,18 @@ impl Model {
         pack_id: Option<String>,
         cause: &str,
     ) -> LotId {
+        // A promotion lot counts from its campaign's start, whenever it was granted.
+        let valid_from = match (bucket, self.promotion_window()) {
+            (Bucket::LaunchPromotion, Some((start, _))) => start,
+            _ => at,
+        };
         self.lots.push(Lot {
             account,
             bucket,
             origin,
             granted: 0,
             remaining: 0,
-            valid_from: at,
+            valid_from,
             expires_at,
             expired: false,
             created_at: at,

@@ -26,7 +26,7 @@ use studio_bff::auth::Auth;
 use studio_bff::config::Config;
 use studio_bff::ids::Kind;
 use studio_bff::rules::balance::breakdown;
-use studio_bff::rules::entitlement::promotion_grant_at;
+use studio_bff::rules::entitlement::{Campaign, campaigns, next_promotion};
 
 use crate::{Result, bail};
 
@@ -35,7 +35,7 @@ pub const POOL_SIZE: u32 = 32;
 
 /// What the service runs for `viewer { account }` (`Ledger::account`: sea-orm's
 /// `find_by_id(..).one(..)`).
-pub const ACCOUNT_SQL: &str = r#"SELECT "accounts"."id", "accounts"."name", "accounts"."plan", "accounts"."listing_slots", "accounts"."created_at", "accounts"."cycle_start", "accounts"."next_reset_at", "accounts"."promotion_processed" FROM "accounts" WHERE "accounts"."id" = $1 LIMIT $2"#;
+pub const ACCOUNT_SQL: &str = r#"SELECT "accounts"."id", "accounts"."name", "accounts"."plan", "accounts"."listing_slots", "accounts"."created_at", "accounts"."cycle_start", "accounts"."next_reset_at", "accounts"."promotion_processed", "accounts"."promotions_considered" FROM "accounts" WHERE "accounts"."id" = $1 LIMIT $2"#;
 
 /// What the service runs for `balance` (`Ledger::balance`: the unexpired lots).
 pub const LOTS_SQL: &str = r#"SELECT "lots"."id", "lots"."account_id", "lots"."bucket", "lots"."origin", "lots"."granted", "lots"."remaining", "lots"."valid_from", "lots"."expires_at", "lots"."expired", "lots"."created_at", "lots"."pack_id" FROM "lots" WHERE "lots"."account_id" = $1 AND "lots"."expired" = $2"#;
@@ -44,6 +44,8 @@ struct HeaderState {
     auth: Auth,
     pool: PgPool,
     config: Config,
+    /// Read once from `config`, as the service's ledger does.
+    campaigns: Vec<Campaign>,
 }
 
 /// `studio-bench baseline --kind header|typename --addr A [--database-url U] [--secret S]`
@@ -69,10 +71,12 @@ pub async fn main(args: &[String]) -> Result<()> {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(&url)
                 .await?;
+            let config = Config::default();
             let state = Arc::new(HeaderState {
                 auth: Auth::new(&secret),
                 pool,
-                config: Config::default(),
+                campaigns: campaigns(&config),
+                config,
             });
             Router::new()
                 .route("/graphql", post(header_balance))
@@ -127,7 +131,7 @@ async fn balance_json(state: &HeaderState, account_id: i64) -> Result<Value> {
         .map(lot_of)
         .collect::<Result<Vec<_>>>()?;
     let now = Utc::now();
-    if is_due(&account, &lots, &state.config, now) {
+    if is_due(&account, &lots, &state.campaigns, now) {
         // The service would write the due expiry or reset first; the benchmark's
         // accounts never have one, so the baseline need not.
         bail!("account {account_id} has a due event: the baseline does not write");
@@ -145,11 +149,11 @@ async fn balance_json(state: &HeaderState, account_id: i64) -> Result<Value> {
 }
 
 /// The service's `is_due` (private to its ledger): an expiry, a reset or the
-/// promotion the clock has made due.
-fn is_due(account: &account::Model, lots: &[lot::Model], config: &Config, now: chrono::DateTime<Utc>) -> bool {
+/// promotion campaign the clock has made due.
+fn is_due(account: &account::Model, lots: &[lot::Model], campaigns: &[Campaign], now: chrono::DateTime<Utc>) -> bool {
     lots.iter().any(|l| l.expires_at <= now)
         || account.next_reset_at <= now
-        || (!account.promotion_processed && promotion_grant_at(config, account.created_at).is_some_and(|at| at <= now))
+        || next_promotion(campaigns, account, now).is_some()
 }
 
 fn account_of(row: &PgRow) -> Result<account::Model> {
@@ -163,6 +167,7 @@ fn account_of(row: &PgRow) -> Result<account::Model> {
         cycle_start: row.try_get("cycle_start")?,
         next_reset_at: row.try_get("next_reset_at")?,
         promotion_processed: row.try_get("promotion_processed")?,
+        promotions_considered: row.try_get("promotions_considered")?,
     })
 }
 
