@@ -145,7 +145,8 @@ on_both_databases! {
         let balance = &acc["balance"];
         assert_eq!(balance["available"], 65);
         assert_eq!(balance["unlimited"], false);
-        assert_eq!(balance["launchPromotion"], json!({"granted": 20, "remaining": 20, "startsAt": NOW, "expiresAt": "2026-12-18T00:00:00Z"}));
+        // The window is the campaign's: it started before this account joined.
+        assert_eq!(balance["launchPromotion"], json!({"granted": 20, "remaining": 20, "startsAt": "2026-11-20T00:00:00Z", "expiresAt": "2026-12-18T00:00:00Z"}));
         assert_eq!(balance["monthly"], json!({"granted": 20, "used": 0, "remaining": 20, "cycleStart": "2026-11-01T00:00:00Z", "resetsAt": "2026-12-01T00:00:00Z"}));
         assert_eq!(balance["purchased"]["remaining"], 25);
         assert_eq!(balance["purchased"]["lots"][0]["pack"], json!({"id": small, "name": "Small pack"}));

@@ -24,7 +24,7 @@ use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner}
 use sea_orm::{ConnectionTrait, Database, EntityTrait, QueryOrder};
 use studio_bff::config::Config;
 use studio_bff::error::{Error, RefusalCode};
-use studio_bff::ledger::{ApplyRequest, Ledger, LogoPlacement};
+use studio_bff::ledger::{ApplyRequest, DuePass, Ledger, LogoPlacement};
 use studio_bff::rules::balance::Breakdown;
 use studio_bff::rules::cycle::BillingCalendar;
 

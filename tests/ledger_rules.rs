@@ -1,12 +1,17 @@
 //! The credit rules carried out by the stored ledger, on SQLite and PostgreSQL.
 mod common;
 
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use common::audit::audit;
 use common::utc;
 use entity::enums::{Bucket, EntryKind, LogoPosition, PlanCode};
-use sea_orm::EntityTrait;
-use studio_bff::config::Config;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, Set, Statement};
+use studio_bff::config::{Config, PromotionSettings};
+use studio_bff::demo;
 use studio_bff::error::{Error, RefusalCode};
-use studio_bff::ledger::{ApplyRequest, Ledger, LogoPlacement};
+use studio_bff::ledger::{ApplyRequest, DuePass, Ledger, LogoPlacement};
 
 /// Photos registered for `account_id`, by id.
 async fn photos(ledger: &Ledger, account_id: i64, n: usize) -> Vec<i64> {
@@ -460,4 +465,316 @@ fn the_rule_tables_use_the_provisional_values() {
         vec![1250, 2375, 4500]
     );
     assert_eq!(config.packs_for(PlanCode::Premium).count(), 0);
+}
+
+// ----- Rules, second edition: campaigns, exact idempotency, premium's cap, time -----
+
+fn phase(id: &str, starts_at: &str, days: u32, plan: PlanCode, per_slot: i32) -> PromotionSettings {
+    PromotionSettings {
+        id: id.into(),
+        starts_at: utc(starts_at),
+        days,
+        credits_per_slot: BTreeMap::from([(plan, per_slot)]),
+    }
+}
+
+/// (campaign, granted, remaining, starts at, expires at) of every promotion lot shown.
+async fn promotions(ledger: &Ledger, account_id: i64) -> Vec<(String, i32, i32, DateTime<Utc>, DateTime<Utc>)> {
+    let account = ledger.account(account_id).await.unwrap().unwrap();
+    ledger
+        .balance(&account)
+        .await
+        .unwrap()
+        .promotions
+        .into_iter()
+        .map(|p| (p.campaign, p.granted, p.remaining, p.starts_at, p.expires_at))
+        .collect()
+}
+
+/// Every promotion lot the account ever had, expired ones included.
+async fn promotion_lots(ledger: &Ledger, account_id: i64) -> usize {
+    ledger
+        .lots(account_id)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|l| l.bucket == Bucket::LaunchPromotion)
+        .count()
+}
+
+on_both_databases! {
+    async fn a_later_phase_grants_its_own_lot_and_promotions_are_spent_earliest_expiry_first(db) {
+        let config = Config {
+            launch_at: Some(utc("2026-12-01T00:00:00Z")),
+            promotions: vec![phase("phase-2", "2026-12-10T00:00:00Z", 7, PlanCode::ProfessionalPlus, 2)],
+            ..Config::default()
+        };
+        let ledger = db.ledger(config, utc("2026-11-24T10:00:00Z")).await;
+        let account = ledger.create_account("Plus", PlanCode::ProfessionalPlus, 5).await.unwrap();
+        let ids = photos(&ledger, account.id, 12).await;
+        ledger.set_clock(utc("2026-12-12T09:00:00Z")).await.unwrap();
+
+        assert_eq!(promotions(&ledger, account.id).await, vec![
+            ("phase-2".into(), 10, 10, utc("2026-12-10T00:00:00Z"), utc("2026-12-17T00:00:00Z")),
+            ("launch".into(), 50, 50, utc("2026-12-01T00:00:00Z"), utc("2026-12-29T00:00:00Z")),
+        ]);
+        let balance = ledger.balance(&ledger.account(account.id).await.unwrap().unwrap()).await.unwrap();
+        assert_eq!((balance.available, balance.launch_promotion.map(|p| p.campaign)), (110, Some("phase-2".into())));
+
+        ledger.apply_changes(account.id, &apply(&ids, "showroom", "k")).await.unwrap();
+
+        assert_eq!(promotions(&ledger, account.id).await, vec![
+            ("phase-2".into(), 10, 0, utc("2026-12-10T00:00:00Z"), utc("2026-12-17T00:00:00Z")),
+            ("launch".into(), 50, 48, utc("2026-12-01T00:00:00Z"), utc("2026-12-29T00:00:00Z")),
+        ]);
+        assert_eq!(promotion_lots(&ledger, account.id).await, 2);
+        assert_lots_balance(&ledger, account.id).await;
+    }
+
+    async fn a_campaign_for_another_plan_grants_when_the_account_moves_to_it_inside_the_window(db) {
+        let config = Config {
+            promotions: vec![phase("professional", "2026-12-10T00:00:00Z", 14, PlanCode::Professional, 4)],
+            ..Config::default()
+        };
+        let ledger = db.ledger(config, utc("2026-11-24T10:00:00Z")).await;
+        let account = ledger.create_account("Basic", PlanCode::Basic, 5).await.unwrap();
+        ledger.set_clock(utc("2026-12-12T00:00:00Z")).await.unwrap();
+        assert_eq!(promotions(&ledger, account.id).await, vec![]);
+
+        ledger.update_subscription(account.id, PlanCode::Professional, 5).await.unwrap();
+        ledger.update_subscription(account.id, PlanCode::Professional, 10).await.unwrap();
+
+        assert_eq!(promotions(&ledger, account.id).await, vec![
+            ("professional".into(), 40, 40, utc("2026-12-10T00:00:00Z"), utc("2026-12-24T00:00:00Z")),
+        ]);
+        ledger.set_clock(utc("2026-12-27T00:00:00Z")).await.unwrap();
+        ledger.update_subscription(account.id, PlanCode::Professional, 20).await.unwrap();
+        assert_eq!(promotions(&ledger, account.id).await, vec![]);
+        assert_eq!(promotion_lots(&ledger, account.id).await, 1);
+        assert_lots_balance(&ledger, account.id).await;
+    }
+
+    async fn a_campaign_changed_after_it_started_never_fails_an_operation_or_grants_twice(db) {
+        let before = db.ledger(launch_config("2026-12-01T00:00:00Z"), utc("2026-11-24T10:00:00Z")).await;
+        let account = before.create_account("Plus", PlanCode::ProfessionalPlus, 5).await.unwrap();
+        before.set_clock(utc("2026-12-02T00:00:00Z")).await.unwrap();
+        drop(before);
+
+        // Longer and richer while the lot is unexpired: the top-up follows the new
+        // values, the lot keeps its expiry.
+        let mut richer = launch_config("2026-12-01T00:00:00Z");
+        richer.launch_promotion_days = 40;
+        richer.plans.get_mut(&PlanCode::ProfessionalPlus).unwrap().promotion_credits_per_slot = 20;
+        let ledger = db.ledger(richer, utc("2026-12-05T00:00:00Z")).await;
+        ledger.update_subscription(account.id, PlanCode::ProfessionalPlus, 6).await.unwrap();
+        assert_eq!(promotions(&ledger, account.id).await, vec![
+            ("launch".into(), 120, 120, utc("2026-12-01T00:00:00Z"), utc("2026-12-29T00:00:00Z")),
+        ]);
+        drop(ledger);
+
+        // Moved to a later start, after the lot expired: nothing is granted again.
+        let ledger = db.ledger(launch_config("2027-01-05T00:00:00Z"), utc("2027-01-10T00:00:00Z")).await;
+        ledger.update_subscription(account.id, PlanCode::ProfessionalPlus, 10).await.unwrap();
+
+        assert_eq!(promotions(&ledger, account.id).await, vec![]);
+        assert_eq!(promotion_lots(&ledger, account.id).await, 1);
+        let expiry = history(&ledger, account.id).await.into_iter().filter(|e| e.1 == Bucket::LaunchPromotion).last();
+        assert_eq!(expiry, Some((EntryKind::Expiry, Bucket::LaunchPromotion, -120, 60, "2026-12-29T00:00:00+00:00".into())));
+        assert_lots_balance(&ledger, account.id).await;
+    }
+
+    async fn the_embedded_default_restarted_on_a_later_day_takes_a_slot_increase(db) {
+        let first_day = utc("2026-11-27T09:00:00Z");
+        let ledger = db.ledger(demo::with_demo_launch(Config::default(), first_day), first_day).await;
+        let account = demo::seed(&ledger).await.unwrap();
+        drop(ledger);
+
+        let a_month_later = utc("2026-12-28T09:00:00Z");
+        let restarted = db.ledger(demo::with_demo_launch(Config::default(), a_month_later), a_month_later).await;
+        restarted.update_subscription(account.id, PlanCode::ProfessionalPlus, 25).await.unwrap();
+
+        assert_eq!(promotion_lots(&restarted, account.id).await, 1);
+        assert_eq!(promotions(&restarted, account.id).await, vec![]);
+        assert_lots_balance(&restarted, account.id).await;
+    }
+
+    async fn premium_moved_from_a_larger_lot_shows_its_cap_and_keeps_the_lot_until_the_reset(db) {
+        let config = Config { fair_use_cap: 20, ..Config::default() };
+        let ledger = db.ledger(config, utc("2026-11-24T10:00:00Z")).await;
+        let account = ledger.create_account("Plus", PlanCode::ProfessionalPlus, 3).await.unwrap();
+        let ids = photos(&ledger, account.id, 31).await;
+        ledger.apply_changes(account.id, &apply(&ids[..5], "showroom", "k1")).await.unwrap();
+        let fair_use = |b: &studio_bff::rules::balance::Breakdown| (b.unlimited, b.available, b.monthly.granted, b.fair_use.map(|f| (f.used, f.cap)));
+
+        // A decrease (30 to 20): it waits for the reset, and nothing is taken back.
+        let premium = ledger.update_subscription(account.id, PlanCode::Premium, 3).await.unwrap();
+        assert_eq!(fair_use(&ledger.balance(&premium).await.unwrap()), (true, 25, 30, Some((5, 20))));
+
+        ledger.apply_changes(account.id, &apply(&ids[5..20], "showroom", "k2")).await.unwrap();
+        assert_eq!(fair_use(&ledger.balance(&premium).await.unwrap()), (false, 10, 30, Some((20, 20))));
+
+        ledger.apply_changes(account.id, &apply(&ids[20..30], "showroom", "k3")).await.unwrap();
+        let capped = ledger.apply_changes(account.id, &apply(&ids[30..], "showroom", "k4")).await;
+        assert_eq!(refusal_code(capped), RefusalCode::FairUseCapReached);
+        assert_eq!(fair_use(&ledger.balance(&premium).await.unwrap()), (false, 0, 30, Some((30, 20))));
+
+        ledger.set_clock(utc("2026-12-01T00:00:00Z")).await.unwrap();
+        let account = ledger.account(account.id).await.unwrap().unwrap();
+        assert_eq!(fair_use(&ledger.balance(&account).await.unwrap()), (true, 20, 20, Some((0, 20))));
+        assert_lots_balance(&ledger, account.id).await;
+    }
+
+    async fn the_same_key_with_the_batch_reordered_or_repeated_replays(db) {
+        let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
+        let account = ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
+        let ids = photos(&ledger, account.id, 2).await;
+        let first = ledger.apply_changes(account.id, &apply(&ids, "showroom", "k")).await.unwrap();
+
+        let reordered = ledger.apply_changes(account.id, &apply(&[ids[1], ids[0], ids[1]], "showroom", "k")).await.unwrap();
+
+        assert!(first.written.is_some());
+        assert!(reordered.written.is_none(), "a replay writes nothing");
+        assert_eq!(reordered.outcome, first.outcome);
+        assert_eq!(ledger.balance(&account).await.unwrap().available, 8);
+    }
+
+    async fn a_refused_apply_is_not_remembered_and_its_key_acts_when_sent_again(db) {
+        let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
+        let account = ledger.create_account("A", PlanCode::Professional, 1).await.unwrap();
+        let ids = photos(&ledger, account.id, 6).await;
+        let refused = ledger.apply_changes(account.id, &apply(&ids, "showroom", "k")).await;
+        assert_eq!(refusal_code(refused), RefusalCode::InsufficientCredits);
+
+        ledger.purchase_pack(account.id, "pro-small", "pack").await.unwrap();
+        let again = ledger.apply_changes(account.id, &apply(&ids, "showroom", "k")).await.unwrap();
+
+        assert_eq!((again.outcome.credits_charged, again.written.is_some()), (6, true));
+        assert_eq!(ledger.balance(&account).await.unwrap().available, 24);
+    }
+
+    async fn an_apply_that_waited_for_the_lock_across_a_reset_acts_after_it(db) {
+        let ledger = db.ledger(Config::default(), utc("2026-11-30T23:59:00Z")).await;
+        let account = ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
+        let ids = photos(&ledger, account.id, 1).await;
+        let holder = hold_lock(&ledger, account.id).await;
+
+        let waiting = {
+            let ledger = ledger.clone();
+            let request = apply(&ids, "showroom", "k");
+            tokio::spawn(async move { ledger.apply_changes(account.id, &request).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(!waiting.is_finished(), "the apply waits for the lock");
+        ledger.clock().set(utc("2026-12-01T00:01:00Z")).unwrap();
+        holder.rollback().await.unwrap();
+        let applied = waiting.await.unwrap().unwrap();
+
+        let edit = entity::edit::Entity::find_by_id(applied.outcome.edit_ids[0]).one(ledger.db()).await.unwrap().unwrap();
+        let payer = entity::lot::Entity::find_by_id(edit.lot_id).one(ledger.db()).await.unwrap().unwrap();
+        assert_eq!(edit.applied_at, utc("2026-12-01T00:01:00Z"));
+        assert_eq!(payer.origin, "cycle:2026-12-01T00:00:00+00:00");
+        assert_eq!(history(&ledger, account.id).await[1..], [
+            (EntryKind::Expiry, Bucket::Monthly, -10, 0, "2026-12-01T00:00:00+00:00".into()),
+            (EntryKind::Grant, Bucket::Monthly, 10, 10, "2026-12-01T00:00:00+00:00".into()),
+            (EntryKind::Charge, Bucket::Monthly, -1, 9, "2026-12-01T00:01:00+00:00".into()),
+        ]);
+    }
+
+    async fn one_account_that_cannot_catch_up_does_not_hold_back_the_others(db) {
+        let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
+        let broken = ledger.create_account("Broken", PlanCode::Professional, 2).await.unwrap();
+        let healthy = ledger.create_account("Healthy", PlanCode::Professional, 2).await.unwrap();
+        // A retired lot already holding the next cycle's origin: the reset cannot grant it.
+        entity::lot::ActiveModel {
+            account_id: Set(broken.id),
+            bucket: Set(Bucket::Monthly),
+            origin: Set("cycle:2026-12-01T00:00:00+00:00".into()),
+            granted: Set(0),
+            remaining: Set(0),
+            valid_from: Set(utc("2026-11-24T10:00:00Z")),
+            expires_at: Set(utc("2026-11-25T00:00:00Z")),
+            expired: Set(true),
+            created_at: Set(utc("2026-11-24T10:00:00Z")),
+            pack_id: Set(None),
+            ..Default::default()
+        }
+        .insert(ledger.db())
+        .await
+        .unwrap();
+        ledger.clock().set(utc("2026-12-01T00:00:10Z")).unwrap();
+
+        let pass = ledger.process_due().await.unwrap();
+
+        assert_eq!(pass, DuePass { changed: vec![healthy.id], failed: vec![broken.id] });
+        let origins: Vec<String> = ledger.lots(healthy.id).await.unwrap().into_iter().map(|l| l.origin).collect();
+        assert_eq!(origins, ["cycle:2026-11-01T00:00:00+00:00", "cycle:2026-12-01T00:00:00+00:00"]);
+    }
+
+    async fn the_auditor_counts_refunds_and_adjustments_like_every_other_entry(db) {
+        let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
+        let account = ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
+        let lot = ledger.lots(account.id).await.unwrap().remove(0);
+
+        write_entry(&ledger, &lot, EntryKind::Refund, 1, 11, true).await;
+        write_entry(&ledger, &lot, EntryKind::Adjustment, -3, 8, true).await;
+        let (_, clean) = audit(&ledger, &[account.id]).await;
+        // An entry whose lot was not changed: the lot, the balance and the breakdown differ.
+        write_entry(&ledger, &lot, EntryKind::Adjustment, -1, 7, false).await;
+        let (_, unbalanced) = audit(&ledger, &[account.id]).await;
+
+        assert_eq!((clean, unbalanced), (0, 3));
+    }
+}
+
+/// Holds `account_id`'s lock the way a write does (SQLite: the write lock; PostgreSQL:
+/// the account row) until the returned transaction ends.
+async fn hold_lock(ledger: &Ledger, account_id: i64) -> sea_orm::DatabaseTransaction {
+    let txn = studio_bff::db::begin_write(ledger.db()).await.unwrap();
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id FROM accounts WHERE id = $1 FOR UPDATE",
+            [account_id.into()],
+        ))
+        .await
+        .unwrap();
+    }
+    txn
+}
+
+/// Writes an entry of `kind` to `lot` with `balance_after`, changing the lot by
+/// `amount` when `move_lot`: what the renders and credit-notes issues will write.
+async fn write_entry(
+    ledger: &Ledger,
+    lot: &entity::lot::Model,
+    kind: EntryKind,
+    amount: i32,
+    balance_after: i32,
+    move_lot: bool,
+) {
+    if move_lot {
+        let current = entity::lot::Entity::find_by_id(lot.id)
+            .one(ledger.db())
+            .await
+            .unwrap()
+            .unwrap();
+        let mut changed: entity::lot::ActiveModel = current.clone().into();
+        changed.remaining = Set(current.remaining + amount);
+        changed.update(ledger.db()).await.unwrap();
+    }
+    entity::ledger_entry::ActiveModel {
+        account_id: Set(lot.account_id),
+        lot_id: Set(lot.id),
+        kind: Set(kind),
+        bucket: Set(lot.bucket),
+        amount: Set(amount),
+        balance_after: Set(balance_after),
+        created_at: Set(utc("2026-11-24T11:00:00Z")),
+        cause: Set("test".into()),
+        description: Set(format!("{kind:?}")),
+        ..Default::default()
+    }
+    .insert(ledger.db())
+    .await
+    .unwrap();
 }

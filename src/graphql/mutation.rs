@@ -121,6 +121,11 @@ pub struct ApplyChangesInput {
     pub photo_ids: Vec<ID>,
     pub background_id: ID,
     pub logo: Option<LogoPlacementInput>,
+    /// 1 to 128 printable characters, made by the client and scoped to the account.
+    /// Sent again with the same input (the photos compared as a set: order and repeats
+    /// do not matter) within `idempotency_retention_hours`, it answers the first
+    /// outcome and charges nothing more; with another input it is refused with
+    /// IDEMPOTENCY_KEY_REUSED. A refusal is not remembered: the key may be sent again.
     pub idempotency_key: String,
 }
 
@@ -131,7 +136,8 @@ pub struct ApplyChangesPayload {
     pub edits: Vec<PhotoEdit>,
     /// Photos that already had the requested look: not charged.
     pub unchanged: Vec<Photo>,
-    /// The balance after the apply (also when it was refused).
+    /// The balance now: after this apply, or as it is when a retry of the same key
+    /// replays the first outcome; also when the apply was refused.
     pub balance: Balance,
     pub user_errors: Vec<UserError>,
 }
@@ -164,6 +170,9 @@ pub struct ReportFaultyPhotoPayload {
 #[derive(InputObject)]
 pub struct PurchasePackInput {
     pub pack_id: ID,
+    /// 1 to 128 printable characters, scoped to the account: sent again with the same
+    /// pack within `idempotency_retention_hours`, it answers the first invoice and lot
+    /// and bills nothing more. A refusal is not remembered.
     pub idempotency_key: String,
 }
 
@@ -171,6 +180,7 @@ pub struct PurchasePackInput {
 pub struct PurchasePackPayload {
     pub invoice: Option<Invoice>,
     pub lot: Option<PurchasedLot>,
+    /// The balance now: after this purchase, or as it is when a retry replays it.
     pub balance: Balance,
     pub user_errors: Vec<UserError>,
 }
