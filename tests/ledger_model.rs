@@ -1392,3 +1392,20 @@ on_both_databases! {
         dispose(running, &other).await;
     }
 }
+
+#[test]
+fn the_model_keeps_its_invariants_over_refunds_and_adjustments() {
+    let now = utc("2026-11-24T10:00:00Z");
+    let mut model = Model::new(Config::default(), now);
+    let account = model.create_account(PlanCode::Professional, 2).expect("an account");
+    let lot = model.lots.len() - 1;
+
+    model.post(lot, EntryKind::Charge, -4, now, "apply:k");
+    model.post(lot, EntryKind::Refund, 1, now, "refund");
+    model.post(lot, EntryKind::Adjustment, -2, now, "credit note");
+
+    assert_eq!(model.check_invariants(), Ok(()));
+    assert_eq!((model.lots[lot].granted, model.lots[lot].remaining), (10, 5));
+    assert_eq!(model.breakdown(account).available, 5);
+    assert_eq!(model.breakdown(account).monthly.used, 5);
+}

@@ -427,7 +427,8 @@ impl Model {
     // ----- the ledger -----
 
     /// Changes a lot by `amount` and writes its entry; a GRANT also raises `granted`.
-    fn post(&mut self, lot: LotId, kind: EntryKind, amount: i32, at: DateTime<Utc>, cause: &str) {
+    /// Any kind: REFUND (+) and ADJUSTMENT (±) change only what remains.
+    pub fn post(&mut self, lot: LotId, kind: EntryKind, amount: i32, at: DateTime<Utc>, cause: &str) {
         let l = &mut self.lots[lot];
         l.remaining += amount;
         if kind == EntryKind::Grant {
