@@ -147,11 +147,9 @@ async fn watched_on_one_of_two(db: &TestDb) -> (Hub, BalanceWatch, Ledger, i64) 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(postgres_tests), ignore = "set TEST_DATABASE_URL to run it on PostgreSQL")]
 async fn postgres_a_change_on_one_instance_reaches_watchers_on_the_other() {
-    let Some(db) = TestDb::postgres().await else {
-        eprintln!("TEST_DATABASE_URL is not set: skipping the PostgreSQL run");
-        return;
-    };
+    let db = TestDb::postgres().await;
     let (_hub, mut watch, other, account_id) = watched_on_one_of_two(&db).await;
 
     charge(&other, account_id, 5, "key-00000006").await;
@@ -160,11 +158,9 @@ async fn postgres_a_change_on_one_instance_reaches_watchers_on_the_other() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(postgres_tests), ignore = "set TEST_DATABASE_URL to run it on PostgreSQL")]
 async fn postgres_a_killed_listening_connection_is_replaced_and_nothing_stays_stale() {
-    let Some(db) = TestDb::postgres().await else {
-        eprintln!("TEST_DATABASE_URL is not set: skipping the PostgreSQL run");
-        return;
-    };
+    let db = TestDb::postgres().await;
     let (_hub, mut watch, other, account_id) = watched_on_one_of_two(&db).await;
     // Kill this test's listening connection, then change the balance on the other
     // instance at once, before the listener could be back.
@@ -185,11 +181,9 @@ async fn postgres_a_killed_listening_connection_is_replaced_and_nothing_stays_st
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(postgres_tests), ignore = "set TEST_DATABASE_URL to run it on PostgreSQL")]
 async fn postgres_instances_of_other_schemas_share_no_channel() {
-    let (Some(db_a), Some(db_b)) = (TestDb::postgres().await, TestDb::postgres().await) else {
-        eprintln!("TEST_DATABASE_URL is not set: skipping the PostgreSQL run");
-        return;
-    };
+    let (db_a, db_b) = (TestDb::postgres().await, TestDb::postgres().await);
     let ledger_a = db_a.ledger(Config::default(), utc(NOW)).await;
     let ledger_b = db_b.ledger(Config::default(), utc(NOW)).await;
     // Both schemas number their first account 1.
