@@ -60,6 +60,41 @@ impl Kind {
     ];
 }
 
+/// A list that is paged with cursors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum List {
+    Photos,
+    Ledger,
+    Invoices,
+}
+
+impl List {
+    const ALL: [List; 3] = [List::Photos, List::Ledger, List::Invoices];
+
+    /// The list's name inside its cursors: the one spelling both ways go through.
+    fn name(self) -> &'static str {
+        match self {
+            List::Photos => "photos",
+            List::Ledger => "ledger",
+            List::Invoices => "invoices",
+        }
+    }
+}
+
+impl std::fmt::Display for List {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for List {
+    type Err = ();
+
+    fn from_str(name: &str) -> Result<Self, ()> {
+        List::ALL.into_iter().find(|list| list.name() == name).ok_or(())
+    }
+}
+
 /// Signs and checks ids with a key derived from the service's secret.
 #[derive(Clone)]
 pub struct IdCodec {
@@ -111,16 +146,20 @@ impl IdCodec {
         Some((kind, key.to_owned()))
     }
 
-    /// An opaque cursor for the position `position` in the list `list`.
-    pub fn cursor(&self, list: &str, position: i64) -> String {
-        self.encode(Kind::Cursor, format_args!("{list}:{position}"))
+    /// An opaque cursor for the position `position` in the list `list` of `owner`
+    /// (the account whose list it is).
+    pub fn cursor(&self, list: List, owner: i64, position: i64) -> String {
+        self.encode(Kind::Cursor, format_args!("{list}:{owner}:{position}"))
     }
 
-    /// The position a cursor of `list` names; `None` for a cursor of another list.
-    pub fn decode_cursor(&self, list: &str, cursor: &str) -> Option<i64> {
+    /// The position a cursor of `owner`'s list `list` names; `None` for a cursor of
+    /// another list or of another owner's list, which would otherwise page one account
+    /// from a position read on another.
+    pub fn decode_cursor(&self, list: List, owner: i64, cursor: &str) -> Option<i64> {
         let key = self.decode(Kind::Cursor, cursor)?;
-        let (found, position) = key.rsplit_once(':')?;
-        if found != list {
+        let mut parts = key.splitn(3, ':');
+        let (found, found_owner, position) = (parts.next()?, parts.next()?, parts.next()?);
+        if found.parse::<List>().ok()? != list || found_owner.parse::<i64>().ok()? != owner {
             return None;
         }
         position.parse().ok()
@@ -176,8 +215,24 @@ mod tests {
     #[test]
     fn a_cursor_belongs_to_one_list() {
         let codec = IdCodec::new("secret");
-        let cursor = codec.cursor("ledger", 7);
-        assert_eq!(codec.decode_cursor("ledger", &cursor), Some(7));
-        assert_eq!(codec.decode_cursor("photos", &cursor), None);
+        let cursor = codec.cursor(List::Ledger, 3, 7);
+        assert_eq!(codec.decode_cursor(List::Ledger, 3, &cursor), Some(7));
+        assert_eq!(codec.decode_cursor(List::Photos, 3, &cursor), None);
+    }
+
+    #[test]
+    fn a_cursor_of_another_owners_list_decodes_to_nothing() {
+        let codec = IdCodec::new("secret");
+        let cursor = codec.cursor(List::Ledger, 3, 7);
+        assert_eq!(codec.decode_cursor(List::Ledger, 4, &cursor), None);
+        assert_eq!(codec.decode_cursor(List::Ledger, 33, &cursor), None);
+    }
+
+    #[test]
+    fn a_list_is_named_and_read_back_by_one_mapping() {
+        for list in List::ALL {
+            assert_eq!(list.to_string().parse::<List>(), Ok(list));
+        }
+        assert_eq!("Ledger".parse::<List>(), Err(()));
     }
 }

@@ -22,6 +22,7 @@ use crate::graphql::Api;
 use crate::http::Limits;
 
 const CLOSE_NORMAL: u16 = 1000;
+const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_INTERNAL: u16 = 1011;
 const CLOSE_BAD_REQUEST: u16 = 4400;
 const CLOSE_UNAUTHORIZED: u16 = 4401;
@@ -186,10 +187,7 @@ impl Connection<'_> {
                     Some(Ok(Message::Binary(_))) => Err(close(CLOSE_BAD_REQUEST, "Binary messages are not supported")),
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
                     Some(Ok(Message::Close(_))) | None => Err(End::Gone),
-                    Some(Err(e)) => {
-                        tracing::debug!(error = %e, "WebSocket read failed");
-                        Err(End::Gone)
-                    }
+                    Some(Err(e)) => Err(read_failed(e)),
                 },
                 Some(event) = self.operations.next() => self.deliver(event).await,
                 _ = self.keep_alive.tick(), if acknowledged => {
@@ -372,6 +370,21 @@ impl Connection<'_> {
         }
         let drained = async { while let Some(Ok(_)) = self.socket.recv().await {} };
         let _ = tokio::time::timeout(CLOSE_GRACE, drained).await;
+    }
+}
+
+/// How a failed read ends the socket. A message or frame over [`MAX_MESSAGE_BYTES`]
+/// is refused by the transport before it is read; the socket can still be written, so
+/// it is closed with 1009 (Message Too Big). Dropped without a close frame, the client
+/// would see 1006 and retry as after a network fault, sending the same message again.
+fn read_failed(error: axum::Error) -> End {
+    tracing::debug!(error = %error, "WebSocket read failed");
+    match error.into_inner().downcast::<tungstenite::Error>() {
+        Ok(e) if matches!(*e, tungstenite::Error::Capacity(_)) => close(
+            CLOSE_TOO_BIG,
+            format!("Messages are limited to {MAX_MESSAGE_BYTES} bytes"),
+        ),
+        _ => End::Gone,
     }
 }
 

@@ -299,6 +299,71 @@ async fn graphiql_and_introspection_are_off_when_the_schema_is_not_public() {
 }
 
 #[tokio::test]
+async fn a_private_schema_suggests_no_name_for_a_misspelt_field_and_a_public_one_does() {
+    let misspelt = [
+        ("{ viewr { userId } }", "viewer"),
+        (
+            "mutation { setClok(input: {now: \"2030-01-01T00:00:00Z\"}) { now } }",
+            "setClock",
+        ),
+        (
+            "mutation { purchasePak(input: {packId: \"p\", idempotencyKey: \"k\"}) { invoice { id } } }",
+            "purchasePack",
+        ),
+    ];
+    let mut messages = Vec::new();
+    for public_schema in [false, true] {
+        let db = TestDb::sqlite().await;
+        let app = TestApp::start(
+            &db,
+            Config {
+                public_schema,
+                ..Config::default()
+            },
+        )
+        .await;
+        for (document, _) in misspelt {
+            let (status, body) = app.post(Some(&app.ops()), json!({ "query": document })).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+            let errors = body["errors"].as_array().expect("errors");
+            messages.push(
+                errors
+                    .iter()
+                    .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
+                    .collect::<Vec<_>>(),
+            );
+        }
+    }
+
+    let (private, public) = messages.split_at(misspelt.len());
+    for ((_, real), messages) in misspelt.iter().zip(private) {
+        for message in messages {
+            assert!(
+                !message.contains("Did you mean") && !message.contains(real),
+                "{message}"
+            );
+        }
+    }
+    assert_eq!(
+        private,
+        [
+            vec![r#"Unknown field "viewr" on type "Query"."#.to_owned()],
+            vec![r#"Unknown field "setClok" on type "Mutation"."#.to_owned()],
+            vec![r#"Unknown field "purchasePak" on type "Mutation"."#.to_owned()],
+        ]
+    );
+    assert_eq!(
+        public,
+        [
+            vec![r#"Unknown field "viewr" on type "Query". Did you mean "viewer"?"#.to_owned()],
+            vec![r#"Unknown field "setClok" on type "Mutation". Did you mean "setClock"?"#.to_owned()],
+            vec![r#"Unknown field "purchasePak" on type "Mutation". Did you mean "purchasePack"?"#.to_owned()],
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_bad_cursor_or_page_size_is_bad_user_input() {
     let (app, _db) = app().await;
     let account = app.ledger.create_account("A", PlanCode::Professional, 1).await.unwrap();

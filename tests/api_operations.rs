@@ -5,9 +5,18 @@ mod common;
 
 use api_support::{NOW, TestApp, error_code, utc};
 use entity::enums::PlanCode;
-use serde_json::json;
+use serde_json::{Value, json};
 use studio_bff::config::Config;
 use studio_bff::ids::Kind;
+
+/// The viewer's page of `list` (`photos`, `ledger` or `invoices`): the whole response.
+async fn page(app: &TestApp, token: &str, list: &str, first: i32, after: Value) -> Value {
+    let query = format!(
+        "query($first: Int, $after: String) {{ viewer {{ account {{ {list}(first: $first, after: $after) {{ \
+         edges {{ node {{ id }} }} pageInfo {{ hasNextPage endCursor }} }} }} }} }}"
+    );
+    app.query(token, &query, json!({"first": first, "after": after})).await
+}
 
 on_both_databases! {
     async fn a_retried_apply_answers_its_first_edits_and_the_balance_now(db) {
@@ -256,5 +265,43 @@ on_both_databases! {
 
         assert_eq!(node["node"]["id"], photo);
         assert_eq!(viewer["data"]["viewer"], json!({"role": "OPS", "account": null}));
+    }
+
+    async fn a_cursor_of_another_accounts_list_is_refused_exactly_like_a_forged_one(db) {
+        let app = TestApp::start(&db, Config::default()).await;
+        let a = app.ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
+        let b = app.ledger.create_account("B", PlanCode::Professional, 2).await.unwrap();
+        // Interleaved, so that either account's positions fall inside the other's lists.
+        for n in 0..2 {
+            for account in [a.id, b.id] {
+                app.photos(account, 1).await;
+                app.ledger.purchase_pack(account, "pro-small", &format!("buy-{n}")).await.unwrap();
+            }
+        }
+        let (token_a, token_b) = (app.member(a.id), app.member(b.id));
+
+        for list in ["photos", "ledger", "invoices"] {
+            let first_of_a = page(&app, &token_a, list, 1, Value::Null).await;
+            let info = &first_of_a["data"]["viewer"]["account"][list]["pageInfo"];
+            assert_eq!(info["hasNextPage"], true, "{list}: {first_of_a}");
+            let cursor = info["endCursor"].as_str().expect("an end cursor").to_owned();
+            let last = if cursor.ends_with('A') { 'B' } else { 'A' };
+            let forged = format!("{}{last}", &cursor[..cursor.len() - 1]);
+
+            let foreign = page(&app, &token_b, list, 1, json!(cursor)).await;
+            let tampered = page(&app, &token_b, list, 1, json!(forged)).await;
+            let next_of_a = page(&app, &token_a, list, 1, json!(cursor)).await;
+            let all_of_a = page(&app, &token_a, list, 100, Value::Null).await;
+
+            assert_eq!(error_code(&foreign), "BAD_USER_INPUT", "{list}: {foreign}");
+            assert_eq!(foreign["errors"][0]["message"], "`after` is not a cursor of this list.", "{list}");
+            assert_eq!(foreign, tampered, "{list}");
+            assert!(next_of_a.get("errors").is_none(), "{list}: {next_of_a}");
+            assert_eq!(
+                next_of_a["data"]["viewer"]["account"][list]["edges"][0],
+                all_of_a["data"]["viewer"]["account"][list]["edges"][1],
+                "{list}: A's own cursor pages to A's second item"
+            );
+        }
     }
 }

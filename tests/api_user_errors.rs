@@ -5,6 +5,8 @@ mod common;
 
 use api_support::{NOW, TestApp, user_error_codes, utc};
 use entity::enums::PlanCode;
+use entity::{edit, faulty_report, idempotency_record, invoice, ledger_entry};
+use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 use studio_bff::clock::Clock;
 use studio_bff::config::{ClockMode, Config};
@@ -13,6 +15,15 @@ use studio_bff::ids::Kind;
 
 fn apply_input(photo_ids: &[String], background: &str, key: &str) -> Value {
     json!({"input": {"photoIds": photo_ids, "backgroundId": background, "idempotencyKey": key}})
+}
+
+/// How many rows `entity`'s table holds.
+async fn rows<E>(app: &TestApp) -> u64
+where
+    E: EntityTrait,
+    E::Model: Send + Sync,
+{
+    E::find().count(app.ledger.db()).await.expect("a count")
 }
 
 on_both_databases! {
@@ -161,6 +172,56 @@ on_both_databases! {
         assert_eq!(user_error_codes(&payload), ["INVALID_INPUT"]);
         assert_eq!(payload["userErrors"][0]["field"], json!(["input", "name"]));
         assert_eq!(payload["logo"], json!(null));
+    }
+
+    async fn a_report_reason_with_a_nul_is_refused_with_invalid_input_and_stores_no_report(db) {
+        let app = TestApp::start(&db, Config::default()).await;
+        let account = app.ledger.create_account("A", PlanCode::Professional, 1).await.unwrap();
+        let photos = app.photos(account.id, 1).await;
+        let token = app.member(account.id);
+        app.op(&token, "ApplyChanges", apply_input(&photos, &app.gid(Kind::Background, "showroom"), "k1")).await;
+
+        let payload = app.op(&token, "ReportFaultyPhoto", json!({"photoId": photos[0], "reason": "bad\u{0}image"})).await["reportFaultyPhoto"].clone();
+
+        assert_eq!(payload["userErrors"], json!([{
+            "code": "INVALID_INPUT",
+            "message": "reason must be at most 2048 printable characters.",
+            "field": ["input", "reason"],
+        }]));
+        assert_eq!(payload["report"], json!(null));
+        assert_eq!(payload["balance"]["available"], 4);
+        assert_eq!(rows::<faulty_report::Entity>(&app).await, 0);
+    }
+
+    async fn idempotency_keys_with_a_control_character_are_refused_with_invalid_input_and_charge_and_bill_nothing(db) {
+        let app = TestApp::start(&db, Config::default()).await;
+        let account = app.ledger.create_account("A", PlanCode::Professional, 1).await.unwrap();
+        let photos = app.photos(account.id, 1).await;
+        let token = app.member(account.id);
+        let showroom = app.gid(Kind::Background, "showroom");
+        let pack = app.gid(Kind::CreditPack, "pro-small");
+        let refused = json!([{
+            "code": "INVALID_INPUT",
+            "message": "idempotencyKey must be 1 to 128 printable characters.",
+            "field": ["input", "idempotencyKey"],
+        }]);
+        let entries_before = rows::<ledger_entry::Entity>(&app).await;
+
+        for key in ["k\u{0}1", "k\u{7}1", "k\u{7f}1"] {
+            let applied = app.op(&token, "ApplyChanges", apply_input(&photos, &showroom, key)).await["applyChanges"].clone();
+            let bought = app.op(&token, "BuyPack", json!({"packId": pack, "idempotencyKey": key})).await["purchasePack"].clone();
+
+            assert_eq!(applied["userErrors"], refused, "apply with {key:?}");
+            assert_eq!(applied["creditsCharged"], 0, "apply with {key:?}");
+            assert_eq!(applied["edits"], json!([]), "apply with {key:?}");
+            assert_eq!(bought["userErrors"], refused, "purchase with {key:?}");
+            assert_eq!((&bought["invoice"], &bought["lot"]), (&json!(null), &json!(null)), "purchase with {key:?}");
+            assert_eq!(bought["balance"], json!({"available": 5, "purchased": {"remaining": 0}}), "purchase with {key:?}");
+        }
+        assert_eq!(rows::<edit::Entity>(&app).await, 0);
+        assert_eq!(rows::<invoice::Entity>(&app).await, 0);
+        assert_eq!(rows::<idempotency_record::Entity>(&app).await, 0);
+        assert_eq!(rows::<ledger_entry::Entity>(&app).await, entries_before);
     }
 
     async fn changing_an_account_that_does_not_exist_is_refused_with_account_not_found(db) {

@@ -289,6 +289,55 @@ async fn a_client_ping_is_answered_with_pong_and_a_client_pong_with_nothing() {
     assert_eq!(without, json!({"type": "pong"}));
 }
 
+/// The largest message a client may send, in bytes.
+const MESSAGE_LIMIT: usize = 64 * 1024;
+
+/// `message` with a `pad` of spaces in its payload that makes its JSON text exactly
+/// `bytes` long.
+fn padded(mut message: Value, bytes: usize) -> Message {
+    message["payload"]["pad"] = json!("");
+    let pad = bytes - message.to_string().len();
+    message["payload"]["pad"] = json!(" ".repeat(pad));
+    let text = message.to_string();
+    assert_eq!(text.len(), bytes);
+    Message::Text(text.into())
+}
+
+#[tokio::test]
+async fn a_message_one_byte_over_64_kib_is_closed_with_1009_on_both_protocols() {
+    let server = Server::start().await;
+
+    for protocol in [MODERN, LEGACY] {
+        let mut socket = server.member_socket(protocol).await;
+
+        socket
+            .send(padded(json!({"type": "ping", "payload": {}}), MESSAGE_LIMIT + 1))
+            .await
+            .expect("sent");
+
+        assert_closed_with(&mut socket, 1009, "Messages are limited to 65536 bytes").await;
+    }
+}
+
+#[tokio::test]
+async fn a_message_of_exactly_64_kib_is_read_on_both_protocols() {
+    let server = Server::start().await;
+    let bearer = format!("Bearer {}", server.member());
+
+    for protocol in [MODERN, LEGACY] {
+        let mut socket = connect(server.addr, protocol).await;
+
+        let init = json!({"type": "connection_init", "payload": {"authorization": bearer}});
+        socket.send(padded(init, MESSAGE_LIMIT)).await.expect("sent");
+
+        assert_eq!(
+            receive(&mut socket).await,
+            json!({"type": "connection_ack"}),
+            "{protocol}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn the_socket_is_closed_with_4403_when_its_token_expires() {
     let server = Server::start().await;

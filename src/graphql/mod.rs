@@ -71,7 +71,9 @@ pub fn schema(ledger: Ledger, ids: IdCodec, public: bool) -> StudioSchema {
     if public {
         builder.finish()
     } else {
-        builder.disable_introspection().finish()
+        // A private schema answers a misspelt field or argument without "Did you
+        // mean ...": those suggestions would spell out the schema one guess at a time.
+        builder.disable_introspection().disable_suggestions().finish()
     }
 }
 

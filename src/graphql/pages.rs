@@ -7,25 +7,30 @@ use sea_orm::{
 
 use super::context::bad_input;
 use super::types::PageInfo;
-use crate::ids::IdCodec;
+use crate::ids::{IdCodec, List};
 
 /// Items per page when the client does not say.
 const DEFAULT_PAGE: u64 = 20;
 /// The most items a client may ask for in one page.
 const MAX_PAGE: u64 = 100;
 
-/// A requested page: how many items, after which position.
+/// A requested page of one owner's list: how many items, after which position.
 pub struct Page {
-    list: &'static str,
+    list: List,
+    /// The account whose list it is: a cursor is good only for that account's list.
+    owner: i64,
     first: u64,
     after: Option<i64>,
 }
 
 impl Page {
-    /// Checks `first` (0 to 100) and `after` (a cursor of this very list).
+    /// Checks `first` (0 to 100) and `after` (a cursor of this very list of `owner`).
+    /// A cursor of another list, or of another account's, is refused exactly like a
+    /// forged one.
     pub fn parse(
         ids: &IdCodec,
-        list: &'static str,
+        list: List,
+        owner: i64,
         first: Option<i32>,
         after: Option<&str>,
     ) -> async_graphql::Result<Page> {
@@ -38,11 +43,21 @@ impl Page {
         };
         let after = after
             .map(|cursor| {
-                ids.decode_cursor(list, cursor)
+                ids.decode_cursor(list, owner, cursor)
                     .ok_or_else(|| bad_input("`after` is not a cursor of this list."))
             })
             .transpose()?;
-        Ok(Page { list, first, after })
+        Ok(Page {
+            list,
+            owner,
+            first,
+            after,
+        })
+    }
+
+    /// The cursor of the item at `position` of this page's list.
+    pub fn cursor(&self, ids: &IdCodec, position: i64) -> String {
+        ids.cursor(self.list, self.owner, position)
     }
 
     /// The page info of a page whose items have the keys `keys`.
@@ -55,8 +70,8 @@ impl Page {
         PageInfo {
             has_next_page,
             has_previous_page: self.after.is_some(),
-            start_cursor: keys.clone().next().map(|k| ids.cursor(self.list, k)),
-            end_cursor: keys.last().map(|k| ids.cursor(self.list, k)),
+            start_cursor: keys.clone().next().map(|k| self.cursor(ids, k)),
+            end_cursor: keys.last().map(|k| self.cursor(ids, k)),
         }
     }
 }

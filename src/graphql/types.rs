@@ -12,7 +12,7 @@ use super::loaders::{
 };
 use super::pages::{self, Page};
 use crate::config::{Config, PackSettings};
-use crate::ids::{IdCodec, Kind};
+use crate::ids::{IdCodec, Kind, List};
 use crate::rules::balance::{Breakdown, PromotionPart};
 use crate::rules::entitlement::monthly_credits;
 
@@ -155,7 +155,7 @@ impl Account {
         after: Option<String>,
     ) -> async_graphql::Result<PhotoConnection> {
         let ids = ids(ctx)?;
-        let page = Page::parse(ids, "photos", first, after.as_deref())?;
+        let page = Page::parse(ids, List::Photos, self.model.id, first, after.as_deref())?;
         let (rows, has_next, total) = pages::photos(ledger(ctx)?.db(), self.model.id, &page)
             .await
             .or_internal(ctx)?;
@@ -171,7 +171,7 @@ impl Account {
             edges: rows
                 .into_iter()
                 .map(|p| PhotoEdge {
-                    cursor: ids.cursor("photos", p.id),
+                    cursor: page.cursor(ids, p.id),
                     node: Photo::new(ids, p),
                 })
                 .collect(),
@@ -194,7 +194,7 @@ impl Account {
         after: Option<String>,
     ) -> async_graphql::Result<LedgerEntryConnection> {
         let ids = ids(ctx)?;
-        let page = Page::parse(ids, "ledger", first, after.as_deref())?;
+        let page = Page::parse(ids, List::Ledger, self.model.id, first, after.as_deref())?;
         let (rows, has_next) = pages::ledger(ledger(ctx)?.db(), self.model.id, &page)
             .await
             .or_internal(ctx)?;
@@ -203,7 +203,7 @@ impl Account {
             edges: rows
                 .into_iter()
                 .map(|e| LedgerEntryEdge {
-                    cursor: ids.cursor("ledger", e.id),
+                    cursor: page.cursor(ids, e.id),
                     node: LedgerEntry::new(ids, e),
                 })
                 .collect(),
@@ -219,7 +219,7 @@ impl Account {
         after: Option<String>,
     ) -> async_graphql::Result<InvoiceConnection> {
         let ids = ids(ctx)?;
-        let page = Page::parse(ids, "invoices", first, after.as_deref())?;
+        let page = Page::parse(ids, List::Invoices, self.model.id, first, after.as_deref())?;
         let (rows, has_next) = pages::invoices(ledger(ctx)?.db(), self.model.id, &page)
             .await
             .or_internal(ctx)?;
@@ -232,7 +232,7 @@ impl Account {
             edges: rows
                 .into_iter()
                 .map(|i| InvoiceEdge {
-                    cursor: ids.cursor("invoices", i.id),
+                    cursor: page.cursor(ids, i.id),
                     node: Invoice::new(ids, i),
                 })
                 .collect(),

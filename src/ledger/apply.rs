@@ -13,11 +13,11 @@ use serde::{Deserialize, Serialize};
 use super::Ledger;
 use super::book::{Book, Entry};
 use super::idempotency::{IdempotencyKey, Opened, fingerprint, remember};
-use super::subscription::MAX_TEXT_CHARS;
 use crate::db::{begin_write, retry_transient};
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::balance::{Breakdown, breakdown};
 use crate::rules::spending_order::allocate;
+use crate::rules::text::optional_text;
 
 /// A logo and where it goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -230,15 +230,7 @@ impl Ledger {
         photo_id: i64,
         reason: Option<&str>,
     ) -> Result<faulty_report::Model, Error> {
-        let reason = reason.map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
-        if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_TEXT_CHARS) {
-            return Err(Refusal::new(
-                RefusalCode::InvalidInput,
-                format!("The reason must be at most {MAX_TEXT_CHARS} characters."),
-            )
-            .at(&["reason"])
-            .into());
-        }
+        let reason = optional_text(reason, &["reason"])?;
         retry_transient(|| async {
             let txn = begin_write(&self.db).await?;
             let (book, now) = self.open_book(&txn, account_id).await?;

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use super::Ledger;
 use super::book::Book;
 use crate::error::{Error, Refusal, RefusalCode};
+use crate::rules::text::exact_text;
 
 /// Longest key a client may send, in characters.
 const MAX_KEY_CHARS: usize = 128;
@@ -20,17 +21,9 @@ const MAX_KEY_CHARS: usize = 128;
 pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
-    /// Accepts 1 to 128 characters.
+    /// Accepts 1 to 128 printable characters, compared exactly as sent.
     pub fn parse(key: &str) -> Result<Self, Refusal> {
-        let chars = key.chars().count();
-        if chars == 0 || chars > MAX_KEY_CHARS {
-            return Err(Refusal::new(
-                RefusalCode::InvalidInput,
-                format!("The idempotency key must be 1 to {MAX_KEY_CHARS} characters long."),
-            )
-            .at(&["idempotencyKey"]));
-        }
-        Ok(IdempotencyKey(key.to_owned()))
+        exact_text(key, MAX_KEY_CHARS, &["idempotencyKey"]).map(IdempotencyKey)
     }
 
     pub fn as_str(&self) -> &str {

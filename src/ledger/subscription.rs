@@ -13,9 +13,8 @@ use crate::db::{begin_write, retry_transient};
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::cycle::BillingCalendar;
 use crate::rules::entitlement::{MAX_LISTING_SLOTS, monthly_credits};
+use crate::rules::text::{required_text, url};
 
-/// Longest name or URL accepted, in characters.
-pub const MAX_TEXT_CHARS: usize = 2048;
 /// Most photos registered in one call.
 pub const MAX_PHOTOS_PER_REGISTRATION: usize = 500;
 
@@ -203,32 +202,4 @@ fn check_slots(listing_slots: i32) -> Result<(), Refusal> {
         )
         .at(&["listingSlots"]))
     }
-}
-
-/// Trimmed text of 1 to `MAX_TEXT_CHARS` characters.
-pub fn required_text(text: &str, field: &[&str]) -> Result<String, Refusal> {
-    let text = text.trim();
-    if text.is_empty() || text.chars().count() > MAX_TEXT_CHARS || text.chars().any(char::is_control) {
-        return Err(Refusal::new(
-            RefusalCode::InvalidInput,
-            format!(
-                "{} must be 1 to {MAX_TEXT_CHARS} printable characters.",
-                field.last().unwrap_or(&"The text")
-            ),
-        )
-        .at(field));
-    }
-    Ok(text.to_owned())
-}
-
-fn url(text: &str, field: &[&str]) -> Result<String, Refusal> {
-    let text = required_text(text, field)?;
-    if !(text.starts_with("https://") || text.starts_with("http://")) || text.contains(char::is_whitespace) {
-        return Err(Refusal::new(
-            RefusalCode::InvalidInput,
-            format!("{} must be an http(s) URL.", field.last().unwrap_or(&"The URL")),
-        )
-        .at(field));
-    }
-    Ok(text)
 }

@@ -1,8 +1,9 @@
 //! The credit rules that need no storage: billing cycles, what each plan is entitled
-//! to, what granted a lot, and the order credits are spent in. Unit tests drive them
-//! directly.
+//! to, what granted a lot, the order credits are spent in, and what text a client may
+//! send. Unit tests drive them directly.
 pub mod balance;
 pub mod cycle;
 pub mod entitlement;
 pub mod lot_origin;
 pub mod spending_order;
+pub mod text;
