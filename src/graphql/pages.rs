@@ -45,6 +45,16 @@ impl Page {
         Ok(Page { list, first, after })
     }
 
+    /// How many items the page holds at most.
+    pub fn first(&self) -> u64 {
+        self.first
+    }
+
+    /// The key the page starts after, if any.
+    pub fn after(&self) -> Option<i64> {
+        self.after
+    }
+
     /// The page info of a page whose items have the keys `keys`.
     pub fn info(
         &self,
@@ -136,11 +146,13 @@ pub async fn invoices(
     Ok(split_next(rows, page.first))
 }
 
-/// The account's logos, oldest first.
-pub async fn logos(db: &DatabaseConnection, account_id: i64) -> Result<Vec<logo::Model>, DbErr> {
+/// The account's oldest `max` logos, oldest first: an account that gathered more before
+/// the cap existed still answers a bounded list.
+pub async fn logos(db: &DatabaseConnection, account_id: i64, max: u64) -> Result<Vec<logo::Model>, DbErr> {
     logo::Entity::find()
         .filter(logo::Column::AccountId.eq(account_id))
         .order_by_asc(logo::Column::Id)
+        .limit(max)
         .all(db)
         .await
 }
