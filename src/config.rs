@@ -12,6 +12,10 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+/// The highest `max_logos` a configuration may set: the complexity limit counts an
+/// account's logos at this number, since it cannot read the configuration.
+pub const MAX_LOGOS_CEILING: usize = 100;
+
 /// Every setting of the service.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,6 +39,8 @@ pub struct Config {
     pub professional_credits_per_slot: i32,
     pub professional_plus_credits_per_slot: i32,
     pub max_batch_photos: usize,
+    /// Logos an account's library may hold (1 to [`MAX_LOGOS_CEILING`]).
+    pub max_logos: usize,
     pub idempotency_retention_hours: u32,
     /// Currency of every price and invoice.
     pub currency: String,
@@ -153,6 +159,7 @@ impl Default for Config {
             professional_credits_per_slot: 5,
             professional_plus_credits_per_slot: 10,
             max_batch_photos: 100,
+            max_logos: 50,
             idempotency_retention_hours: 24,
             currency: "EUR".into(),
             credit_price_cents: 50,
@@ -242,6 +249,12 @@ impl Config {
             return invalid(
                 "max_batch_photos",
                 format!("must be 1 to 10000, not {}", self.max_batch_photos),
+            );
+        }
+        if !(1..=MAX_LOGOS_CEILING).contains(&self.max_logos) {
+            return invalid(
+                "max_logos",
+                format!("must be 1 to {MAX_LOGOS_CEILING}, not {}", self.max_logos),
             );
         }
         if !(1..=24 * 365).contains(&self.idempotency_retention_hours) {

@@ -35,6 +35,7 @@ pub enum RefusalCode {
     InvalidInput,
     AccountNotFound,
     ClockNotManual,
+    TooManyLogos,
 }
 
 /// A business refusal: what the client is told, and which input field it concerns.

@@ -63,13 +63,20 @@ impl Kind {
 /// A list that is paged with cursors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum List {
+    /// An account's photos.
     Photos,
+    /// An account's ledger.
     Ledger,
+    /// An account's invoices.
     Invoices,
+    /// A photo's edits.
+    Edits,
+    /// A photo's reports.
+    Reports,
 }
 
 impl List {
-    const ALL: [List; 3] = [List::Photos, List::Ledger, List::Invoices];
+    const ALL: [List; 5] = [List::Photos, List::Ledger, List::Invoices, List::Edits, List::Reports];
 
     /// The list's name inside its cursors: the one spelling both ways go through.
     fn name(self) -> &'static str {
@@ -77,6 +84,8 @@ impl List {
             List::Photos => "photos",
             List::Ledger => "ledger",
             List::Invoices => "invoices",
+            List::Edits => "edits",
+            List::Reports => "reports",
         }
     }
 }

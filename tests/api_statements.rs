@@ -148,6 +148,35 @@ on_both_databases! {
         assert_eq!(through_the_api, in_the_ledger, "the answer is built from what the transaction wrote");
     }
 
+    async fn a_page_of_photos_reads_a_page_of_each_ones_edits_and_reports_in_as_many_statements_for_20_as_for_2(db) {
+        let (app, counter) = counted_app(&db).await;
+        let (big, big_photos) = studio_account(&app, 20).await;
+        let (small, small_photos) = studio_account(&app, 2).await;
+        for (account, photo) in big_photos.iter().map(|p| (big, *p)).chain(small_photos.iter().map(|p| (small, *p))) {
+            app.ledger.report_faulty_photo(account, photo, Some("Blurred")).await.unwrap();
+        }
+        let document = "{ viewer { account { photos(first: 20) { edges { node { \
+            edits(first: 5) { id } reports(first: 5) { id } } } } } } }";
+        let statements = |account: i64| {
+            let (app, counter) = (&app, &counter);
+            async move {
+                let before = counter.load(Ordering::SeqCst);
+                let body = app.query(&app.member(account), document, json!({})).await;
+                let edges = body["data"]["viewer"]["account"]["photos"]["edges"].clone();
+                let read = counter.load(Ordering::SeqCst) - before;
+                (read, edges)
+            }
+        };
+
+        let (for_big, big_edges) = statements(big).await;
+        let (for_small, _) = statements(small).await;
+
+        assert_eq!(big_edges.as_array().map(Vec::len), Some(20), "{big_edges}");
+        assert_eq!(big_edges[19]["node"]["edits"].as_array().map(Vec::len), Some(1));
+        assert_eq!(big_edges[19]["node"]["reports"].as_array().map(Vec::len), Some(1));
+        assert_eq!(for_big, for_small);
+    }
+
     async fn billing_page_runs_as_many_statements_for_200_entries_and_20_invoices_as_for_a_few(db) {
         let (app, counter) = counted_app(&db).await;
         // 1 monthly grant + 20 purchase grants + 179 charges = 200 ledger entries.

@@ -224,6 +224,28 @@ on_both_databases! {
         assert_eq!(rows::<ledger_entry::Entity>(&app).await, entries_before);
     }
 
+    async fn the_50th_logo_is_accepted_and_the_51st_is_refused_with_too_many_logos_storing_nothing(db) {
+        let app = TestApp::start(&db, Config::default()).await;
+        let account = app.ledger.create_account("A", PlanCode::Professional, 1).await.unwrap();
+        for i in 1..50 {
+            app.ledger.add_logo(account.id, &format!("Logo {i}"), "https://img.example/l.png").await.unwrap();
+        }
+        let token = app.member(account.id);
+        let add = |name: &str| json!({"name": name, "imageUrl": "https://img.example/l.png"});
+
+        let fiftieth = app.op(&token, "AddLogo", add("Logo 50")).await["addLogo"].clone();
+        let fifty_first = app.op(&token, "AddLogo", add("Logo 51")).await["addLogo"].clone();
+
+        assert_eq!(fiftieth["userErrors"], json!([]));
+        assert_eq!(fiftieth["logo"]["name"], "Logo 50");
+        assert_eq!(fifty_first, json!({"logo": null, "userErrors": [
+            {"code": "TOO_MANY_LOGOS", "message": "An account holds at most 50 logos.", "field": null},
+        ]}));
+        let stored = app.stored_logos(account.id).await;
+        assert_eq!(stored.len(), 50);
+        assert_eq!(stored.last().map(String::as_str), Some("Logo 50"));
+    }
+
     async fn changing_an_account_that_does_not_exist_is_refused_with_account_not_found(db) {
         let app = TestApp::start(&db, Config::default()).await;
 

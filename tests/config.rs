@@ -23,6 +23,7 @@ fn defaults_are_the_provisional_values_of_the_rules() {
         assert_eq!(config.fair_use_cap, 2000);
         assert_eq!(config.professional_credits_per_slot, 5);
         assert_eq!(config.max_batch_photos, 100);
+        assert_eq!(config.max_logos, 50);
         assert_eq!(config.idempotency_retention_hours, 24);
         assert_eq!(config.plans[&PlanCode::ProfessionalPlus].promotion_credits_per_slot, 10);
         Ok(())
@@ -48,6 +49,7 @@ fn the_environment_wins_over_the_file_which_wins_over_the_defaults() {
         jail.set_env("STUDIO_CONFIG", "studio.toml");
         jail.set_env("STUDIO_MONTHLY_RESET_DAY", "20");
         jail.set_env("STUDIO_LAUNCH_AT", "2026-12-01T00:00:00Z");
+        jail.set_env("STUDIO_MAX_LOGOS", "3");
         jail.set_env("DATABASE_URL", "postgres://db/studio");
 
         let config = Config::load().expect("valid");
@@ -59,6 +61,7 @@ fn the_environment_wins_over_the_file_which_wins_over_the_defaults() {
             config.launch_at.map(|t| t.to_rfc3339()),
             Some("2026-12-01T00:00:00+00:00".to_owned())
         );
+        assert_eq!(config.max_logos, 3);
         assert_eq!(config.database_url.as_deref(), Some("postgres://db/studio"));
         assert_eq!(
             config.backgrounds.iter().map(|b| b.id.as_str()).collect::<Vec<_>>(),
@@ -89,6 +92,20 @@ fn invalid_settings_stop_the_start_naming_the_key() {
                 error.to_lowercase().contains(key),
                 "{variable}={value}: {error:?} does not name {key}"
             );
+            Ok(())
+        });
+    }
+}
+
+#[test]
+fn max_logos_outside_1_to_100_stops_the_start_naming_the_key() {
+    for (value, message) in [
+        ("0", "configuration key `max_logos`: must be 1 to 100, not 0"),
+        ("101", "configuration key `max_logos`: must be 1 to 100, not 101"),
+    ] {
+        Jail::expect_with(|jail| {
+            jail.set_env("STUDIO_MAX_LOGOS", value);
+            assert_eq!(Config::load().expect_err("invalid").to_string(), message);
             Ok(())
         });
     }

@@ -44,6 +44,9 @@ pub enum UserErrorCode {
     AccountNotFound,
     /// The clock can only be set when the server runs with STUDIO_CLOCK=manual.
     ClockNotManual,
+    /// The account's logo library already holds `max_logos` logos; nothing was added.
+    /// `field` is null: the library is full, whatever the input.
+    TooManyLogos,
 }
 
 /// A business rule refused the request; nothing was changed.
@@ -484,7 +487,8 @@ impl Mutation {
         })
     }
 
-    /// Adds a logo to the account's library.
+    /// Adds a logo to the account's library, which holds at most `max_logos` (50 unless
+    /// configured); one more is refused with TOO_MANY_LOGOS.
     async fn add_logo(&self, ctx: &Context<'_>, input: AddLogoInput) -> async_graphql::Result<AddLogoPayload> {
         let account = own_account(ctx).await?;
         let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);

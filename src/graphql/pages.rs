@@ -17,7 +17,8 @@ const MAX_PAGE: u64 = 100;
 /// A requested page of one owner's list: how many items, after which position.
 pub struct Page {
     list: List,
-    /// The account whose list it is: a cursor is good only for that account's list.
+    /// Whose list it is (an account, or a photo for its edits and reports): a cursor
+    /// is good only for that owner's list.
     owner: i64,
     first: u64,
     after: Option<i64>,
@@ -58,6 +59,16 @@ impl Page {
     /// The cursor of the item at `position` of this page's list.
     pub fn cursor(&self, ids: &IdCodec, position: i64) -> String {
         ids.cursor(self.list, self.owner, position)
+    }
+
+    /// How many items the page holds at most.
+    pub fn first(&self) -> u64 {
+        self.first
+    }
+
+    /// The key the page starts after, if any.
+    pub fn after(&self) -> Option<i64> {
+        self.after
     }
 
     /// The page info of a page whose items have the keys `keys`.
@@ -151,11 +162,13 @@ pub async fn invoices(
     Ok(split_next(rows, page.first))
 }
 
-/// The account's logos, oldest first.
-pub async fn logos(db: &DatabaseConnection, account_id: i64) -> Result<Vec<logo::Model>, DbErr> {
+/// The account's oldest `max` logos, oldest first: an account that gathered more before
+/// the cap existed still answers a bounded list.
+pub async fn logos(db: &DatabaseConnection, account_id: i64, max: u64) -> Result<Vec<logo::Model>, DbErr> {
     logo::Entity::find()
         .filter(logo::Column::AccountId.eq(account_id))
         .order_by_asc(logo::Column::Id)
+        .limit(max)
         .all(db)
         .await
 }

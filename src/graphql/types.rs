@@ -7,11 +7,11 @@ use entity::{account, background, edit, faulty_report, invoice, invoice_line, le
 
 use super::context::{OrInternal, ids, ledger, store};
 use super::loaders::{
-    BackgroundKey, EditKey, EditsOfPhoto, LinesOfInvoice, LogoKey, PhotoKey, ReportsOfPhoto, prime_current_edits,
-    prime_invoice_lines,
+    BackgroundKey, EditKey, EditsOfPhoto, LinesOfInvoice, LogoKey, PhotoKey, PhotoPage, ReportsOfPhoto,
+    prime_current_edits, prime_invoice_lines,
 };
 use super::pages::{self, Page};
-use crate::config::{Config, PackSettings};
+use crate::config::{Config, MAX_LOGOS_CEILING, PackSettings};
 use crate::ids::{IdCodec, Kind, List};
 use crate::rules::balance::{Breakdown, PromotionPart};
 use crate::rules::entitlement::monthly_credits;
@@ -179,9 +179,12 @@ impl Account {
         })
     }
 
+    /// Oldest first; at most `max_logos` (50 unless configured, never more than 100).
+    #[graphql(complexity = "MAX_LOGOS_CEILING.saturating_mul(child_complexity).saturating_add(1)")]
     async fn logos(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Logo>> {
-        let ids = ids(ctx)?;
-        let rows = pages::logos(ledger(ctx)?.db(), self.model.id).await.or_internal(ctx)?;
+        let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
+        let max = u64::try_from(ledger.config().max_logos).unwrap_or(u64::MAX);
+        let rows = pages::logos(ledger.db(), self.model.id, max).await.or_internal(ctx)?;
         Ok(rows.into_iter().map(|l| Logo::new(ids, l)).collect())
     }
 
@@ -489,21 +492,38 @@ impl Photo {
         Ok(edit.map(|e| PhotoEdit::new(ids, e)))
     }
 
-    /// Newest first.
-    async fn edits(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<PhotoEdit>> {
+    /// Newest first, a page at a time: to walk on, pass the last edit's `cursor` as `after`;
+    /// fewer than `first` edits means there are no more.
+    #[graphql(complexity = "pages::cost(first, child_complexity)")]
+    async fn edits(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many edits, 0 to 100; 20 when not given.")] first: Option<i32>,
+        #[graphql(desc = "An edit's `cursor`: only the edits older than it.")] after: Option<String>,
+    ) -> async_graphql::Result<Vec<PhotoEdit>> {
         let ids = ids(ctx)?;
+        let page = Page::parse(ids, List::Edits, self.model.id, first, after.as_deref())?;
         let edits = store(ctx)?
-            .load_one(EditsOfPhoto(self.model.id))
+            .load_one(EditsOfPhoto(PhotoPage::new(self.model.id, &page)))
             .await
             .or_internal(ctx)?
             .unwrap_or_default();
         Ok(edits.into_iter().map(|e| PhotoEdit::new(ids, e)).collect())
     }
 
-    async fn reports(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<FaultyReport>> {
+    /// Newest first, a page at a time: to walk on, pass the last report's `cursor` as
+    /// `after`; fewer than `first` reports means there are no more.
+    #[graphql(complexity = "pages::cost(first, child_complexity)")]
+    async fn reports(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many reports, 0 to 100; 20 when not given.")] first: Option<i32>,
+        #[graphql(desc = "A report's `cursor`: only the reports older than it.")] after: Option<String>,
+    ) -> async_graphql::Result<Vec<FaultyReport>> {
         let ids = ids(ctx)?;
+        let page = Page::parse(ids, List::Reports, self.model.id, first, after.as_deref())?;
         let reports = store(ctx)?
-            .load_one(ReportsOfPhoto(self.model.id))
+            .load_one(ReportsOfPhoto(PhotoPage::new(self.model.id, &page)))
             .await
             .or_internal(ctx)?
             .unwrap_or_default();
@@ -542,6 +562,11 @@ impl PhotoEdit {
 
 #[ComplexObject]
 impl PhotoEdit {
+    /// Where this edit stands in its photo's `edits`: as `after`, it asks for the older ones.
+    async fn cursor(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        Ok(ids(ctx)?.cursor(List::Edits, self.model.photo_id, self.model.id))
+    }
+
     async fn photo(&self, ctx: &Context<'_>) -> async_graphql::Result<Photo> {
         let photo = store(ctx)?
             .load_one(PhotoKey(self.model.photo_id))
@@ -610,6 +635,11 @@ impl FaultyReport {
 
 #[ComplexObject]
 impl FaultyReport {
+    /// Where this report stands in its photo's `reports`: as `after`, it asks for the older ones.
+    async fn cursor(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        Ok(ids(ctx)?.cursor(List::Reports, self.model.photo_id, self.model.id))
+    }
+
     async fn edit(&self, ctx: &Context<'_>) -> async_graphql::Result<PhotoEdit> {
         let edit = store(ctx)?
             .load_one(EditKey(self.model.edit_id))

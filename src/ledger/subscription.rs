@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use entity::enums::{EntryKind, PlanCode};
 use entity::{account, logo, photo};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set,
+};
 
 use super::Ledger;
 use super::book::{Book, Entry, NewLot};
@@ -144,22 +146,41 @@ impl Ledger {
         .await
     }
 
-    /// Adds a logo to an account's library.
+    /// Adds a logo to an account's library, refused once it holds `max_logos`. The
+    /// count and the insert share one transaction that locks the account, so logos
+    /// added at once cannot all see room for one more.
     #[tracing::instrument(skip(self))]
     pub async fn add_logo(&self, account_id: i64, name: &str, image_url: &str) -> Result<logo::Model, Error> {
         let name = required_text(name, &["name"])?;
         let image_url = url(image_url, &["imageUrl"])?;
-        let logo = logo::ActiveModel {
-            account_id: Set(account_id),
-            name: Set(name),
-            image_url: Set(image_url),
-            created_at: Set(self.now()),
-            ..Default::default()
-        };
-        if account::Entity::find_by_id(account_id).one(&self.db).await?.is_none() {
-            return Err(Refusal::new(RefusalCode::AccountNotFound, "No such account.").into());
-        }
-        Ok(logo.insert(&self.db).await?)
+        let max_logos = self.config.max_logos;
+        retry_transient(|| async {
+            let txn = begin_write(&self.db).await?;
+            let (book, now) = self.open_book(&txn, account_id).await?;
+            let held = logo::Entity::find()
+                .filter(logo::Column::AccountId.eq(account_id))
+                .count(&txn)
+                .await?;
+            if held >= u64::try_from(max_logos).unwrap_or(u64::MAX) {
+                return Err(Refusal::new(
+                    RefusalCode::TooManyLogos,
+                    format!("An account holds at most {max_logos} logos."),
+                )
+                .into());
+            }
+            let logo = logo::ActiveModel {
+                account_id: Set(account_id),
+                name: Set(name.clone()),
+                image_url: Set(image_url.clone()),
+                created_at: Set(now),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await?;
+            self.commit(txn, &book).await?;
+            Ok(logo)
+        })
+        .await
     }
 }
 

@@ -11,6 +11,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use chrono::{DateTime, Utc};
 use http_body_util::BodyExt;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use studio_bff::auth::{Auth, Role};
 use studio_bff::clock::Clock;
@@ -174,6 +175,20 @@ impl TestApp {
             .expect("register photos")
             .into_iter()
             .map(|p| self.gid(Kind::Photo, p.id))
+            .collect()
+    }
+
+    /// The names of the logos stored for `account_id`, oldest first: read from the
+    /// database, since the API answers at most `max_logos` of them.
+    pub async fn stored_logos(&self, account_id: i64) -> Vec<String> {
+        entity::logo::Entity::find()
+            .filter(entity::logo::Column::AccountId.eq(account_id))
+            .order_by_asc(entity::logo::Column::Id)
+            .all(self.ledger.db())
+            .await
+            .expect("the stored logos")
+            .into_iter()
+            .map(|l| l.name)
             .collect()
     }
 }

@@ -677,6 +677,9 @@ impl Model {
 
     pub fn add_logo(&mut self, account: Option<AccountId>) -> Result<LogoId, Refused> {
         let a = self.existing(account)?;
+        if self.logos_of(a).len() >= self.config.max_logos {
+            return refuse(RefusalCode::TooManyLogos);
+        }
         self.logos.push(a);
         Ok(self.logos.len() - 1)
     }
