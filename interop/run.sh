@@ -10,7 +10,7 @@ repo="$(dirname "$interop")"
 cd "$repo"
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/studio-bff-target}"
-contract="${STUDIO_CONTRACT_OPERATIONS:-$repo/../shared/contract/operations}"
+contract="${STUDIO_CONTRACT_OPERATIONS:-$repo/contract/operations}"
 [ -d "$contract" ] || { echo "interop: no contract operations at $contract" >&2; exit 1; }
 command -v node >/dev/null || { echo "interop: node is not installed" >&2; exit 1; }
 

@@ -25,7 +25,9 @@
 //! CRASH_ROUNDS=100 TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
 //!     cargo test --release --test crashes -- --nocapture
 //! ```
+#[path = "support/api_support/mod.rs"]
 mod api_support;
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

@@ -9,7 +9,9 @@
 //! - A slow transaction holding one account (a row lock on PostgreSQL, the write lock
 //!   on SQLite) while that account's requests pile up: they take only their share of
 //!   the pool, and another account is still served.
+#[path = "support/api_support/mod.rs"]
 mod api_support;
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};

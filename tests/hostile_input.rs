@@ -22,8 +22,11 @@
 //! bodies, query strings): 256 by default (CI), thousands for the long round:
 //! `HOSTILE_CASES=5000 cargo test --release --test hostile_input -- --nocapture`.
 //! `PROPTEST_RNG_SEED=<n>` replays a round. The WebSocket frames are `tests/hostile_ws.rs`.
+#[path = "support/api_support/mod.rs"]
 mod api_support;
+#[path = "support/common/mod.rs"]
 mod common;
+#[path = "support/hostile/mod.rs"]
 mod hostile;
 
 use std::collections::BTreeMap;
@@ -295,7 +298,7 @@ fn vocabulary() -> &'static Vocabulary {
                 _ => {}
             }
         }
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/contract/operations");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("contract/operations");
         let mut files: Vec<_> = std::fs::read_dir(dir)
             .expect("the contract's operations")
             .map(|entry| entry.expect("an entry").path())

@@ -6,6 +6,7 @@
 //!
 //! `RACE_OPERATIONS` sets the number of operations: 1,000 by default (CI), 10,000 for
 //! the long round (`RACE_OPERATIONS=10000 cargo test --release --test races_at_scale`).
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::sync::Arc;

@@ -3,7 +3,9 @@
 //! 10,000 WebSockets each subscribed to `balanceChanged` over 100 accounts; each gets
 //! its account's balance, then, after one charge per account, the new one. Memory per
 //! subscriber is measured by the benchmark harness, not here.
+#[path = "support/api_support/mod.rs"]
 mod api_support;
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! The GraphQL schema of the contract in `../shared/contract/`, and the executor that
+//! The GraphQL schema of the contract vendored in `contract/`, and the executor that
 //! gives every request its own loaders, request id, tracing span and alias limit.
 //! Tour: [`types`] (objects), [`query`], [`mutation`], [`subscription`], [`pages`]
 //! (keyset pages), [`loaders`] (batched nested reads), [`context`] (what a resolver

@@ -1,5 +1,5 @@
 //! The client operations the benchmarks send, read from the binding contract
-//! (`../shared/contract/operations/*.graphql`): each operation with the fragments it
+//! (`contract/operations/*.graphql`): each operation with the fragments it
 //! spreads, exactly as the front ends send it.
 use std::collections::BTreeMap;
 use std::path::Path;

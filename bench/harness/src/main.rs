@@ -82,7 +82,7 @@ impl Opts {
             smoke,
             service_bin,
             out: out.ok_or("--out is required")?,
-            contract: contract.unwrap_or_else(|| repo.join("../shared/contract/operations")),
+            contract: contract.unwrap_or_else(|| repo.join("contract/operations")),
             repo,
             invocation: invocation.unwrap_or_else(|| format!("studio-bench {}", args.join(" "))),
             build: build.unwrap_or_else(|| "(built by the caller)".into()),

@@ -4,16 +4,13 @@
 //! control frames, huge subscription documents, 10,000 subscribes in a row. Each is
 //! closed or answered with the protocol's error within a bound, nothing panics, and a
 //! fresh socket on the same server works afterwards. Independent of storage: SQLite.
-mod api_support;
-mod common;
-mod hostile;
 
 use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use api_support::ws::{Server, connect, initialise, receive, send};
-use hostile::{BINARY, CONTINUATION, ServerFrame, TEXT, frame, frame_header, ws_closed, ws_open, ws_read};
+use crate::api_support::ws::{Server, connect, initialise, receive, send};
+use crate::hostile::{BINARY, CONTINUATION, ServerFrame, TEXT, frame, frame_header, ws_closed, ws_open, ws_read};
 use serde_json::{Value, json};
 use studio_bff::http::Limits;
 use tokio::io::{AsyncRead, AsyncWriteExt};

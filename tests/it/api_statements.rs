@@ -1,12 +1,10 @@
 //! No N+1: the studio's and the billing page's queries run as many SQL statements for
 //! a big account as for a small one.
-mod api_support;
-mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use api_support::{NOW, TestApp, utc};
+use crate::api_support::{NOW, TestApp, utc};
 use entity::enums::{LogoPosition, PlanCode};
 use serde_json::json;
 use studio_bff::clock::Clock;
@@ -17,7 +15,7 @@ use studio_bff::ids::Kind;
 use studio_bff::ledger::{ApplyRequest, LogoPlacement};
 
 /// The app over `db`, and the count of SQL statements it has run.
-async fn counted_app(db: &common::TestDb) -> (TestApp, Arc<AtomicUsize>) {
+async fn counted_app(db: &crate::common::TestDb) -> (TestApp, Arc<AtomicUsize>) {
     let mut conn = connect_and_migrate(&db.url).await.expect("connect and migrate");
     let statements = Arc::new(AtomicUsize::new(0));
     let counter = statements.clone();

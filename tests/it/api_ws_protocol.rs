@@ -1,13 +1,11 @@
 //! The GraphQL-over-WebSocket protocols at `/graphql/ws` as a client sees them, on a
 //! real socket: every close code, keep-alive, the per-connection cap, token expiry, and
 //! the messages of each operation. Independent of storage, so SQLite only.
-mod api_support;
-mod common;
 
 use std::time::{Duration, Instant};
 
-use api_support::expired_token;
-use api_support::ws::{Server, assert_closed_with, connect, initialise, receive, send};
+use crate::api_support::expired_token;
+use crate::api_support::ws::{Server, assert_closed_with, connect, initialise, receive, send};
 use futures_util::SinkExt;
 use serde_json::{Value, json};
 use studio_bff::auth::{Auth, Role};

@@ -1,14 +1,12 @@
 //! The HTTP port's guards: identity, methods, content types, limits, GraphiQL and
 //! introspection, health; and no internal text in errors.
-mod api_support;
-mod common;
 
 use std::time::Duration;
 
-use api_support::{NOW, SECRET, TestApp, error_code, expired_token, utc};
+use crate::api_support::{NOW, SECRET, TestApp, error_code, expired_token, utc};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::TestDb;
+use crate::common::TestDb;
 use entity::enums::PlanCode;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};

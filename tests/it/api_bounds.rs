@@ -2,10 +2,8 @@
 //! holds at most `max_logos` logos, a photo's edits and reports come a page at a time,
 //! and the complexity limit counts every such list at the most it can hold; on SQLite
 //! and PostgreSQL.
-mod api_support;
-mod common;
 
-use api_support::{TestApp, error_code};
+use crate::api_support::{TestApp, error_code};
 use entity::enums::PlanCode;
 use serde_json::{Value, json};
 use studio_bff::config::Config;

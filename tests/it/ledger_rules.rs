@@ -1,11 +1,10 @@
 //! The credit rules carried out by the stored ledger, on SQLite and PostgreSQL.
-mod common;
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use common::audit::audit;
-use common::utc;
+use crate::common::audit::audit;
+use crate::common::utc;
 use entity::enums::{Bucket, EntryKind, LogoPosition, PlanCode};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, Set, Statement};
 use studio_bff::config::{Config, PromotionSettings};

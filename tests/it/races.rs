@@ -1,10 +1,9 @@
 //! Concurrent charges never spend a credit twice nor take a lot below zero: from many
 //! connections, from two processes, and with one idempotency key sent many times.
-mod common;
 
 use std::process::Command;
 
-use common::utc;
+use crate::common::utc;
 use entity::enums::PlanCode;
 use futures::future::join_all;
 use studio_bff::config::Config;
@@ -131,7 +130,7 @@ async fn race_child_process() {
         .split(',')
         .map(|p| p.parse().expect("photo id"))
         .collect();
-    let db = common::TestDb { url, _dir: None };
+    let db = crate::common::TestDb { url, _dir: None };
     let ledger = db.ledger_with_pool(Config::default(), utc(NOW), 32).await;
     let prefix = format!("child-{}", std::process::id());
     let (charged, refused) = charge_concurrently(&ledger, account_id, &photos, &prefix).await;

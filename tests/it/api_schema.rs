@@ -29,7 +29,7 @@ impl Extension for ValidateOnly {
 }
 
 fn operations_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/contract/operations")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("contract/operations")
 }
 
 #[test]
@@ -52,7 +52,7 @@ async fn every_contract_operation_validates_against_the_schema() {
     let unknown = schema.execute("{ viewer { noSuchField } }").await;
     assert_eq!(unknown.errors.len(), 1, "validation runs: {:?}", unknown.errors);
     let mut files: Vec<PathBuf> = std::fs::read_dir(operations_dir())
-        .expect("../shared/contract/operations")
+        .expect("contract/operations")
         .map(|entry| entry.expect("a directory entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "graphql"))
         .collect();

@@ -1,19 +1,17 @@
 //! The stored ledger held against the reference model of the credit rules
-//! (`tests/model`): random sequences of operations and clock moves driven through both,
+//! (`tests/support/model`): random sequences of operations and clock moves driven through both,
 //! compared after every step; and split-run equivalence: one jump of the clock across
 //! three months writes the same ledger as daily steps. On SQLite, and on PostgreSQL
 //! when `TEST_DATABASE_URL` is set.
-mod common;
-mod model;
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
-use common::{TestDb, utc};
+use crate::common::{TestDb, utc};
 // `entity::account` is named apart from the many locals called `account`.
 use entity::account as account_entity;
 use entity::enums::{Bucket, EntryKind, LogoPosition, PlanCode};
 use entity::{edit, faulty_report, invoice, invoice_line, logo, lot, photo, purchase};
-use model::{
+use crate::model::{
     AccountView, Applied, ApplyInput, BreakdownView, Edit, Entry, Invoice, InvoiceLine, Lot, Model, MonthlyView, Photo,
     Purchase, Purchased, Refused, Report,
 };

@@ -195,7 +195,7 @@ impl TestApp {
 
 /// The contract file that defines operation `name`.
 pub fn operation_document(name: &str) -> String {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/contract/operations");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("contract/operations");
     for entry in std::fs::read_dir(&dir).expect("the contract's operations") {
         let text = std::fs::read_to_string(entry.expect("an entry").path()).expect("a file");
         let defines = ["query", "mutation", "subscription"]

@@ -1,9 +1,7 @@
 //! Every business refusal of the contract arrives as a `userErrors` entry with its
 //! code, and nothing changed; on SQLite and PostgreSQL.
-mod api_support;
-mod common;
 
-use api_support::{NOW, TestApp, user_error_codes, utc};
+use crate::api_support::{NOW, TestApp, user_error_codes, utc};
 use entity::enums::PlanCode;
 use entity::{edit, faulty_report, idempotency_record, invoice, ledger_entry};
 use sea_orm::{EntityTrait, PaginatorTrait};

@@ -1,12 +1,10 @@
 //! `balanceChanged` over a real WebSocket on both protocols: the current balance at
 //! once, then one per committed change of the viewer's account; bad tokens closed 4403.
-mod api_support;
-mod common;
 
 use std::time::Duration;
 
-use api_support::ws::{Socket, assert_closed_with, connect, initialise, receive, send, serve};
-use api_support::{TestApp, operation_document};
+use crate::api_support::ws::{Socket, assert_closed_with, connect, initialise, receive, send, serve};
+use crate::api_support::{TestApp, operation_document};
 use entity::enums::PlanCode;
 use serde_json::json;
 use studio_bff::config::Config;
@@ -72,7 +70,7 @@ async fn subscribe_header(app: &TestApp, addr: std::net::SocketAddr, account_id:
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[cfg_attr(not(postgres_tests), ignore = "set TEST_DATABASE_URL to run it on PostgreSQL")]
 async fn postgres_a_charge_on_one_instance_reaches_the_header_on_another_within_a_second() {
-    let db = common::TestDb::postgres().await;
+    let db = crate::common::TestDb::postgres().await;
     let one = TestApp::start(&db, Config::default()).await;
     let other = TestApp::start(&db, Config::default()).await;
     let account = one.ledger.create_account("A", PlanCode::Professional, 4).await.unwrap();
@@ -103,7 +101,7 @@ async fn postgres_a_charge_on_one_instance_reaches_the_header_on_another_within_
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[cfg_attr(not(postgres_tests), ignore = "set TEST_DATABASE_URL to run it on PostgreSQL")]
 async fn postgres_after_the_listening_connection_is_killed_the_header_is_right_within_two_seconds() {
-    let db = common::TestDb::postgres().await;
+    let db = crate::common::TestDb::postgres().await;
     let one = TestApp::start(&db, Config::default()).await;
     let other = TestApp::start(&db, Config::default()).await;
     let account = one.ledger.create_account("A", PlanCode::Professional, 4).await.unwrap();
@@ -130,7 +128,7 @@ async fn postgres_after_the_listening_connection_is_killed_the_header_is_right_w
 
 #[tokio::test]
 async fn the_older_graphql_ws_protocol_is_served_too() {
-    let db = common::TestDb::sqlite().await;
+    let db = crate::common::TestDb::sqlite().await;
     let app = TestApp::start(&db, Config::default()).await;
     let account = app.ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
     let addr = serve(&app).await;
@@ -155,7 +153,7 @@ async fn the_older_graphql_ws_protocol_is_served_too() {
 
 #[tokio::test]
 async fn a_connection_with_a_bad_token_is_closed_with_4403() {
-    let db = common::TestDb::sqlite().await;
+    let db = crate::common::TestDb::sqlite().await;
     let app = TestApp::start(&db, Config::default()).await;
     let addr = serve(&app).await;
     let mut socket = connect(addr, "graphql-transport-ws").await;
@@ -170,7 +168,7 @@ async fn a_connection_with_a_bad_token_is_closed_with_4403() {
 
 #[tokio::test]
 async fn a_connection_that_never_initialises_is_closed_with_4408() {
-    let db = common::TestDb::sqlite().await;
+    let db = crate::common::TestDb::sqlite().await;
     let limits = studio_bff::http::Limits {
         connection_init: Duration::from_millis(100),
         ..Default::default()
@@ -178,7 +176,7 @@ async fn a_connection_that_never_initialises_is_closed_with_4408() {
     let app = TestApp::with(
         &db,
         Config::default(),
-        studio_bff::clock::Clock::manual_at(api_support::utc(api_support::NOW)),
+        studio_bff::clock::Clock::manual_at(crate::api_support::utc(crate::api_support::NOW)),
         limits,
     )
     .await;
@@ -190,7 +188,7 @@ async fn a_connection_that_never_initialises_is_closed_with_4408() {
 
 #[tokio::test]
 async fn a_subscribe_before_connection_init_is_closed_with_4401() {
-    let db = common::TestDb::sqlite().await;
+    let db = crate::common::TestDb::sqlite().await;
     let app = TestApp::start(&db, Config::default()).await;
     let addr = serve(&app).await;
     let mut socket = connect(addr, "graphql-transport-ws").await;

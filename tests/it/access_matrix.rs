@@ -5,18 +5,16 @@
 //! a new root field, node type or ID argument without a case fails the test, so every
 //! addition forces a decision. Both accounts' stored state is compared before and after
 //! the refused requests: nothing may change.
-mod api_support;
-mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
-use api_support::ws::{assert_closed_with, connect, initialise, receive, send, serve};
-use api_support::{SECRET, TestApp, expired_token};
+use crate::api_support::ws::{assert_closed_with, connect, initialise, receive, send, serve};
+use crate::api_support::{SECRET, TestApp, expired_token};
 use async_graphql::parser::types::{BaseType, Type, TypeDefinition, TypeKind, TypeSystemDefinition};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use common::TestDb;
+use crate::common::TestDb;
 use entity::enums::{LogoPosition, PlanCode};
 use entity::{account, edit, faulty_report, idempotency_record, invoice, ledger_entry, logo, lot, photo};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};

@@ -2,12 +2,11 @@
 //! balance after each committed change of its account, also changes made by another
 //! instance, by the clock alone, or while the listening connection was down; and
 //! nothing of other accounts.
-mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{TestDb, utc};
+use crate::common::{TestDb, utc};
 use entity::enums::PlanCode;
 use studio_bff::config::Config;
 use studio_bff::ledger::{ApplyRequest, Ledger};

@@ -1,9 +1,7 @@
 //! Every operation of the contract, through the real HTTP stack, on SQLite and
 //! PostgreSQL, with the values `../shared/spec/credit-rules.md` gives.
-mod api_support;
-mod common;
 
-use api_support::{NOW, TestApp, error_code, utc};
+use crate::api_support::{NOW, TestApp, error_code, utc};
 use entity::enums::PlanCode;
 use serde_json::{Value, json};
 use studio_bff::config::Config;

@@ -1,8 +1,7 @@
 //! The embedded default's demo account and secret.
-mod common;
 
 use chrono::{DurationRound, TimeDelta};
-use common::{TestDb, utc};
+use crate::common::{TestDb, utc};
 use entity::enums::PlanCode;
 use studio_bff::config::Config;
 use studio_bff::demo;

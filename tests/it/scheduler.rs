@@ -1,10 +1,9 @@
 //! The clock alone makes things happen: with no request, the scheduler writes the
 //! expiry and the reset when the clock passes them.
-mod common;
 
 use std::time::Duration;
 
-use common::utc;
+use crate::common::utc;
 use entity::enums::{EntryKind, PlanCode};
 use studio_bff::config::Config;
 use studio_bff::live::Hub;
