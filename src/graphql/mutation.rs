@@ -5,14 +5,14 @@ use entity::{account, edit, invoice, lot, photo};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::context::{OrInternal, forbidden, ids, internal, ledger, ops, store, unauthenticated, viewer};
-use super::loaders::PhotoKey;
+use super::loaders::{EditKey, LinesOfInvoice, PhotoKey};
 use super::types::{
     Account, Balance, DateTime, FaultyReport, Invoice, Logo, LogoPosition, Photo, PhotoEdit, PlanCode, PurchasedLot,
     balance_of,
 };
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::ids::{IdCodec, Kind};
-use crate::ledger::{Applied, ApplyRequest, LogoPlacement};
+use crate::ledger::{Applied, ApplyRequest, LogoPlacement, Purchased};
 
 /// The contract's codes for business refusals.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -393,20 +393,25 @@ impl Mutation {
         ctx: &Context<'_>,
         input: RevertPhotosInput,
     ) -> async_graphql::Result<RevertPhotosPayload> {
-        let account = own_account(ctx).await?;
+        // A missing account is refused by the transaction, and then by `balance_now`
+        // as before, without a read ahead of it.
+        let account_id = own_account_id(ctx)?;
         let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
         let outcome = match photo_keys(ids, &input.photo_ids) {
-            Ok(keys) => ledger.revert_photos(account.id, &keys).await,
+            Ok(keys) => ledger.revert_photos(account_id, &keys).await,
             Err(refused) => Err(refused),
         };
-        let (photos, user_errors) = match settle(ctx, outcome)? {
-            Ok(keys) => (photos_in_order(ctx, account.id, &keys).await?, vec![]),
-            Err(refusal) => (vec![], vec![refusal]),
-        };
-        Ok(RevertPhotosPayload {
-            photos,
-            balance: balance_now(ctx, account.id).await?,
-            user_errors,
+        Ok(match settle(ctx, outcome)? {
+            Ok(reverted) => RevertPhotosPayload {
+                photos: reverted.photos.into_iter().map(|p| Photo::new(ids, p)).collect(),
+                balance: Balance::new(ids, ledger.config(), reverted.balance),
+                user_errors: vec![],
+            },
+            Err(refusal) => RevertPhotosPayload {
+                photos: vec![],
+                balance: balance_now(ctx, account_id).await?,
+                user_errors: vec![refusal],
+            },
         })
     }
 
@@ -416,7 +421,7 @@ impl Mutation {
         ctx: &Context<'_>,
         input: ReportFaultyPhotoInput,
     ) -> async_graphql::Result<ReportFaultyPhotoPayload> {
-        let account = own_account(ctx).await?;
+        let account_id = own_account_id(ctx)?;
         let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
         let outcome = match key_of(
             ids,
@@ -428,19 +433,26 @@ impl Mutation {
         ) {
             Ok(photo_id) => {
                 ledger
-                    .report_faulty_photo(account.id, photo_id, input.reason.as_deref())
+                    .report_faulty_photo(account_id, photo_id, input.reason.as_deref())
                     .await
             }
             Err(refused) => Err(refused),
         };
-        let (report, user_errors) = match settle(ctx, outcome)? {
-            Ok(report) => (Some(FaultyReport::new(ids, report)), vec![]),
-            Err(refusal) => (None, vec![refusal]),
-        };
-        Ok(ReportFaultyPhotoPayload {
-            report,
-            balance: balance_now(ctx, account.id).await?,
-            user_errors,
+        Ok(match settle(ctx, outcome)? {
+            Ok(reported) => {
+                // The edit it names, for `report { edit }`, without reading it again.
+                store(ctx)?.feed_one(EditKey(reported.edit.id), reported.edit).await;
+                ReportFaultyPhotoPayload {
+                    report: Some(FaultyReport::new(ids, reported.report)),
+                    balance: Balance::new(ids, ledger.config(), reported.balance),
+                    user_errors: vec![],
+                }
+            }
+            Err(refusal) => ReportFaultyPhotoPayload {
+                report: None,
+                balance: balance_now(ctx, account_id).await?,
+                user_errors: vec![refusal],
+            },
         })
     }
 
@@ -450,10 +462,10 @@ impl Mutation {
         ctx: &Context<'_>,
         input: PurchasePackInput,
     ) -> async_graphql::Result<PurchasePackPayload> {
-        let account = own_account(ctx).await?;
+        let account_id = own_account_id(ctx)?;
         let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
         let outcome = match ids.decode(Kind::CreditPack, &input.pack_id) {
-            Some(pack_id) => ledger.purchase_pack(account.id, &pack_id, &input.idempotency_key).await,
+            Some(pack_id) => ledger.purchase_pack(account_id, &pack_id, &input.idempotency_key).await,
             None => Err(Refusal::new(
                 RefusalCode::PackNotAvailable,
                 "This pack is not offered to the account's plan.",
@@ -461,8 +473,32 @@ impl Mutation {
             .at(&["packId"])
             .into()),
         };
-        let (invoice, lot, user_errors) = match settle(ctx, outcome)? {
-            Ok(outcome) => {
+        let purchased = match settle(ctx, outcome)? {
+            Ok(purchased) => purchased,
+            Err(refusal) => {
+                return Ok(PurchasePackPayload {
+                    invoice: None,
+                    lot: None,
+                    balance: balance_now(ctx, account_id).await?,
+                    user_errors: vec![refusal],
+                });
+            }
+        };
+        let Purchased { outcome, written } = purchased;
+        let (invoice, lot, balance) = match written {
+            Some(receipt) => {
+                // The invoice's lines, for `invoice { lines }`, without reading them again.
+                store(ctx)?
+                    .feed_one(LinesOfInvoice(receipt.invoice.id), receipt.lines)
+                    .await;
+                (
+                    Some(Invoice::new(ids, receipt.invoice)),
+                    Some(PurchasedLot::new(ids, ledger.config(), receipt.lot)),
+                    Balance::new(ids, ledger.config(), receipt.balance),
+                )
+            }
+            // A replay: the lot may have been spent from since, so it is read as it is now.
+            None => {
                 let invoice = invoice::Entity::find_by_id(outcome.invoice_id)
                     .one(ledger.db())
                     .await
@@ -474,16 +510,15 @@ impl Mutation {
                 (
                     invoice.map(|i| Invoice::new(ids, i)),
                     lot.map(|l| PurchasedLot::new(ids, ledger.config(), l)),
-                    vec![],
+                    balance_now(ctx, account_id).await?,
                 )
             }
-            Err(refusal) => (None, None, vec![refusal]),
         };
         Ok(PurchasePackPayload {
             invoice,
             lot,
-            balance: balance_now(ctx, account.id).await?,
-            user_errors,
+            balance,
+            user_errors: vec![],
         })
     }
 

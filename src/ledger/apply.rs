@@ -65,6 +65,25 @@ pub struct Written {
     pub balance: Breakdown,
 }
 
+/// A revert as its transaction left things.
+#[derive(Debug, Clone)]
+pub struct Reverted {
+    /// The batch's photos, each once, in the order of the batch, showing their originals.
+    pub photos: Vec<photo::Model>,
+    /// The account's balance as of the revert (which is free).
+    pub balance: Breakdown,
+}
+
+/// A report as its transaction wrote it.
+#[derive(Debug, Clone)]
+pub struct Reported {
+    pub report: faulty_report::Model,
+    /// The edit the report names: the one its photo showed.
+    pub edit: edit::Model,
+    /// The account's balance as of the report (which is free).
+    pub balance: Breakdown,
+}
+
 /// A photo's look: what an apply would change.
 type Look = (String, Option<i64>, Option<LogoPosition>);
 
@@ -197,12 +216,12 @@ impl Ledger {
     /// Shows the original again on each photo; free, and a no-op for a photo without
     /// an edit. Returns the photos, each once.
     #[tracing::instrument(skip(self))]
-    pub async fn revert_photos(&self, account_id: i64, photo_ids: &[i64]) -> Result<Vec<i64>, Error> {
+    pub async fn revert_photos(&self, account_id: i64, photo_ids: &[i64]) -> Result<Reverted, Error> {
         let distinct = self.distinct_batch(photo_ids)?;
         retry_transient(|| async {
             let txn = begin_write(&self.db).await?;
             let (book, now) = self.open_book(&txn, account_id).await?;
-            let photos = owned_photos(&txn, account_id, photo_ids).await?;
+            let mut photos = owned_photos(&txn, account_id, photo_ids).await?;
             let edit_ids: Vec<i64> = photos.values().filter_map(|(p, _)| p.current_edit_id).collect();
             if !edit_ids.is_empty() {
                 edit::Entity::update_many()
@@ -217,7 +236,17 @@ impl Ledger {
                     .await?;
             }
             self.commit(txn, &book).await?;
-            Ok(distinct.clone())
+            Ok(Reverted {
+                photos: distinct
+                    .iter()
+                    .filter_map(|id| photos.remove(id))
+                    .map(|(photo, _)| photo::Model {
+                        current_edit_id: None,
+                        ..photo
+                    })
+                    .collect(),
+                balance: breakdown(&book.account, &book.lots, self.config.fair_use_cap, now),
+            })
         })
         .await
     }
@@ -229,21 +258,23 @@ impl Ledger {
         account_id: i64,
         photo_id: i64,
         reason: Option<&str>,
-    ) -> Result<faulty_report::Model, Error> {
+    ) -> Result<Reported, Error> {
         let reason = optional_text(reason, &["reason"])?;
         retry_transient(|| async {
             let txn = begin_write(&self.db).await?;
             let (book, now) = self.open_book(&txn, account_id).await?;
             let photo = photo::Entity::find_by_id(photo_id)
+                .join(JoinType::LeftJoin, photo::Relation::CurrentEdit.def())
+                .select_also(edit::Entity)
                 .filter(photo::Column::AccountId.eq(account_id))
                 .one(&txn)
                 .await?;
-            let Some(photo) = photo else {
+            let Some((_, shown)) = photo else {
                 return Err(Refusal::new(RefusalCode::PhotoNotFound, "No such photo.")
                     .at(&["photoId"])
                     .into());
             };
-            let Some(edit_id) = photo.current_edit_id else {
+            let Some(edit) = shown else {
                 return Err(Refusal::new(
                     RefusalCode::PhotoNotEdited,
                     "Only a photo with an applied edit can be reported.",
@@ -254,7 +285,7 @@ impl Ledger {
             let report = faulty_report::ActiveModel {
                 account_id: Set(account_id),
                 photo_id: Set(photo_id),
-                edit_id: Set(edit_id),
+                edit_id: Set(edit.id),
                 reason: Set(reason.clone()),
                 reported_at: Set(now),
                 ..Default::default()
@@ -262,7 +293,11 @@ impl Ledger {
             .insert(&txn)
             .await?;
             self.commit(txn, &book).await?;
-            Ok(report)
+            Ok(Reported {
+                report,
+                edit,
+                balance: breakdown(&book.account, &book.lots, self.config.fair_use_cap, now),
+            })
         })
         .await
     }

@@ -24,10 +24,10 @@ mod reads;
 mod subscription;
 
 pub use announce::ChangeFeed;
-pub use apply::{Applied, ApplyOutcome, ApplyRequest, LogoPlacement, Written};
+pub use apply::{Applied, ApplyOutcome, ApplyRequest, LogoPlacement, Reported, Reverted, Written};
 pub use book::bucket_label;
 pub use events::DuePass;
-pub use purchase::PurchaseOutcome;
+pub use purchase::{PurchaseOutcome, Purchased, Receipt};
 
 /// The credit ledger of every account; cheap to clone.
 #[derive(Clone)]

@@ -2,7 +2,7 @@
 //! with one line, numbered without gaps per calendar year.
 use chrono::Datelike;
 use entity::enums::Bucket;
-use entity::{invoice, invoice_line, invoice_sequence, purchase};
+use entity::{invoice, invoice_line, invoice_sequence, lot, purchase};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
@@ -12,6 +12,7 @@ use super::book::NewLot;
 use super::idempotency::{IdempotencyKey, Opened, fingerprint, remember};
 use crate::db::{begin_write, retry_transient};
 use crate::error::{Error, Refusal, RefusalCode};
+use crate::rules::balance::{Breakdown, breakdown};
 use crate::rules::cycle::BillingCalendar;
 use crate::rules::lot_origin::LotOrigin;
 
@@ -24,6 +25,27 @@ pub struct PurchaseOutcome {
     pub purchase_id: i64,
     pub invoice_id: i64,
     pub lot_id: i64,
+}
+
+/// A purchase as its transaction left things, so that its answer reads nothing after it.
+#[derive(Debug, Clone)]
+pub struct Purchased {
+    pub outcome: PurchaseOutcome,
+    /// What this call wrote; `None` when it replayed the first outcome of its key,
+    /// whose lot and balance may have changed since and are read again.
+    pub written: Option<Receipt>,
+}
+
+/// What a purchase wrote, as of its commit.
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    pub invoice: invoice::Model,
+    /// The invoice's lines, in order.
+    pub lines: Vec<invoice_line::Model>,
+    /// The purchased lot, untouched yet.
+    pub lot: lot::Model,
+    /// The account's balance after the purchase.
+    pub balance: Breakdown,
 }
 
 #[derive(Serialize)]
@@ -39,13 +61,18 @@ impl Ledger {
         account_id: i64,
         pack_id: &str,
         idempotency_key: &str,
-    ) -> Result<PurchaseOutcome, Error> {
+    ) -> Result<Purchased, Error> {
         let key = IdempotencyKey::parse(idempotency_key)?;
         let fingerprint = fingerprint("purchasePack", &PurchaseInput { pack_id })?;
-        let outcome = retry_transient(|| async {
+        retry_transient(|| async {
             let txn = begin_write(&self.db).await?;
             let (mut book, now) = match self.open_idempotent(&txn, account_id, &key, &fingerprint).await? {
-                Opened::Replay(first) => return Ok(first),
+                Opened::Replay(first) => {
+                    return Ok(Purchased {
+                        outcome: first,
+                        written: None,
+                    });
+                }
                 Opened::Fresh(book, now) => (book, now),
             };
             let Some(pack) = self.config.packs_for(book.account.plan).find(|p| p.id == pack_id) else {
@@ -71,7 +98,7 @@ impl Ledger {
             }
             .insert(&txn)
             .await?;
-            invoice_line::ActiveModel {
+            let line = invoice_line::ActiveModel {
                 invoice_id: Set(invoice.id),
                 description: Set(format!(
                     "{} ({} credits, {} % off)",
@@ -114,10 +141,18 @@ impl Ledger {
             };
             remember(&txn, account_id, &key, fingerprint.clone(), &outcome, now).await?;
             self.commit(txn, &book).await?;
-            Ok(outcome)
+            let written = Receipt {
+                invoice,
+                lines: vec![line],
+                lot,
+                balance: breakdown(&book.account, &book.lots, self.config.fair_use_cap, now),
+            };
+            Ok(Purchased {
+                outcome,
+                written: Some(written),
+            })
         })
-        .await?;
-        Ok(outcome)
+        .await
     }
 }
 

@@ -11,10 +11,10 @@ use std::net::SocketAddr;
 
 use crate::api_support::ws::{assert_closed_with, connect, initialise, receive, send, serve};
 use crate::api_support::{SECRET, TestApp, expired_token};
+use crate::common::TestDb;
 use async_graphql::parser::types::{BaseType, Type, TypeDefinition, TypeKind, TypeSystemDefinition};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use crate::common::TestDb;
 use entity::enums::{LogoPosition, PlanCode};
 use entity::{account, edit, faulty_report, idempotency_record, invoice, ledger_entry, logo, lot, photo};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -372,11 +372,11 @@ impl World {
             b_edited: gid(Kind::Photo, b_photos[0].id),
             b_plain: gid(Kind::Photo, b_photos[1].id),
             b_edit: gid(Kind::PhotoEdit, b_applied.edit_ids[0]),
-            b_report: gid(Kind::FaultyReport, b_report.id),
+            b_report: gid(Kind::FaultyReport, b_report.report.id),
             b_logo: gid(Kind::Logo, b_logo.id),
             b_entry: gid(Kind::LedgerEntry, b_entry),
-            b_invoice: gid(Kind::Invoice, b_bought.invoice_id),
-            b_lot: gid(Kind::PurchasedLot, b_bought.lot_id),
+            b_invoice: gid(Kind::Invoice, b_bought.outcome.invoice_id),
+            b_lot: gid(Kind::PurchasedLot, b_bought.outcome.lot_id),
             addr,
             a,
             b,

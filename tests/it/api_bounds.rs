@@ -28,7 +28,7 @@ async fn photo_with_history(app: &TestApp, edits: usize, reports: usize) -> (i64
             .report_faulty_photo(account.id, photo, Some(&format!("Report {i}")))
             .await
             .unwrap();
-        report_ids.push(app.gid(Kind::FaultyReport, report.id));
+        report_ids.push(app.gid(Kind::FaultyReport, report.report.id));
     }
     (account.id, app.gid(Kind::Photo, photo), edit_ids, report_ids)
 }

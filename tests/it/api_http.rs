@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use crate::api_support::{NOW, SECRET, TestApp, error_code, expired_token, utc};
+use crate::common::TestDb;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use crate::common::TestDb;
 use entity::enums::PlanCode;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};

@@ -1,12 +1,14 @@
 //! No N+1: the studio's and the billing page's queries run as many SQL statements for
 //! a big account as for a small one.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::api_support::{NOW, TestApp, utc};
 use entity::enums::{LogoPosition, PlanCode};
-use serde_json::json;
+use sea_orm::EntityTrait;
+use serde_json::{Value, json};
 use studio_bff::clock::Clock;
 use studio_bff::config::Config;
 use studio_bff::db::connect_and_migrate;
@@ -98,6 +100,23 @@ async fn billing_account(app: &TestApp, purchases: usize, charges: usize) -> i64
     account.id
 }
 
+/// What `run` answers, and the statements it took.
+async fn counted<T>(counter: &AtomicUsize, run: impl Future<Output = T>) -> (T, usize) {
+    let before = counter.load(Ordering::SeqCst);
+    let answer = run.await;
+    (answer, counter.load(Ordering::SeqCst) - before)
+}
+
+/// The edit `photo_id` shows now.
+async fn current_edit(app: &TestApp, photo_id: i64) -> i64 {
+    entity::photo::Entity::find_by_id(photo_id)
+        .one(app.ledger.db())
+        .await
+        .unwrap()
+        .and_then(|p| p.current_edit_id)
+        .expect("the photo shows an edit")
+}
+
 /// The statements `operation` runs for `account_id`.
 async fn statements_of(app: &TestApp, counter: &AtomicUsize, account_id: i64, operation: &str) -> usize {
     let token = app.member(account_id);
@@ -143,6 +162,76 @@ on_both_databases! {
 
         assert_eq!(answer["applyChanges"]["creditsCharged"], 10);
         assert_eq!(answer["applyChanges"]["edits"][9]["photo"]["id"], app.gid(Kind::Photo, api_photos[9]));
+        assert_eq!(through_the_api, in_the_ledger, "the answer is built from what the transaction wrote");
+    }
+
+    async fn a_revert_reads_nothing_after_its_transaction(db) {
+        let (app, counter) = counted_app(&db).await;
+        let (by_api, api_photos) = studio_account(&app, 10).await;
+        let (by_ledger, ledger_photos) = studio_account(&app, 10).await;
+        let photo_ids: Vec<String> = api_photos.iter().map(|id| app.gid(Kind::Photo, id)).collect();
+        let token = app.member(by_api);
+
+        let (_, in_the_ledger) = counted(&counter, app.ledger.revert_photos(by_ledger, &ledger_photos)).await;
+        let (answer, through_the_api) =
+            counted(&counter, app.op(&token, "RevertPhotos", json!({"photoIds": photo_ids}))).await;
+
+        let payload = &answer["revertPhotos"];
+        assert_eq!(payload["photos"][9]["id"], app.gid(Kind::Photo, api_photos[9]));
+        assert_eq!(payload["photos"][9]["currentEdit"], Value::Null);
+        let account = app.ledger.account(by_api).await.unwrap().unwrap();
+        assert_eq!(payload["balance"]["available"], app.ledger.balance(&account).await.unwrap().available);
+        assert_eq!(through_the_api, in_the_ledger, "the answer is built from what the transaction wrote");
+    }
+
+    async fn a_report_reads_nothing_after_its_transaction(db) {
+        let (app, counter) = counted_app(&db).await;
+        let (by_api, api_photos) = studio_account(&app, 2).await;
+        let (by_ledger, ledger_photos) = studio_account(&app, 2).await;
+        let shown = current_edit(&app, api_photos[1]).await;
+        let variables = json!({"photoId": app.gid(Kind::Photo, api_photos[1]), "reason": "Logo blurred"});
+        let token = app.member(by_api);
+
+        let report = app.ledger.report_faulty_photo(by_ledger, ledger_photos[1], Some("Logo blurred"));
+        let (_, in_the_ledger) = counted(&counter, report).await;
+        let (answer, through_the_api) = counted(&counter, app.op(&token, "ReportFaultyPhoto", variables)).await;
+
+        let payload = &answer["reportFaultyPhoto"];
+        assert_eq!(payload["report"]["reason"], "Logo blurred");
+        assert_eq!(payload["report"]["edit"]["id"], app.gid(Kind::PhotoEdit, shown));
+        let account = app.ledger.account(by_api).await.unwrap().unwrap();
+        assert_eq!(payload["balance"]["available"], app.ledger.balance(&account).await.unwrap().available);
+        assert_eq!(through_the_api, in_the_ledger, "the answer is built from what the transaction wrote");
+    }
+
+    async fn a_purchase_reads_nothing_after_its_transaction(db) {
+        let (app, counter) = counted_app(&db).await;
+        let by_api = app.ledger.create_account("By API", PlanCode::ProfessionalPlus, 5).await.unwrap().id;
+        let by_ledger = app.ledger.create_account("By ledger", PlanCode::ProfessionalPlus, 5).await.unwrap().id;
+        // The contract's BuyPack, and the invoice's lines and the lot's pack besides.
+        let document = "mutation Buy($input: PurchasePackInput!) { purchasePack(input: $input) { \
+            invoice { id number total { amountCents currency } \
+                lines { description quantity unitPrice { amountCents } amount { amountCents currency } } } \
+            lot { id granted remaining purchasedAt expiresAt pack { id name } } \
+            balance { available purchased { remaining lots { id remaining } } } \
+            userErrors { code message field } } }";
+        let variables = json!({"input": {"packId": app.gid(Kind::CreditPack, "pro-small"), "idempotencyKey": "buy"}});
+        let token = app.member(by_api);
+
+        let (_, in_the_ledger) = counted(&counter, app.ledger.purchase_pack(by_ledger, "pro-small", "buy")).await;
+        let (answer, through_the_api) = counted(&counter, app.query(&token, document, variables.clone())).await;
+        let replayed = app.query(&token, document, variables).await;
+
+        let payload = &answer["data"]["purchasePack"];
+        assert_eq!(payload["userErrors"], json!([]), "{answer}");
+        assert_eq!(payload["invoice"]["number"], "INV-2026-000002");
+        assert_eq!(payload["invoice"]["lines"].as_array().map(Vec::len), Some(1));
+        assert_eq!(payload["invoice"]["lines"][0]["amount"], payload["invoice"]["total"]);
+        assert_eq!(payload["lot"]["pack"]["id"], app.gid(Kind::CreditPack, "pro-small"));
+        assert_eq!(payload["lot"]["granted"], payload["lot"]["remaining"]);
+        assert_eq!(payload["balance"]["purchased"]["lots"][0]["id"], payload["lot"]["id"]);
+        assert_eq!(payload["balance"]["purchased"]["remaining"], payload["lot"]["granted"]);
+        assert_eq!(replayed, answer, "a replay reads the first purchase again");
         assert_eq!(through_the_api, in_the_ledger, "the answer is built from what the transaction wrote");
     }
 

@@ -4,17 +4,17 @@
 //! three months writes the same ledger as daily steps. On SQLite, and on PostgreSQL
 //! when `TEST_DATABASE_URL` is set.
 
+use crate::common::{TestDb, utc};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
-use crate::common::{TestDb, utc};
 // `entity::account` is named apart from the many locals called `account`.
-use entity::account as account_entity;
-use entity::enums::{Bucket, EntryKind, LogoPosition, PlanCode};
-use entity::{edit, faulty_report, invoice, invoice_line, logo, lot, photo, purchase};
 use crate::model::{
     AccountView, Applied, ApplyInput, BreakdownView, Edit, Entry, Invoice, InvoiceLine, Lot, Model, MonthlyView, Photo,
     Purchase, Purchased, Refused, Report,
 };
+use entity::account as account_entity;
+use entity::enums::{Bucket, EntryKind, LogoPosition, PlanCode};
+use entity::{edit, faulty_report, invoice, invoice_line, logo, lot, photo, purchase};
 use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;
@@ -686,16 +686,18 @@ impl Harness {
             }
             Action::Revert { account: a, photos } => {
                 let photos: Vec<i64> = photos.iter().map(|p| db_id(&self.ids.photos, *p)).collect();
-                l.revert_photos(account(a), &photos).await.map(DbOutcome::Reverted)
+                l.revert_photos(account(a), &photos)
+                    .await
+                    .map(|r| DbOutcome::Reverted(r.photos.into_iter().map(|p| p.id).collect()))
             }
             Action::Report { account: a, photo } => l
                 .report_faulty_photo(account(a), db_id(&self.ids.photos, *photo), None)
                 .await
-                .map(|r| DbOutcome::Reported(r.id, r.photo_id, r.edit_id)),
+                .map(|r| DbOutcome::Reported(r.report.id, r.report.photo_id, r.report.edit_id)),
             Action::Purchase { account: a, pack, key } => l
                 .purchase_pack(account(a), pack, key)
                 .await
-                .map(|o| DbOutcome::Purchased(o.purchase_id, o.invoice_id, o.lot_id)),
+                .map(|p| DbOutcome::Purchased(p.outcome.purchase_id, p.outcome.invoice_id, p.outcome.lot_id)),
             Action::SetClock(to) => l.set_clock(*to).await.map(DbOutcome::Clock),
         };
         match result {
