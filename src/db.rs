@@ -116,6 +116,12 @@ where
     }
 }
 
+/// Whether `error` failed only on the database, unreachable or busy, so that the same
+/// request (a mutation with the same idempotency key) may succeed when sent again.
+pub fn retryable(error: &Error) -> bool {
+    matches!(error, Error::Db(e) if is_unavailable(e) || is_transient(e))
+}
+
 /// The driver's error beneath `e`, if the driver raised it.
 fn sqlx_error(e: &DbErr) -> Option<&sea_orm::sqlx::Error> {
     match e {

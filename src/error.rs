@@ -19,22 +19,40 @@ pub enum Error {
 }
 
 /// The contract's codes for business refusals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+// The one list of them: GraphQL answers it as the enum `UserErrorCode`, the variants'
+// doc comments its descriptions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[graphql(name = "UserErrorCode")]
 pub enum RefusalCode {
+    /// The batch needs more credits than are available; the message says how many of each.
     InsufficientCredits,
+    /// Premium's fair-use cap for this cycle is used up and nothing else is left.
     FairUseCapReached,
+    /// No photo was selected.
     EmptyBatch,
+    /// More distinct photos than `max_batch_photos`.
     BatchTooLarge,
+    /// No such photo on the viewer's account.
     PhotoNotFound,
+    /// No such background.
     BackgroundNotFound,
+    /// No such logo on the viewer's account.
     LogoNotFound,
+    /// Only a photo that shows an edit can be reported.
     PhotoNotEdited,
+    /// The pack is not in the catalog of the account's plan.
     PackNotAvailable,
+    /// The idempotency key was used with a different request.
     IdempotencyKeyReused,
+    /// An input value breaks a rule; `field` names it.
     InvalidInput,
+    /// No such account.
     AccountNotFound,
+    /// The clock can only be set when the server runs with STUDIO_CLOCK=manual.
     ClockNotManual,
+    /// The account's logo library already holds `max_logos` logos; nothing was added.
+    /// `field` is null: the library is full, whatever the input.
     TooManyLogos,
 }
 

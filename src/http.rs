@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
 use async_graphql::parser::types::OperationType;
-use async_graphql::{BatchRequest, Executor, ServerError};
+use async_graphql::{BatchRequest, Executor};
 use async_graphql_axum::{GraphQLProtocol, GraphQLResponse};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -23,6 +23,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::{Auth, Viewer};
 use crate::gate::Gate;
+use crate::graphql::errors::{self, ErrorCode};
 use crate::graphql::{self, Api};
 use crate::ledger::Ledger;
 use crate::ws;
@@ -169,13 +170,8 @@ pub async fn shutdown_signal() {
 }
 
 /// A GraphQL-shaped error answer with `extensions.code`.
-fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    let mut error = ServerError::new(message, None);
-    let mut extensions = async_graphql::ErrorExtensionValues::default();
-    extensions.set("code", code);
-    error.extensions = Some(extensions);
-    let body = async_graphql::Response::from_errors(vec![error]);
-    (status, Json(body)).into_response()
+fn error_response(status: StatusCode, code: ErrorCode, message: &str) -> Response {
+    (status, Json(errors::refused(code, message))).into_response()
 }
 
 /// How many items `body` holds when it is a JSON array, counted without building them.
@@ -206,7 +202,7 @@ fn items_in_array(body: &[u8]) -> Option<usize> {
 fn too_large(limits: &Limits) -> Response {
     error_response(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "BAD_USER_INPUT",
+        ErrorCode::BadUserInput,
         &format!("The body is larger than {} bytes.", limits.body_bytes),
     )
 }
@@ -226,8 +222,8 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Box<Res
         tracing::debug!(error = %e, "token refused");
         Box::new(error_response(
             StatusCode::UNAUTHORIZED,
-            "UNAUTHENTICATED",
-            "A valid bearer token is required.",
+            ErrorCode::Unauthenticated,
+            errors::TOKEN_REQUIRED,
         ))
     })
 }
@@ -255,13 +251,17 @@ async fn graphql_post(
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(&state.limits),
         Err(rejection) => {
             tracing::debug!(error = %rejection, "request body refused");
-            return error_response(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", "The body could not be read.");
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadUserInput,
+                "The body could not be read.",
+            );
         }
     };
     if !is_json(&headers) {
         return error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "BAD_USER_INPUT",
+            ErrorCode::BadUserInput,
             "POST /graphql takes application/json only.",
         );
     }
@@ -275,7 +275,7 @@ async fn graphql_post(
     if batch_size.is_some_and(|n| !(1..=state.limits.batch).contains(&n)) {
         return error_response(
             StatusCode::BAD_REQUEST,
-            "BAD_USER_INPUT",
+            ErrorCode::BadUserInput,
             &format!("A batch holds 1 to {} operations.", state.limits.batch),
         );
     }
@@ -289,7 +289,7 @@ async fn graphql_post(
     let Some(batch) = batch else {
         return error_response(
             StatusCode::BAD_REQUEST,
-            "BAD_USER_INPUT",
+            ErrorCode::BadUserInput,
             "The body is not a GraphQL request in JSON.",
         );
     };
@@ -306,7 +306,7 @@ async fn graphql_get(State(state): State<Arc<AppState>>, headers: HeaderMap, Raw
         Err(_) => {
             return error_response(
                 StatusCode::BAD_REQUEST,
-                "BAD_USER_INPUT",
+                ErrorCode::BadUserInput,
                 "The query string is not a GraphQL request.",
             );
         }
@@ -317,7 +317,7 @@ async fn graphql_get(State(state): State<Arc<AppState>>, headers: HeaderMap, Raw
     if matches!(operation, Some(OperationType::Mutation | OperationType::Subscription)) {
         let mut refused = error_response(
             StatusCode::METHOD_NOT_ALLOWED,
-            "BAD_USER_INPUT",
+            ErrorCode::BadUserInput,
             "GET runs queries only; send mutations with POST.",
         );
         refused

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::http::WebSocketProtocols;
-use async_graphql::{Data, ErrorExtensionValues, Executor, Request, Response, ServerError, Value};
+use async_graphql::{Data, Executor, Request, Response, ServerError, Value};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use chrono::Utc;
 use futures_util::StreamExt;
@@ -19,6 +19,7 @@ use tokio::time::{Interval, MissedTickBehavior, Sleep};
 
 use crate::auth::Auth;
 use crate::graphql::Api;
+use crate::graphql::errors::{self, ErrorCode};
 use crate::http::Limits;
 
 const CLOSE_NORMAL: u16 = 1000;
@@ -389,11 +390,10 @@ fn read_failed(error: axum::Error) -> End {
 }
 
 fn too_many_subscriptions(cap: usize) -> ServerError {
-    let mut error = ServerError::new(format!("A connection runs at most {cap} operations at once."), None);
-    let mut extensions = ErrorExtensionValues::default();
-    extensions.set("code", "TOO_MANY_SUBSCRIPTIONS");
-    error.extensions = Some(extensions);
-    error
+    errors::server_error(
+        ErrorCode::TooManySubscriptions,
+        format!("A connection runs at most {cap} operations at once."),
+    )
 }
 
 #[cfg(test)]

@@ -2,14 +2,14 @@
 //! gives every request its own loaders, request id, tracing span and alias limit.
 //! Tour: [`types`] (objects), [`query`], [`mutation`], [`subscription`], [`pages`]
 //! (keyset pages), [`loaders`] (batched nested reads), [`context`] (what a resolver
-//! takes from the request, and the error codes).
+//! takes from the request), [`errors`] (every top-level error and its code).
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, FragmentDefinition, OperationType, Selection, SelectionSet,
 };
-use async_graphql::{Data, Executor, Request, Response, SDLExportOptions, Schema, SchemaBuilder, ServerError};
+use async_graphql::{Data, Executor, Request, Response, SDLExportOptions, Schema, SchemaBuilder};
 use async_graphql::{Name, Positioned};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
@@ -17,6 +17,7 @@ use tracing::Instrument;
 
 pub mod context;
 pub mod documents;
+pub mod errors;
 pub mod loaders;
 pub mod mutation;
 pub mod pages;
@@ -24,8 +25,8 @@ pub mod query;
 pub mod subscription;
 pub mod types;
 
-use context::RequestId;
 use documents::Documents;
+use errors::{ErrorCode, RequestId};
 use mutation::Mutation;
 use query::Query;
 use subscription::Subscription;
@@ -364,29 +365,13 @@ impl Api {
 
 /// A document refused before it runs, as `BAD_USER_INPUT`.
 fn refusal(message: String) -> Box<Response> {
-    let mut error = ServerError::new(message, None);
-    let mut extensions = async_graphql::ErrorExtensionValues::default();
-    extensions.set("code", "BAD_USER_INPUT");
-    error.extensions = Some(extensions);
-    Box::new(Response::from_errors(vec![error]))
-}
-
-/// Gives every error without a code `BAD_USER_INPUT`: the resolvers code their own
-/// errors, so the rest are async-graphql's parse, validation and limit errors.
-fn coded(mut response: Response) -> Response {
-    for error in &mut response.errors {
-        let extensions = error.extensions.get_or_insert_with(Default::default);
-        if extensions.get("code").is_none() {
-            extensions.set("code", "BAD_USER_INPUT");
-        }
-    }
-    response
+    Box::new(errors::refused(ErrorCode::BadUserInput, message))
 }
 
 impl Executor for Api {
     async fn execute(&self, request: Request) -> Response {
         match self.prepare(request) {
-            Ok((request, span)) => coded(self.schema.execute(request).instrument(span).await),
+            Ok((request, span)) => errors::with_codes(self.schema.execute(request).instrument(span).await),
             Err(refused) => *refused,
         }
     }
@@ -397,7 +382,7 @@ impl Executor for Api {
                 span.in_scope(|| tracing::info!("subscription started"));
                 self.schema
                     .execute_stream_with_session_data(request, session_data.unwrap_or_default())
-                    .map(coded)
+                    .map(errors::with_codes)
                     .boxed()
             }
             Err(refused) => futures_util::stream::once(async move { *refused }).boxed(),

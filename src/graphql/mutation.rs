@@ -1,10 +1,11 @@
 //! What clients change. Each resolver decodes its ids, calls one ledger operation and
 //! turns a business refusal into `userErrors`; only faults become top-level errors.
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use entity::{account, edit, invoice, lot, photo};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use super::context::{OrInternal, forbidden, ids, internal, ledger, ops, store, unauthenticated, viewer};
+use super::context::{ids, ledger, ops, store, viewer};
+use super::errors::{OrInternal, forbidden, internal, unauthenticated};
 use super::loaders::{EditKey, LinesOfInvoice, PhotoKey};
 use super::types::{
     Account, Balance, DateTime, FaultyReport, Invoice, Logo, LogoPosition, Photo, PhotoEdit, PlanCode, PurchasedLot,
@@ -14,45 +15,10 @@ use crate::error::{Error, Refusal, RefusalCode};
 use crate::ids::{IdCodec, Kind};
 use crate::ledger::{Applied, ApplyRequest, LogoPlacement, Purchased};
 
-/// The contract's codes for business refusals.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-#[graphql(remote = "crate::error::RefusalCode")]
-pub enum UserErrorCode {
-    /// The batch needs more credits than are available; the message says how many of each.
-    InsufficientCredits,
-    /// Premium's fair-use cap for this cycle is used up and nothing else is left.
-    FairUseCapReached,
-    /// No photo was selected.
-    EmptyBatch,
-    /// More distinct photos than `max_batch_photos`.
-    BatchTooLarge,
-    /// No such photo on the viewer's account.
-    PhotoNotFound,
-    /// No such background.
-    BackgroundNotFound,
-    /// No such logo on the viewer's account.
-    LogoNotFound,
-    /// Only a photo that shows an edit can be reported.
-    PhotoNotEdited,
-    /// The pack is not in the catalog of the account's plan.
-    PackNotAvailable,
-    /// The idempotency key was used with a different request.
-    IdempotencyKeyReused,
-    /// An input value breaks a rule; `field` names it.
-    InvalidInput,
-    /// No such account.
-    AccountNotFound,
-    /// The clock can only be set when the server runs with STUDIO_CLOCK=manual.
-    ClockNotManual,
-    /// The account's logo library already holds `max_logos` logos; nothing was added.
-    /// `field` is null: the library is full, whatever the input.
-    TooManyLogos,
-}
-
 /// A business rule refused the request; nothing was changed.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct UserError {
-    pub code: UserErrorCode,
+    pub code: RefusalCode,
     pub message: String,
     /// Path to the offending input field, e.g. ["input", "photoIds", "2"].
     pub field: Option<Vec<String>>,
@@ -61,7 +27,7 @@ pub struct UserError {
 impl From<Refusal> for UserError {
     fn from(r: Refusal) -> Self {
         UserError {
-            code: r.code.into(),
+            code: r.code,
             message: r.message,
             field: r.field,
         }

@@ -5,7 +5,7 @@ use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::context::bad_input;
+use super::errors::bad_input;
 use super::types::PageInfo;
 use crate::ids::{IdCodec, List};
 

@@ -4,7 +4,8 @@ use async_graphql::{Context, ID, Object};
 use entity::{account, edit, faulty_report, invoice, ledger_entry, logo, photo};
 use sea_orm::EntityTrait;
 
-use super::context::{OrInternal, ids, ledger, may_see, ops, viewer};
+use super::context::{ids, ledger, may_see, ops, viewer};
+use super::errors::OrInternal;
 use super::types::{Account, Background, CreditPack, FaultyReport, Invoice, LedgerEntry, Logo, Node, Photo, PhotoEdit};
 use crate::auth::Role;
 use crate::config::BackgroundSettings;

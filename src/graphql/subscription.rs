@@ -4,7 +4,8 @@ use async_graphql::{Context, Subscription as SubscriptionRoot};
 use futures_util::Stream;
 use futures_util::stream;
 
-use super::context::{forbidden, ids, ledger, viewer};
+use super::context::{ids, ledger, viewer};
+use super::errors::forbidden;
 use super::types::Balance;
 use crate::live::Hub;
 

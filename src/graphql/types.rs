@@ -5,7 +5,8 @@ use chrono::{SecondsFormat, Utc};
 use entity::enums::PlanCode as StoredPlan;
 use entity::{account, background, edit, faulty_report, invoice, invoice_line, ledger_entry, logo, lot, photo};
 
-use super::context::{OrInternal, ids, ledger, store};
+use super::context::{ids, ledger, store};
+use super::errors::OrInternal;
 use super::loaders::{
     BackgroundKey, EditKey, EditsOfPhoto, LinesOfInvoice, LogoKey, PhotoKey, PhotoPage, ReportsOfPhoto,
     prime_current_edits, prime_invoice_lines,
