@@ -2,13 +2,11 @@
 //! the ledger's own operations so it holds photos, a logo, an edit and credits in every
 //! bucket (monthly, a purchased pack, the launch promotion).
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use entity::account;
-use entity::enums::PlanCode;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::config::Config;
 use crate::error::Error;
 use crate::ledger::{ApplyRequest, Ledger};
+use crate::reads::{AccountRow, PlanCode, Reads};
 
 /// The JWT secret of the embedded default, and only of it: anywhere else the service
 /// refuses to start without `STUDIO_JWT_SECRET`.
@@ -43,12 +41,8 @@ pub fn with_demo_launch(mut config: Config, today: DateTime<Utc>) -> Config {
 }
 
 /// The demo account, created and filled on the first start.
-pub async fn seed(ledger: &Ledger) -> Result<account::Model, Error> {
-    if let Some(existing) = account::Entity::find()
-        .filter(account::Column::Name.eq(DEMO_ACCOUNT))
-        .one(ledger.db())
-        .await?
-    {
+pub async fn seed(ledger: &Ledger) -> Result<AccountRow, Error> {
+    if let Some(existing) = Reads::new(ledger.db().clone()).account_named(DEMO_ACCOUNT).await? {
         return Ok(existing);
     }
     let account = ledger

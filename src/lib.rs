@@ -2,7 +2,8 @@
 //! - [`config`]: settings and the provisional values of the credit rules;
 //! - [`clock`]: the one clock every rule reads;
 //! - [`rules`]: the rules that need no storage (cycles, entitlements, spending order, balance);
-//! - [`ledger`]: the operations on stored credits, one transaction each;
+//! - [`ledger`]: the operations on stored credits, one transaction each (the write side);
+//! - [`reads`]: every other statement, the read side the API answers queries from;
 //! - [`db`]: connections, migrations, transactions and their retries;
 //! - [`scheduler`]: expiry and resets when the clock passes them, with no request;
 //! - [`ws`]: GraphQL over WebSocket, both protocols, one task and a few KiB per socket;
@@ -21,6 +22,7 @@ pub mod http;
 pub mod ids;
 pub mod ledger;
 pub mod live;
+pub mod reads;
 pub mod rules;
 pub mod scheduler;
 pub mod ws;

@@ -7,6 +7,7 @@ use super::loaders::Loaders;
 use crate::auth::{Role, Viewer};
 use crate::ids::IdCodec;
 use crate::ledger::Ledger;
+use crate::reads::Reads;
 
 pub fn ledger<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Ledger> {
     ctx.data::<Ledger>()
@@ -16,6 +17,11 @@ pub fn ledger<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Ledger> {
 pub fn ids<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a IdCodec> {
     ctx.data::<IdCodec>()
         .map_err(|_| internal(ctx, "the id codec is missing from the schema"))
+}
+
+pub fn reads<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Reads> {
+    ctx.data::<Reads>()
+        .map_err(|_| internal(ctx, "the read side is missing from the schema"))
 }
 
 pub fn store<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Loaders> {

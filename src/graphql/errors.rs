@@ -85,12 +85,6 @@ impl Fault for crate::Error {
     }
 }
 
-impl Fault for sea_orm::DbErr {
-    fn retryable(&self) -> bool {
-        db::is_unavailable(self) || db::is_transient(self)
-    }
-}
-
 impl<F: Fault> Fault for std::sync::Arc<F> {
     fn retryable(&self) -> bool {
         F::retryable(self)

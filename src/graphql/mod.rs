@@ -34,6 +34,7 @@ use subscription::Subscription;
 use crate::ids::IdCodec;
 use crate::ledger::Ledger;
 use crate::live::Hub;
+use crate::reads::Reads;
 
 /// The schema type of the service.
 pub type StudioSchema = Schema<Query, Mutation, Subscription>;
@@ -68,7 +69,8 @@ pub fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 /// Starts the instance's live balances ([`Hub`]), so it needs a Tokio runtime.
 pub fn schema(ledger: Ledger, ids: IdCodec, public: bool) -> StudioSchema {
     let hub = Hub::start(ledger.clone());
-    let builder = builder().data(ledger).data(ids).data(hub);
+    let reads = Reads::new(ledger.db().clone());
+    let builder = builder().data(ledger).data(reads).data(ids).data(hub);
     if public {
         builder.finish()
     } else {
@@ -297,7 +299,8 @@ fn count_aliases(set: &SelectionSet) -> usize {
 #[derive(Clone)]
 pub struct Api {
     schema: StudioSchema,
-    ledger: Ledger,
+    /// What each request's loaders read through.
+    reads: Reads,
     documents: Arc<Documents>,
 }
 
@@ -305,7 +308,7 @@ impl Api {
     pub fn new(schema: StudioSchema, ledger: Ledger) -> Self {
         Api {
             schema,
-            ledger,
+            reads: Reads::new(ledger.db().clone()),
             documents: Arc::default(),
         }
     }
@@ -357,7 +360,7 @@ impl Api {
         // A subscription lives as long as its socket, and `balanceChanged` reads through
         // the hub: loaders would only hold memory and cache what they read for as long.
         if !subscription {
-            request = request.data(loaders::for_request(self.ledger.db().clone()));
+            request = request.data(loaders::for_request(self.reads.clone()));
         }
         Ok((request, span))
     }

@@ -1,10 +1,6 @@
 //! What clients change. Each resolver decodes its ids, calls one ledger operation and
 //! turns a business refusal into `userErrors`; only faults become top-level errors.
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use entity::{account, edit, invoice, lot, photo};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-
-use super::context::{ids, ledger, ops, store, viewer};
+use super::context::{ids, ledger, ops, reads, store, viewer};
 use super::errors::{OrInternal, forbidden, internal, unauthenticated};
 use super::loaders::{EditKey, LinesOfInvoice, PhotoKey};
 use super::types::{
@@ -14,6 +10,8 @@ use super::types::{
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::ids::{IdCodec, Kind};
 use crate::ledger::{Applied, ApplyRequest, LogoPlacement, Purchased};
+use crate::reads::AccountRow;
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
 /// A business rule refused the request; nothing was changed.
 #[derive(SimpleObject, Debug, Clone)]
@@ -59,7 +57,7 @@ fn own_account_id(ctx: &Context<'_>) -> async_graphql::Result<i64> {
 }
 
 /// The account the signed-in user acts for; a token for no stored account is refused.
-async fn own_account(ctx: &Context<'_>) -> async_graphql::Result<account::Model> {
+async fn own_account(ctx: &Context<'_>) -> async_graphql::Result<AccountRow> {
     ledger(ctx)?
         .account(own_account_id(ctx)?)
         .await
@@ -215,25 +213,6 @@ pub struct SetClockPayload {
     pub user_errors: Vec<UserError>,
 }
 
-/// The photos of `account_id` among `keys`, in the order of `keys`.
-async fn photos_in_order(ctx: &Context<'_>, account_id: i64, keys: &[i64]) -> async_graphql::Result<Vec<Photo>> {
-    if keys.is_empty() {
-        return Ok(vec![]);
-    }
-    let ids = ids(ctx)?;
-    let rows = photo::Entity::find()
-        .filter(photo::Column::AccountId.eq(account_id))
-        .filter(photo::Column::Id.is_in(keys.iter().copied()))
-        .all(ledger(ctx)?.db())
-        .await
-        .or_internal(ctx)?;
-    Ok(keys
-        .iter()
-        .filter_map(|k| rows.iter().find(|p| p.id == *k))
-        .map(|p| Photo::new(ids, p.clone()))
-        .collect())
-}
-
 /// Decodes the ids of a batch of photos; the first foreign or malformed one is refused.
 fn photo_keys(ids: &IdCodec, photo_ids: &[ID]) -> Result<Vec<i64>, Error> {
     photo_ids
@@ -329,19 +308,17 @@ impl Mutation {
                 (edits, unchanged, Balance::new(ids, ledger.config(), written.balance))
             }
             None => {
-                let rows = edit::Entity::find()
-                    .filter(edit::Column::Id.is_in(outcome.edit_ids.iter().copied()))
-                    .all(ledger.db())
+                let reads = reads(ctx)?;
+                let edits = reads.edits_in_order(&outcome.edit_ids).await.or_internal(ctx)?;
+                let unchanged = reads
+                    .photos_of_account(account_id, &outcome.unchanged_photo_ids)
                     .await
                     .or_internal(ctx)?;
-                let edits = outcome
-                    .edit_ids
-                    .iter()
-                    .filter_map(|k| rows.iter().find(|e| e.id == *k))
-                    .map(|e| PhotoEdit::new(ids, e.clone()))
-                    .collect();
-                let unchanged = photos_in_order(ctx, account_id, &outcome.unchanged_photo_ids).await?;
-                (edits, unchanged, balance_now(ctx, account_id).await?)
+                (
+                    edits.into_iter().map(|e| PhotoEdit::new(ids, e)).collect(),
+                    unchanged.into_iter().map(|p| Photo::new(ids, p)).collect(),
+                    balance_now(ctx, account_id).await?,
+                )
             }
         };
         Ok(ApplyChangesPayload {
@@ -465,14 +442,9 @@ impl Mutation {
             }
             // A replay: the lot may have been spent from since, so it is read as it is now.
             None => {
-                let invoice = invoice::Entity::find_by_id(outcome.invoice_id)
-                    .one(ledger.db())
-                    .await
-                    .or_internal(ctx)?;
-                let lot = lot::Entity::find_by_id(outcome.lot_id)
-                    .one(ledger.db())
-                    .await
-                    .or_internal(ctx)?;
+                let reads = reads(ctx)?;
+                let invoice = reads.invoice(outcome.invoice_id).await.or_internal(ctx)?;
+                let lot = reads.lot(outcome.lot_id).await.or_internal(ctx)?;
                 (
                     invoice.map(|i| Invoice::new(ids, i)),
                     lot.map(|l| PurchasedLot::new(ids, ledger.config(), l)),
@@ -596,7 +568,7 @@ fn account_key(ids: &IdCodec, id: &ID) -> Result<i64, Error> {
     )
 }
 
-fn account_payload(ids: &IdCodec, outcome: Result<account::Model, UserError>) -> AccountPayload {
+fn account_payload(ids: &IdCodec, outcome: Result<AccountRow, UserError>) -> AccountPayload {
     match outcome {
         Ok(account) => AccountPayload {
             account: Some(Account::new(ids, account)),

@@ -1,13 +1,10 @@
 //! Keyset pages of an account's photos (oldest first), ledger and invoices (newest
-//! first), behind opaque cursors: one statement per page, whatever the list's size.
-use entity::{invoice, ledger_entry, logo, photo};
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
-
+//! first), and a photo's edits and reports, behind opaque cursors: what a client may
+//! ask for, checked, as the read side's [`Window`].
 use super::errors::bad_input;
 use super::types::PageInfo;
 use crate::ids::{IdCodec, List};
+use crate::reads::{PhotoWindow, Window};
 
 /// Items per page when the client does not say.
 const DEFAULT_PAGE: u64 = 20;
@@ -61,14 +58,20 @@ impl Page {
         ids.cursor(self.list, self.owner, position)
     }
 
-    /// How many items the page holds at most.
-    pub fn first(&self) -> u64 {
-        self.first
+    /// The window the read side reads.
+    pub fn window(&self) -> Window {
+        Window {
+            first: self.first,
+            after: self.after,
+        }
     }
 
-    /// The key the page starts after, if any.
-    pub fn after(&self) -> Option<i64> {
-        self.after
+    /// The window on the edits or reports of the photo whose list this is.
+    pub fn of_photo(&self) -> PhotoWindow {
+        PhotoWindow {
+            photo_id: self.owner,
+            window: self.window(),
+        }
     }
 
     /// The page info of a page whose items have the keys `keys`.
@@ -94,81 +97,4 @@ pub fn cost(first: Option<i32>, child_complexity: usize) -> usize {
         .unwrap_or(usize::MAX)
         .saturating_mul(child_complexity)
         .saturating_add(1)
-}
-
-/// Splits one extra row off: its presence says there is a next page.
-fn split_next<T>(mut rows: Vec<T>, first: u64) -> (Vec<T>, bool) {
-    let has_next = rows.len() as u64 > first;
-    rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
-    (rows, has_next)
-}
-
-/// A page of the account's photos and how many photos it has in all.
-pub async fn photos(
-    db: &DatabaseConnection,
-    account_id: i64,
-    page: &Page,
-) -> Result<(Vec<photo::Model>, bool, i64), DbErr> {
-    let mut query = photo::Entity::find().filter(photo::Column::AccountId.eq(account_id));
-    if let Some(after) = page.after {
-        query = query.filter(photo::Column::Id.gt(after));
-    }
-    let rows = query
-        .order_by_asc(photo::Column::Id)
-        .limit(page.first + 1)
-        .all(db)
-        .await?;
-    let total = photo::Entity::find()
-        .filter(photo::Column::AccountId.eq(account_id))
-        .count(db)
-        .await?;
-    let (rows, has_next) = split_next(rows, page.first);
-    Ok((rows, has_next, i64::try_from(total).unwrap_or(i64::MAX)))
-}
-
-/// A page of the account's ledger, newest first.
-pub async fn ledger(
-    db: &DatabaseConnection,
-    account_id: i64,
-    page: &Page,
-) -> Result<(Vec<ledger_entry::Model>, bool), DbErr> {
-    let mut query = ledger_entry::Entity::find().filter(ledger_entry::Column::AccountId.eq(account_id));
-    if let Some(after) = page.after {
-        query = query.filter(ledger_entry::Column::Id.lt(after));
-    }
-    let rows = query
-        .order_by_desc(ledger_entry::Column::Id)
-        .limit(page.first + 1)
-        .all(db)
-        .await?;
-    Ok(split_next(rows, page.first))
-}
-
-/// A page of the account's invoices, newest first.
-pub async fn invoices(
-    db: &DatabaseConnection,
-    account_id: i64,
-    page: &Page,
-) -> Result<(Vec<invoice::Model>, bool), DbErr> {
-    let mut query = invoice::Entity::find().filter(invoice::Column::AccountId.eq(account_id));
-    if let Some(after) = page.after {
-        query = query.filter(invoice::Column::Id.lt(after));
-    }
-    let rows = query
-        .order_by_desc(invoice::Column::Id)
-        .limit(page.first + 1)
-        .all(db)
-        .await?;
-    Ok(split_next(rows, page.first))
-}
-
-/// The account's oldest `max` logos, oldest first: an account that gathered more before
-/// the cap existed still answers a bounded list.
-pub async fn logos(db: &DatabaseConnection, account_id: i64, max: u64) -> Result<Vec<logo::Model>, DbErr> {
-    logo::Entity::find()
-        .filter(logo::Column::AccountId.eq(account_id))
-        .order_by_asc(logo::Column::Id)
-        .limit(max)
-        .all(db)
-        .await
 }

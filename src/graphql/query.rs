@@ -1,15 +1,12 @@
 //! What clients read: the viewer and their account, the pack catalog, backgrounds, any
 //! node by id, and (OPS) any account.
-use async_graphql::{Context, ID, Object};
-use entity::{account, edit, faulty_report, invoice, ledger_entry, logo, photo};
-use sea_orm::EntityTrait;
-
-use super::context::{ids, ledger, may_see, ops, viewer};
+use super::context::{ids, ledger, may_see, ops, reads, viewer};
 use super::errors::OrInternal;
-use super::types::{Account, Background, CreditPack, FaultyReport, Invoice, LedgerEntry, Logo, Node, Photo, PhotoEdit};
+use super::types::{Account, Background, CreditPack, Node};
 use crate::auth::Role;
 use crate::config::BackgroundSettings;
 use crate::ids::{IdCodec, Kind};
+use async_graphql::{Context, ID, Object};
 
 /// What clients read.
 pub struct Query;
@@ -132,52 +129,8 @@ fn background(ids: &IdCodec, b: &BackgroundSettings) -> Background {
 /// The stored record of `kind` and `key`, if the viewer may see its account.
 async fn stored_node(ctx: &Context<'_>, ids: &IdCodec, kind: Kind, key: i64) -> async_graphql::Result<Option<Node>> {
     let viewer = viewer(ctx)?;
-    let db = ledger(ctx)?.db();
-    let visible = |account_id: i64| may_see(viewer, account_id);
-    let node = match kind {
-        Kind::Account => account::Entity::find_by_id(key)
-            .one(db)
-            .await
-            .or_internal(ctx)?
-            .filter(|a| visible(a.id))
-            .map(|a| Node::Account(Account::new(ids, a))),
-        Kind::Photo => photo::Entity::find_by_id(key)
-            .one(db)
-            .await
-            .or_internal(ctx)?
-            .filter(|p| visible(p.account_id))
-            .map(|p| Node::Photo(Photo::new(ids, p))),
-        Kind::PhotoEdit => edit::Entity::find_by_id(key)
-            .one(db)
-            .await
-            .or_internal(ctx)?
-            .filter(|e| visible(e.account_id))
-            .map(|e| Node::PhotoEdit(PhotoEdit::new(ids, e))),
-        Kind::FaultyReport => faulty_report::Entity::find_by_id(key)
-            .one(db)
-            .await
-            .or_internal(ctx)?
-            .filter(|r| visible(r.account_id))
-            .map(|r| Node::FaultyReport(FaultyReport::new(ids, r))),
-        Kind::Logo => logo::Entity::find_by_id(key)
-            .one(db)
-            .await
-            .or_internal(ctx)?
-            .filter(|l| visible(l.account_id))
-            .map(|l| Node::Logo(Logo::new(ids, l))),
-        Kind::LedgerEntry => ledger_entry::Entity::find_by_id(key)
-            .one(db)
-            .await
-            .or_internal(ctx)?
-            .filter(|e| visible(e.account_id))
-            .map(|e| Node::LedgerEntry(LedgerEntry::new(ids, e))),
-        Kind::Invoice => invoice::Entity::find_by_id(key)
-            .one(db)
-            .await
-            .or_internal(ctx)?
-            .filter(|i| visible(i.account_id))
-            .map(|i| Node::Invoice(Invoice::new(ids, i))),
-        Kind::Background | Kind::CreditPack | Kind::PurchasedLot | Kind::Cursor => None,
-    };
-    Ok(node)
+    let stored = reads(ctx)?.node(kind, key).await.or_internal(ctx)?;
+    Ok(stored
+        .filter(|s| may_see(viewer, s.account_id()))
+        .map(|s| Node::stored(ids, s)))
 }

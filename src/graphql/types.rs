@@ -1,21 +1,22 @@
 //! The schema's object types: thin wrappers over stored rows and the balance rules,
 //! each resolving nested records through the request's loaders.
-use async_graphql::{ComplexObject, Context, Enum, ID, Object, Scalar, ScalarType, SimpleObject};
-use chrono::{SecondsFormat, Utc};
-use entity::enums::PlanCode as StoredPlan;
-use entity::{account, background, edit, faulty_report, invoice, invoice_line, ledger_entry, logo, lot, photo};
-
-use super::context::{ids, ledger, store};
+use super::context::{ids, ledger, reads, store};
 use super::errors::OrInternal;
 use super::loaders::{
-    BackgroundKey, EditKey, EditsOfPhoto, LinesOfInvoice, LogoKey, PhotoKey, PhotoPage, ReportsOfPhoto,
-    prime_current_edits, prime_invoice_lines,
+    BackgroundKey, EditKey, EditsOfPhoto, LinesOfInvoice, LogoKey, PhotoKey, ReportsOfPhoto, prime_current_edits,
+    prime_invoice_lines,
 };
 use super::pages::{self, Page};
 use crate::config::{Config, MAX_LOGOS_CEILING, PackSettings};
 use crate::ids::{IdCodec, Kind, List};
+use crate::reads::{
+    AccountRow, BackgroundRow, EditRow, InvoiceLineRow, InvoiceRow, LedgerEntryRow, LogoRow, LotRow, PhotoRow,
+    ReportRow, Stored,
+};
 use crate::rules::balance::{Breakdown, PromotionPart};
 use crate::rules::entitlement::monthly_credits;
+use async_graphql::{ComplexObject, Context, Enum, ID, Object, Scalar, ScalarType, SimpleObject};
+use chrono::{SecondsFormat, Utc};
 
 /// RFC 3339 instant, always rendered in UTC, e.g. 2026-11-24T00:00:00Z.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +46,7 @@ impl From<chrono::DateTime<Utc>> for DateTime {
 
 /// A subscription plan.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-#[graphql(remote = "entity::enums::PlanCode")]
+#[graphql(remote = "crate::reads::PlanCode")]
 pub enum PlanCode {
     Basic,
     Professional,
@@ -55,7 +56,7 @@ pub enum PlanCode {
 
 /// The three kinds of credit lots, in the order credits are spent.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-#[graphql(remote = "entity::enums::Bucket")]
+#[graphql(remote = "crate::reads::Bucket")]
 pub enum CreditBucket {
     LaunchPromotion,
     Monthly,
@@ -64,7 +65,7 @@ pub enum CreditBucket {
 
 /// What a ledger entry did to its lot.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-#[graphql(remote = "entity::enums::EntryKind")]
+#[graphql(remote = "crate::reads::EntryKind")]
 pub enum LedgerEntryKind {
     Grant,
     Charge,
@@ -75,7 +76,7 @@ pub enum LedgerEntryKind {
 
 /// Where a logo sits on a photo.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-#[graphql(remote = "entity::enums::LogoPosition")]
+#[graphql(remote = "crate::reads::LogoPosition")]
 pub enum LogoPosition {
     TopLeft,
     TopRight,
@@ -103,11 +104,11 @@ pub struct Plan {
 /// A dealer's account (see the GraphQL description on its resolvers).
 pub struct Account {
     id: ID,
-    model: account::Model,
+    model: AccountRow,
 }
 
 impl Account {
-    pub fn new(ids: &IdCodec, model: account::Model) -> Self {
+    pub fn new(ids: &IdCodec, model: AccountRow) -> Self {
         Account {
             id: ID(ids.encode(Kind::Account, model.id)),
             model,
@@ -128,7 +129,7 @@ impl Account {
 
     async fn plan(&self, ctx: &Context<'_>) -> async_graphql::Result<Plan> {
         let config = ledger(ctx)?.config();
-        let unlimited = self.model.plan == StoredPlan::Premium;
+        let unlimited = PlanCode::from(self.model.plan) == PlanCode::Premium;
         Ok(Plan {
             code: self.model.plan.into(),
             name: config
@@ -157,7 +158,8 @@ impl Account {
     ) -> async_graphql::Result<PhotoConnection> {
         let ids = ids(ctx)?;
         let page = Page::parse(ids, List::Photos, self.model.id, first, after.as_deref())?;
-        let (rows, has_next, total) = pages::photos(ledger(ctx)?.db(), self.model.id, &page)
+        let (rows, has_next, total) = reads(ctx)?
+            .photos(self.model.id, page.window())
             .await
             .or_internal(ctx)?;
         let current_edit = ctx.look_ahead().field("edges").field("node").field("currentEdit");
@@ -185,7 +187,7 @@ impl Account {
     async fn logos(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Logo>> {
         let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
         let max = u64::try_from(ledger.config().max_logos).unwrap_or(u64::MAX);
-        let rows = pages::logos(ledger.db(), self.model.id, max).await.or_internal(ctx)?;
+        let rows = reads(ctx)?.logos(self.model.id, max).await.or_internal(ctx)?;
         Ok(rows.into_iter().map(|l| Logo::new(ids, l)).collect())
     }
 
@@ -199,7 +201,8 @@ impl Account {
     ) -> async_graphql::Result<LedgerEntryConnection> {
         let ids = ids(ctx)?;
         let page = Page::parse(ids, List::Ledger, self.model.id, first, after.as_deref())?;
-        let (rows, has_next) = pages::ledger(ledger(ctx)?.db(), self.model.id, &page)
+        let (rows, has_next) = reads(ctx)?
+            .ledger(self.model.id, page.window())
             .await
             .or_internal(ctx)?;
         Ok(LedgerEntryConnection {
@@ -224,7 +227,8 @@ impl Account {
     ) -> async_graphql::Result<InvoiceConnection> {
         let ids = ids(ctx)?;
         let page = Page::parse(ids, List::Invoices, self.model.id, first, after.as_deref())?;
-        let (rows, has_next) = pages::invoices(ledger(ctx)?.db(), self.model.id, &page)
+        let (rows, has_next) = reads(ctx)?
+            .invoices(self.model.id, page.window())
             .await
             .or_internal(ctx)?;
         if ctx.look_ahead().field("edges").field("node").field("lines").exists() {
@@ -245,7 +249,7 @@ impl Account {
 }
 
 /// The balance of `account` now.
-pub async fn balance_of(ctx: &Context<'_>, account: &account::Model) -> async_graphql::Result<Balance> {
+pub async fn balance_of(ctx: &Context<'_>, account: &AccountRow) -> async_graphql::Result<Balance> {
     let ledger = ledger(ctx)?;
     let breakdown = ledger.balance(account).await.or_internal(ctx)?;
     Ok(Balance::new(ids(ctx)?, ledger.config(), breakdown))
@@ -367,7 +371,7 @@ pub struct PurchasedLot {
 }
 
 impl PurchasedLot {
-    pub fn new(ids: &IdCodec, config: &Config, lot: lot::Model) -> Self {
+    pub fn new(ids: &IdCodec, config: &Config, lot: LotRow) -> Self {
         PurchasedLot {
             id: ID(ids.encode(Kind::PurchasedLot, lot.id)),
             granted: lot.granted,
@@ -432,7 +436,7 @@ pub struct Background {
 }
 
 impl Background {
-    pub fn new(ids: &IdCodec, model: background::Model) -> Self {
+    pub fn new(ids: &IdCodec, model: BackgroundRow) -> Self {
         Background {
             id: ID(ids.encode(Kind::Background, &model.id)),
             name: model.name,
@@ -450,7 +454,7 @@ pub struct Logo {
 }
 
 impl Logo {
-    pub fn new(ids: &IdCodec, model: logo::Model) -> Self {
+    pub fn new(ids: &IdCodec, model: LogoRow) -> Self {
         Logo {
             id: ID(ids.encode(Kind::Logo, model.id)),
             name: model.name,
@@ -467,11 +471,11 @@ pub struct Photo {
     pub listing_ref: String,
     pub original_url: String,
     #[graphql(skip)]
-    pub model: photo::Model,
+    pub model: PhotoRow,
 }
 
 impl Photo {
-    pub fn new(ids: &IdCodec, model: photo::Model) -> Self {
+    pub fn new(ids: &IdCodec, model: PhotoRow) -> Self {
         Photo {
             id: ID(ids.encode(Kind::Photo, model.id)),
             listing_ref: model.listing_ref.clone(),
@@ -505,7 +509,7 @@ impl Photo {
         let ids = ids(ctx)?;
         let page = Page::parse(ids, List::Edits, self.model.id, first, after.as_deref())?;
         let edits = store(ctx)?
-            .load_one(EditsOfPhoto(PhotoPage::new(self.model.id, &page)))
+            .load_one(EditsOfPhoto(page.of_photo()))
             .await
             .or_internal(ctx)?
             .unwrap_or_default();
@@ -524,7 +528,7 @@ impl Photo {
         let ids = ids(ctx)?;
         let page = Page::parse(ids, List::Reports, self.model.id, first, after.as_deref())?;
         let reports = store(ctx)?
-            .load_one(ReportsOfPhoto(PhotoPage::new(self.model.id, &page)))
+            .load_one(ReportsOfPhoto(page.of_photo()))
             .await
             .or_internal(ctx)?
             .unwrap_or_default();
@@ -544,11 +548,11 @@ pub struct PhotoEdit {
     pub applied_at: DateTime,
     pub reverted_at: Option<DateTime>,
     #[graphql(skip)]
-    pub model: edit::Model,
+    pub model: EditRow,
 }
 
 impl PhotoEdit {
-    pub fn new(ids: &IdCodec, model: edit::Model) -> Self {
+    pub fn new(ids: &IdCodec, model: EditRow) -> Self {
         PhotoEdit {
             id: ID(ids.encode(Kind::PhotoEdit, model.id)),
             logo_position: model.logo_position.map(LogoPosition::from),
@@ -620,11 +624,11 @@ pub struct FaultyReport {
     pub reason: Option<String>,
     pub reported_at: DateTime,
     #[graphql(skip)]
-    pub model: faulty_report::Model,
+    pub model: ReportRow,
 }
 
 impl FaultyReport {
-    pub fn new(ids: &IdCodec, model: faulty_report::Model) -> Self {
+    pub fn new(ids: &IdCodec, model: ReportRow) -> Self {
         FaultyReport {
             id: ID(ids.encode(Kind::FaultyReport, model.id)),
             reason: model.reason.clone(),
@@ -667,7 +671,7 @@ pub struct LedgerEntry {
 }
 
 impl LedgerEntry {
-    pub fn new(ids: &IdCodec, model: ledger_entry::Model) -> Self {
+    pub fn new(ids: &IdCodec, model: LedgerEntryRow) -> Self {
         LedgerEntry {
             id: ID(ids.encode(Kind::LedgerEntry, model.id)),
             kind: model.kind.into(),
@@ -693,7 +697,7 @@ pub struct Invoice {
 }
 
 impl Invoice {
-    pub fn new(ids: &IdCodec, model: invoice::Model) -> Self {
+    pub fn new(ids: &IdCodec, model: InvoiceRow) -> Self {
         Invoice {
             id: ID(ids.encode(Kind::Invoice, model.id)),
             number: model.number,
@@ -718,7 +722,7 @@ impl Invoice {
             .unwrap_or_default();
         Ok(lines
             .into_iter()
-            .map(|l: invoice_line::Model| InvoiceLine {
+            .map(|l: InvoiceLineRow| InvoiceLine {
                 description: l.description,
                 quantity: l.quantity,
                 unit_price: Money {
@@ -806,4 +810,19 @@ pub enum Node {
     Logo(Logo),
     Photo(Photo),
     PhotoEdit(PhotoEdit),
+}
+
+impl Node {
+    /// The node of a stored record.
+    pub fn stored(ids: &IdCodec, stored: Stored) -> Node {
+        match stored {
+            Stored::Account(a) => Node::Account(Account::new(ids, a)),
+            Stored::Photo(p) => Node::Photo(Photo::new(ids, p)),
+            Stored::Edit(e) => Node::PhotoEdit(PhotoEdit::new(ids, e)),
+            Stored::Report(r) => Node::FaultyReport(FaultyReport::new(ids, r)),
+            Stored::Logo(l) => Node::Logo(Logo::new(ids, l)),
+            Stored::LedgerEntry(e) => Node::LedgerEntry(LedgerEntry::new(ids, e)),
+            Stored::Invoice(i) => Node::Invoice(Invoice::new(ids, i)),
+        }
+    }
 }

@@ -25,6 +25,7 @@ mod api_user_errors;
 mod api_ws_protocol;
 mod config;
 mod hostile_ws;
+mod layering;
 mod ledger_model;
 mod ledger_rules;
 mod live;

@@ -1,0 +1,49 @@
+//! The read side: every statement that answers a query and changes nothing, on its
+//! own connection pool handle, in one place. The write side is [`crate::ledger`]: its
+//! operations run in transactions that lock the account, and return what they wrote
+//! so that a mutation's answer reads nothing after it. The few reads that belong to
+//! the ledger stay there: `Ledger::balance` writes what the clock has made due before
+//! it answers, and `Ledger::account` is what every operation starts from.
+//!
+//! What the API shows is read here, and only here outside the ledger:
+//! - [`pages`]: keyset pages of an account's photos, ledger, invoices, and its logos;
+//! - [`batch`]: the batched statements behind the request's loaders (records by id,
+//!   a page of each photo's edits and reports, each invoice's lines);
+//! - [`nodes`]: any stored record by the kind and key of its global id.
+//!
+//! The rows are sea-orm's models, re-exported under the names below, so the API names
+//! them without depending on the storage crate.
+use sea_orm::DatabaseConnection;
+
+pub mod batch;
+pub mod nodes;
+pub mod pages;
+
+pub use batch::PhotoWindow;
+pub use nodes::Stored;
+pub use pages::Window;
+
+pub use entity::account::Model as AccountRow;
+pub use entity::background::Model as BackgroundRow;
+pub use entity::edit::Model as EditRow;
+/// The stored vocabulary, for the API's enums to mirror.
+pub use entity::enums::{Bucket, EntryKind, LogoPosition, PlanCode};
+pub use entity::faulty_report::Model as ReportRow;
+pub use entity::invoice::Model as InvoiceRow;
+pub use entity::invoice_line::Model as InvoiceLineRow;
+pub use entity::ledger_entry::Model as LedgerEntryRow;
+pub use entity::logo::Model as LogoRow;
+pub use entity::lot::Model as LotRow;
+pub use entity::photo::Model as PhotoRow;
+
+/// Reads over one database; cheap to clone (the pool is shared).
+#[derive(Clone)]
+pub struct Reads {
+    db: DatabaseConnection,
+}
+
+impl Reads {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Reads { db }
+    }
+}
