@@ -1,7 +1,7 @@
 //! The GraphQL schema of the contract vendored in `contract/`, and the executor that
 //! gives every request its own loaders, request id, tracing span and alias limit.
-//! Tour: [`types`] (objects), [`query`], [`mutation`], [`subscription`], [`pages`]
-//! (keyset pages), [`loaders`] (batched nested reads), [`context`] (what a resolver
+//! Tour: [`types`] (objects, by area), [`query`], [`mutation`], [`subscription`],
+//! [`loaders`] (batched nested reads), [`context`] (what a resolver
 //! takes from the request), [`errors`] (every top-level error and its code).
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -20,7 +20,6 @@ pub mod documents;
 pub mod errors;
 pub mod loaders;
 pub mod mutation;
-pub mod pages;
 pub mod query;
 pub mod subscription;
 pub mod types;

@@ -4,7 +4,6 @@ use super::context::{ids, ledger, may_see, ops, reads, viewer};
 use super::errors::OrInternal;
 use super::types::{Account, Background, CreditPack, Node};
 use crate::auth::Role;
-use crate::config::BackgroundSettings;
 use crate::ids::{IdCodec, Kind};
 use async_graphql::{Context, ID, Object};
 
@@ -77,7 +76,7 @@ impl Query {
             .config()
             .backgrounds
             .iter()
-            .map(|b| background(ids, b))
+            .map(|b| Background::configured(ids, b))
             .collect())
     }
 
@@ -93,7 +92,7 @@ impl Query {
                 .backgrounds
                 .iter()
                 .find(|b| b.id == key)
-                .map(|b| Node::Background(background(ids, b)))),
+                .map(|b| Node::Background(Background::configured(ids, b)))),
             Kind::CreditPack => Ok(config
                 .packs
                 .iter()
@@ -115,14 +114,6 @@ impl Query {
         };
         let account = ledger(ctx)?.account(account_id).await.or_internal(ctx)?;
         Ok(account.map(|a| Account::new(ids, a)))
-    }
-}
-
-fn background(ids: &IdCodec, b: &BackgroundSettings) -> Background {
-    Background {
-        id: ID(ids.encode(Kind::Background, &b.id)),
-        name: b.name.clone(),
-        preview_url: b.preview_url.clone(),
     }
 }
 

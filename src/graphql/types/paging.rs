@@ -1,8 +1,9 @@
 //! Keyset pages of an account's photos (oldest first), ledger and invoices (newest
 //! first), and a photo's edits and reports, behind opaque cursors: what a client may
 //! ask for, checked, as the read side's [`Window`].
-use super::errors::bad_input;
-use super::types::PageInfo;
+use async_graphql::SimpleObject;
+
+use crate::graphql::errors::bad_input;
 use crate::ids::{IdCodec, List};
 use crate::reads::{PhotoWindow, Window};
 
@@ -10,6 +11,15 @@ use crate::reads::{PhotoWindow, Window};
 const DEFAULT_PAGE: u64 = 20;
 /// The most items a client may ask for in one page.
 const MAX_PAGE: u64 = 100;
+
+/// A page of a list.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+    pub start_cursor: Option<String>,
+    pub end_cursor: Option<String>,
+}
 
 /// A requested page of one owner's list: how many items, after which position.
 pub struct Page {

@@ -1,0 +1,25 @@
+//! The schema's object types, by area, each a thin wrapper over a stored row or the
+//! balance rules that resolves nested records through the request's loaders:
+//! [`scalars`] (`DateTime`, the credit bucket), [`paging`] (pages and their cursors),
+//! [`account`], [`balance`], [`photos`] (the studio), [`billing`] (packs, invoices,
+//! the ledger) and [`node`] (anything with a global id).
+pub mod account;
+pub mod balance;
+pub mod billing;
+pub mod node;
+pub mod paging;
+pub mod photos;
+pub mod scalars;
+
+pub use account::{Account, Plan, PlanCode};
+pub use balance::{
+    Balance, CreditExpiry, FairUse, MonthlyBalance, PromotionBalance, PurchasedBalance, PurchasedLot, balance_of,
+};
+pub use billing::{
+    CreditPack, Invoice, InvoiceConnection, InvoiceEdge, InvoiceLine, LedgerEntry, LedgerEntryConnection,
+    LedgerEntryEdge, LedgerEntryKind, Money,
+};
+pub use node::Node;
+pub use paging::{Page, PageInfo};
+pub use photos::{Background, FaultyReport, Logo, LogoPosition, Photo, PhotoConnection, PhotoEdge, PhotoEdit};
+pub use scalars::{CreditBucket, DateTime};

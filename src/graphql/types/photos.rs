@@ -1,0 +1,271 @@
+//! The studio: photos, the edits applied to them and reports about those, the
+//! backgrounds and logos an edit shows.
+use async_graphql::{ComplexObject, Context, Enum, ID, SimpleObject};
+
+use super::paging::{self, Page, PageInfo};
+use super::scalars::{CreditBucket, DateTime};
+use crate::config::BackgroundSettings;
+use crate::graphql::context::{ids, ledger, store};
+use crate::graphql::errors::OrInternal;
+use crate::graphql::loaders::{BackgroundKey, EditKey, EditsOfPhoto, LogoKey, PhotoKey, ReportsOfPhoto};
+use crate::ids::{IdCodec, Kind, List};
+use crate::reads::{BackgroundRow, EditRow, LogoRow, PhotoRow, ReportRow};
+
+/// Where a logo sits on a photo.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::reads::LogoPosition")]
+pub enum LogoPosition {
+    TopLeft,
+    TopRight,
+    BottomLeft,
+    BottomRight,
+}
+
+/// A background the studio offers.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct Background {
+    pub id: ID,
+    pub name: String,
+    pub preview_url: String,
+}
+
+impl Background {
+    pub fn new(ids: &IdCodec, model: BackgroundRow) -> Self {
+        Background {
+            id: ID(ids.encode(Kind::Background, &model.id)),
+            name: model.name,
+            preview_url: model.preview_url,
+        }
+    }
+
+    /// A background of the configuration.
+    pub fn configured(ids: &IdCodec, settings: &BackgroundSettings) -> Self {
+        Background {
+            id: ID(ids.encode(Kind::Background, &settings.id)),
+            name: settings.name.clone(),
+            preview_url: settings.preview_url.clone(),
+        }
+    }
+}
+
+/// A logo in the account's library.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct Logo {
+    pub id: ID,
+    pub name: String,
+    pub image_url: String,
+}
+
+impl Logo {
+    pub fn new(ids: &IdCodec, model: LogoRow) -> Self {
+        Logo {
+            id: ID(ids.encode(Kind::Logo, model.id)),
+            name: model.name,
+            image_url: model.image_url,
+        }
+    }
+}
+
+/// A listing photo and the looks applied to it.
+#[derive(SimpleObject, Debug, Clone)]
+#[graphql(complex)]
+pub struct Photo {
+    pub id: ID,
+    pub listing_ref: String,
+    pub original_url: String,
+    #[graphql(skip)]
+    pub model: PhotoRow,
+}
+
+impl Photo {
+    pub fn new(ids: &IdCodec, model: PhotoRow) -> Self {
+        Photo {
+            id: ID(ids.encode(Kind::Photo, model.id)),
+            listing_ref: model.listing_ref.clone(),
+            original_url: model.original_url.clone(),
+            model,
+        }
+    }
+}
+
+#[ComplexObject]
+impl Photo {
+    /// Null while the photo shows its original.
+    async fn current_edit(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<PhotoEdit>> {
+        let Some(edit_id) = self.model.current_edit_id else {
+            return Ok(None);
+        };
+        let edit = store(ctx)?.load_one(EditKey(edit_id)).await.or_internal(ctx)?;
+        let ids = ids(ctx)?;
+        Ok(edit.map(|e| PhotoEdit::new(ids, e)))
+    }
+
+    /// Newest first, a page at a time: to walk on, pass the last edit's `cursor` as `after`;
+    /// fewer than `first` edits means there are no more.
+    #[graphql(complexity = "paging::cost(first, child_complexity)")]
+    async fn edits(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many edits, 0 to 100; 20 when not given.")] first: Option<i32>,
+        #[graphql(desc = "An edit's `cursor`: only the edits older than it.")] after: Option<String>,
+    ) -> async_graphql::Result<Vec<PhotoEdit>> {
+        let ids = ids(ctx)?;
+        let page = Page::parse(ids, List::Edits, self.model.id, first, after.as_deref())?;
+        let edits = store(ctx)?
+            .load_one(EditsOfPhoto(page.of_photo()))
+            .await
+            .or_internal(ctx)?
+            .unwrap_or_default();
+        Ok(edits.into_iter().map(|e| PhotoEdit::new(ids, e)).collect())
+    }
+
+    /// Newest first, a page at a time: to walk on, pass the last report's `cursor` as
+    /// `after`; fewer than `first` reports means there are no more.
+    #[graphql(complexity = "paging::cost(first, child_complexity)")]
+    async fn reports(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many reports, 0 to 100; 20 when not given.")] first: Option<i32>,
+        #[graphql(desc = "A report's `cursor`: only the reports older than it.")] after: Option<String>,
+    ) -> async_graphql::Result<Vec<FaultyReport>> {
+        let ids = ids(ctx)?;
+        let page = Page::parse(ids, List::Reports, self.model.id, first, after.as_deref())?;
+        let reports = store(ctx)?
+            .load_one(ReportsOfPhoto(page.of_photo()))
+            .await
+            .or_internal(ctx)?
+            .unwrap_or_default();
+        Ok(reports.into_iter().map(|r| FaultyReport::new(ids, r)).collect())
+    }
+}
+
+/// One apply of a look to a photo, and what it cost.
+#[derive(SimpleObject, Debug, Clone)]
+#[graphql(complex)]
+pub struct PhotoEdit {
+    pub id: ID,
+    pub logo_position: Option<LogoPosition>,
+    pub credits_charged: i32,
+    /// The bucket whose lot paid for this edit.
+    pub paid_from: CreditBucket,
+    pub applied_at: DateTime,
+    pub reverted_at: Option<DateTime>,
+    #[graphql(skip)]
+    pub model: EditRow,
+}
+
+impl PhotoEdit {
+    pub fn new(ids: &IdCodec, model: EditRow) -> Self {
+        PhotoEdit {
+            id: ID(ids.encode(Kind::PhotoEdit, model.id)),
+            logo_position: model.logo_position.map(LogoPosition::from),
+            credits_charged: model.credits_charged,
+            paid_from: model.paid_from.into(),
+            applied_at: model.applied_at.into(),
+            reverted_at: model.reverted_at.map(DateTime),
+            model,
+        }
+    }
+}
+
+#[ComplexObject]
+impl PhotoEdit {
+    /// Where this edit stands in its photo's `edits`: as `after`, it asks for the older ones.
+    async fn cursor(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        Ok(ids(ctx)?.cursor(List::Edits, self.model.photo_id, self.model.id))
+    }
+
+    async fn photo(&self, ctx: &Context<'_>) -> async_graphql::Result<Photo> {
+        let photo = store(ctx)?
+            .load_one(PhotoKey(self.model.photo_id))
+            .await
+            .or_internal(ctx)?
+            .ok_or_else(|| format!("photo {} of edit {} is missing", self.model.photo_id, self.model.id))
+            .or_internal(ctx)?;
+        Ok(Photo::new(ids(ctx)?, photo))
+    }
+
+    async fn background(&self, ctx: &Context<'_>) -> async_graphql::Result<Background> {
+        let ids = ids(ctx)?;
+        let configured = ledger(ctx)?
+            .config()
+            .backgrounds
+            .iter()
+            .find(|b| b.id == self.model.background_id);
+        if let Some(settings) = configured {
+            return Ok(Background::configured(ids, settings));
+        }
+        // A background since removed from the configuration is still stored.
+        let background = store(ctx)?
+            .load_one(BackgroundKey(self.model.background_id.clone()))
+            .await
+            .or_internal(ctx)?
+            .ok_or_else(|| format!("background {} is missing", self.model.background_id))
+            .or_internal(ctx)?;
+        Ok(Background::new(ids, background))
+    }
+
+    async fn logo(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Logo>> {
+        let Some(logo_id) = self.model.logo_id else {
+            return Ok(None);
+        };
+        let logo = store(ctx)?.load_one(LogoKey(logo_id)).await.or_internal(ctx)?;
+        let ids = ids(ctx)?;
+        Ok(logo.map(|l| Logo::new(ids, l)))
+    }
+}
+
+/// A report that an edited photo came out wrong.
+#[derive(SimpleObject, Debug, Clone)]
+#[graphql(complex)]
+pub struct FaultyReport {
+    pub id: ID,
+    pub reason: Option<String>,
+    pub reported_at: DateTime,
+    #[graphql(skip)]
+    pub model: ReportRow,
+}
+
+impl FaultyReport {
+    pub fn new(ids: &IdCodec, model: ReportRow) -> Self {
+        FaultyReport {
+            id: ID(ids.encode(Kind::FaultyReport, model.id)),
+            reason: model.reason.clone(),
+            reported_at: model.reported_at.into(),
+            model,
+        }
+    }
+}
+
+#[ComplexObject]
+impl FaultyReport {
+    /// Where this report stands in its photo's `reports`: as `after`, it asks for the older ones.
+    async fn cursor(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        Ok(ids(ctx)?.cursor(List::Reports, self.model.photo_id, self.model.id))
+    }
+
+    async fn edit(&self, ctx: &Context<'_>) -> async_graphql::Result<PhotoEdit> {
+        let edit = store(ctx)?
+            .load_one(EditKey(self.model.edit_id))
+            .await
+            .or_internal(ctx)?
+            .ok_or_else(|| format!("edit {} of report {} is missing", self.model.edit_id, self.model.id))
+            .or_internal(ctx)?;
+        Ok(PhotoEdit::new(ids(ctx)?, edit))
+    }
+}
+
+/// A page of the account's photos, oldest first.
+#[derive(SimpleObject)]
+pub struct PhotoConnection {
+    pub edges: Vec<PhotoEdge>,
+    pub page_info: PageInfo,
+    /// Every photo of the account.
+    pub total_count: i64,
+}
+
+#[derive(SimpleObject)]
+pub struct PhotoEdge {
+    pub cursor: String,
+    pub node: Photo,
+}
