@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use lru::LruCache;
 
-use super::{Parsed, parse_inspected};
+use super::inspect::{Parsed, parse_inspected};
 
 /// Most documents kept; the least recently used goes first.
 const CAPACITY: NonZeroUsize = NonZeroUsize::new(256).expect("not zero");
