@@ -4,6 +4,7 @@
 //! - [`rules`]: the rules that need no storage (cycles, entitlements, spending order, balance);
 //! - [`ledger`]: the operations on stored credits, one transaction each (the write side);
 //! - [`reads`]: every other statement, the read side the API answers queries from;
+//! - [`graphql`]: the schema clients use: it reads through `reads`, acts through `ledger`;
 //! - [`db`]: connections, migrations, transactions and their retries;
 //! - [`scheduler`]: expiry and resets when the clock passes them, with no request;
 //! - [`ws`]: GraphQL over WebSocket, both protocols, one task and a few KiB per socket;

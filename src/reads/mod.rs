@@ -1,9 +1,9 @@
-//! The read side: every statement that answers a query and changes nothing, on its
-//! own connection pool handle, in one place. The write side is [`crate::ledger`]: its
+//! The read side: every statement that answers a query and changes nothing, in one
+//! place, over the ledger's connection pool. The write side is [`crate::ledger`]: its
 //! operations run in transactions that lock the account, and return what they wrote
-//! so that a mutation's answer reads nothing after it. The few reads that belong to
-//! the ledger stay there: `Ledger::balance` writes what the clock has made due before
-//! it answers, and `Ledger::account` is what every operation starts from.
+//! so that a mutation's answer reads nothing after it. The ledger keeps its own few
+//! reads: `Ledger::balance`, which writes what the clock has made due before it
+//! answers, and beside it `account`, `lots` and `entries`.
 //!
 //! What the API shows is read here, and only here outside the ledger:
 //! - [`pages`]: keyset pages of an account's photos, ledger, invoices, and its logos;
@@ -12,7 +12,7 @@
 //! - [`nodes`]: any stored record by the kind and key of its global id.
 //!
 //! The rows are sea-orm's models, re-exported under the names below, so the API names
-//! them without depending on the storage crate.
+//! them without naming the storage crate.
 use sea_orm::DatabaseConnection;
 
 pub mod batch;
