@@ -11,10 +11,10 @@ use std::net::SocketAddr;
 
 use crate::api_support::ws::{assert_closed_with, connect, initialise, receive, send, serve};
 use crate::api_support::{SECRET, TestApp, expired_token};
+use crate::common::TestDb;
 use async_graphql::parser::types::{BaseType, Type, TypeDefinition, TypeKind, TypeSystemDefinition};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use crate::common::TestDb;
 use entity::enums::{LogoPosition, PlanCode};
 use entity::{account, edit, faulty_report, idempotency_record, invoice, ledger_entry, logo, lot, photo};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};

@@ -1,7 +1,7 @@
 //! The embedded default's demo account and secret.
 
-use chrono::{DurationRound, TimeDelta};
 use crate::common::{TestDb, utc};
+use chrono::{DurationRound, TimeDelta};
 use entity::enums::PlanCode;
 use studio_bff::config::Config;
 use studio_bff::demo;

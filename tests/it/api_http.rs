@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use crate::api_support::{NOW, SECRET, TestApp, error_code, expired_token, utc};
+use crate::common::TestDb;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use crate::common::TestDb;
 use entity::enums::PlanCode;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
@@ -503,6 +503,9 @@ async fn each_operation_runs_in_a_span_named_after_it() {
     let _guard = tracing::subscriber::set_default(subscriber);
     let (app, _db) = app().await;
     let account = app.ledger.create_account("A", PlanCode::Professional, 1).await.unwrap();
+    // Other tests of this binary may have met the span's callsite first, with no
+    // subscriber: its interest was cached as "never" then.
+    tracing::callsite::rebuild_interest_cache();
 
     app.op(&app.member(account.id), "HeaderBalanceInitial", json!({})).await;
 

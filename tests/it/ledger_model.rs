@@ -4,17 +4,17 @@
 //! three months writes the same ledger as daily steps. On SQLite, and on PostgreSQL
 //! when `TEST_DATABASE_URL` is set.
 
+use crate::common::{TestDb, utc};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
-use crate::common::{TestDb, utc};
 // `entity::account` is named apart from the many locals called `account`.
-use entity::account as account_entity;
-use entity::enums::{Bucket, EntryKind, LogoPosition, PlanCode};
-use entity::{edit, faulty_report, invoice, invoice_line, logo, lot, photo, purchase};
 use crate::model::{
     AccountView, Applied, ApplyInput, BreakdownView, Edit, Entry, Invoice, InvoiceLine, Lot, Model, MonthlyView, Photo,
     Purchase, Purchased, Refused, Report,
 };
+use entity::account as account_entity;
+use entity::enums::{Bucket, EntryKind, LogoPosition, PlanCode};
+use entity::{edit, faulty_report, invoice, invoice_line, logo, lot, photo, purchase};
 use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;

@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use crate::common::audit::audit;
 use crate::common::utc;
+use chrono::{DateTime, Utc};
 use entity::enums::{Bucket, EntryKind, LogoPosition, PlanCode};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, Set, Statement};
 use studio_bff::config::{Config, PromotionSettings};
@@ -577,7 +577,7 @@ on_both_databases! {
 
         assert_eq!(promotions(&ledger, account.id).await, vec![]);
         assert_eq!(promotion_lots(&ledger, account.id).await, 1);
-        let expiry = history(&ledger, account.id).await.into_iter().filter(|e| e.1 == Bucket::LaunchPromotion).last();
+        let expiry = history(&ledger, account.id).await.into_iter().rfind(|e| e.1 == Bucket::LaunchPromotion);
         assert_eq!(expiry, Some((EntryKind::Expiry, Bucket::LaunchPromotion, -120, 60, "2026-12-29T00:00:00+00:00".into())));
         assert_lots_balance(&ledger, account.id).await;
     }

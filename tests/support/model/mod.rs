@@ -376,7 +376,7 @@ impl Model {
             }),
             purchased_remaining: purchased.iter().map(|id| self.lots[*id].remaining).sum(),
             purchased,
-            fair_use: premium.then(|| (monthly.used, self.config.fair_use_cap)),
+            fair_use: premium.then_some((monthly.used, self.config.fair_use_cap)),
             next_expiry,
             monthly,
             as_of: self.now,
