@@ -25,44 +25,11 @@ use crate::auth::{Auth, Viewer};
 use crate::gate::Gate;
 use crate::graphql::{self, Api};
 use crate::ledger::Ledger;
+use crate::limits::Limits;
 use crate::ws;
 
 /// Longest `/readyz` waits for the database's answer.
 const READY_WITHIN: Duration = Duration::from_secs(1);
-
-/// What the HTTP layer lets through.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Largest request body, in bytes.
-    pub body_bytes: usize,
-    /// Longest a request may take before it is answered 408.
-    pub timeout: Duration,
-    /// Most operations in one batched request.
-    pub batch: usize,
-    /// Longest a WebSocket may wait before sending `connection_init`.
-    pub connection_init: Duration,
-    /// How often an idle WebSocket is pinged, so proxies keep it open; above zero.
-    pub keep_alive: Duration,
-    /// Most operations one WebSocket may run at once.
-    pub subscriptions_per_connection: usize,
-    /// Most HTTP requests of one account served at once; the rest wait their turn
-    /// ([`Gate`]), so one account cannot take the whole connection pool.
-    pub requests_per_account: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            body_bytes: 256 * 1024,
-            timeout: Duration::from_secs(30),
-            batch: 10,
-            connection_init: Duration::from_secs(10),
-            keep_alive: Duration::from_secs(15),
-            subscriptions_per_connection: 32,
-            requests_per_account: 4,
-        }
-    }
-}
 
 /// Everything a handler needs.
 pub struct AppState {

@@ -5,6 +5,7 @@
 //! - [`ledger`]: the operations on stored credits, one transaction each;
 //! - [`db`]: connections, migrations, transactions and their retries;
 //! - [`scheduler`]: expiry and resets when the clock passes them, with no request;
+//! - [`limits`]: what the HTTP and WebSocket layers let through, from the configuration;
 //! - [`ws`]: GraphQL over WebSocket, both protocols, one task and a few KiB per socket;
 //! - [`live`]: the balance pushed to subscribers after every committed change, from any instance;
 //! - [`gate`]: fair shares of the connection pool, so one account's slow requests cannot starve the rest;
@@ -20,6 +21,7 @@ pub mod graphql;
 pub mod http;
 pub mod ids;
 pub mod ledger;
+pub mod limits;
 pub mod live;
 pub mod rules;
 pub mod scheduler;

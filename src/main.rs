@@ -9,9 +9,10 @@ use studio_bff::auth::{Auth, Role, parse_ttl};
 use studio_bff::clock::Clock;
 use studio_bff::config::{Config, LogFormat};
 use studio_bff::db::{DEFAULT_DATABASE_URL, connect_and_migrate};
-use studio_bff::http::{self, AppState, Limits};
+use studio_bff::http::{self, AppState};
 use studio_bff::ids::Kind;
 use studio_bff::ledger::Ledger;
+use studio_bff::limits::Limits;
 use studio_bff::{demo, scheduler};
 
 /// The service allocates a few hundred small blocks per request on two or more worker

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use studio_bff::auth::Role;
 use studio_bff::clock::Clock;
 use studio_bff::config::Config;
-use studio_bff::http::Limits;
 use studio_bff::ids::Kind;
+use studio_bff::limits::Limits;
 
 async fn app() -> (TestApp, TestDb) {
     let db = TestDb::sqlite().await;

@@ -169,7 +169,7 @@ async fn a_connection_with_a_bad_token_is_closed_with_4403() {
 #[tokio::test]
 async fn a_connection_that_never_initialises_is_closed_with_4408() {
     let db = crate::common::TestDb::sqlite().await;
-    let limits = studio_bff::http::Limits {
+    let limits = studio_bff::limits::Limits {
         connection_init: Duration::from_millis(100),
         ..Default::default()
     };

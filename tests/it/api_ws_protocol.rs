@@ -9,7 +9,7 @@ use crate::api_support::ws::{Server, assert_closed_with, connect, initialise, re
 use futures_util::SinkExt;
 use serde_json::{Value, json};
 use studio_bff::auth::{Auth, Role};
-use studio_bff::http::Limits;
+use studio_bff::limits::Limits;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::api_support::ws::{Server, connect, initialise, receive, send};
 use crate::hostile::{BINARY, CONTINUATION, ServerFrame, TEXT, frame, frame_header, ws_closed, ws_open, ws_read};
 use serde_json::{Value, json};
-use studio_bff::http::Limits;
+use studio_bff::limits::Limits;
 use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::net::TcpStream;
 

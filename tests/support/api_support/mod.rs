@@ -17,9 +17,10 @@ use studio_bff::auth::{Auth, Role};
 use studio_bff::clock::Clock;
 use studio_bff::config::Config;
 use studio_bff::db::connect_and_migrate;
-use studio_bff::http::{AppState, Limits, app};
+use studio_bff::http::{AppState, app};
 use studio_bff::ids::Kind;
 use studio_bff::ledger::{ApplyRequest, Ledger};
+use studio_bff::limits::Limits;
 use tower::ServiceExt;
 
 use crate::common::TestDb;

@@ -13,7 +13,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use entity::enums::PlanCode;
 use studio_bff::clock::Clock;
 use studio_bff::config::Config;
-use studio_bff::http::Limits;
+use studio_bff::limits::Limits;
 
 use super::{NOW, TestApp, utc};
 use crate::common::TestDb;
