@@ -26,6 +26,7 @@ use crate::gate::Gate;
 use crate::graphql::{self, Api};
 use crate::ledger::Ledger;
 use crate::limits::Limits;
+use crate::live::Hub;
 use crate::ws;
 
 /// Longest `/readyz` waits for the database's answer.
@@ -43,12 +44,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The state of a service over `ledger` checking tokens with `auth`. GraphiQL and
-    /// introspection are served when the configuration says the schema is public;
-    /// `graphiql_token` is put in GraphiQL's headers.
-    pub fn new(ledger: Ledger, auth: Auth, graphiql_token: Option<String>, limits: Limits) -> Self {
+    /// The state of a service over `ledger` checking tokens with `auth`, its live
+    /// balances from `hub`. GraphiQL and introspection are served when the
+    /// configuration says the schema is public; `graphiql_token` is put in GraphiQL's
+    /// headers.
+    pub fn new(ledger: Ledger, hub: Hub, auth: Auth, graphiql_token: Option<String>, limits: Limits) -> Self {
         let public_schema = ledger.config().public_schema;
-        let schema = graphql::schema(ledger.clone(), auth.ids().clone(), public_schema);
+        let schema = graphql::schema(ledger.clone(), auth.ids().clone(), hub, public_schema);
         AppState {
             api: Api::new(schema, ledger.clone()),
             ledger,

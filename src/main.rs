@@ -13,6 +13,7 @@ use studio_bff::http::{self, AppState};
 use studio_bff::ids::Kind;
 use studio_bff::ledger::Ledger;
 use studio_bff::limits::Limits;
+use studio_bff::live::Hub;
 use studio_bff::{demo, scheduler};
 
 /// The service allocates a few hundred small blocks per request on two or more worker
@@ -134,7 +135,13 @@ async fn serve(config: Config, auth: Auth) -> Result<(), Box<dyn std::error::Err
         None
     };
     let scheduler = scheduler::spawn(ledger.clone());
-    let app = http::app(AppState::new(ledger, auth, graphiql_token, Limits::default()));
+    let app = http::app(AppState::new(
+        ledger.clone(),
+        Hub::start(ledger),
+        auth,
+        graphiql_token,
+        Limits::default(),
+    ));
     tracing::info!(%addr, "listening");
     let served = http::serve(listener, app, http::shutdown_signal(), DRAIN).await;
     scheduler.abort();

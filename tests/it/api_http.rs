@@ -246,7 +246,8 @@ async fn graphiql_opens_with_the_configured_token_in_its_headers() {
             .await
             .unwrap();
     let state = studio_bff::http::AppState::new(
-        ledger,
+        ledger.clone(),
+        studio_bff::live::Hub::start(ledger),
         studio_bff::auth::Auth::new(SECRET),
         Some("the-demo-token".into()),
         Limits::default(),

@@ -21,6 +21,7 @@ use studio_bff::http::{AppState, app};
 use studio_bff::ids::Kind;
 use studio_bff::ledger::{ApplyRequest, Ledger};
 use studio_bff::limits::Limits;
+use studio_bff::live::Hub;
 use tower::ServiceExt;
 
 use crate::common::TestDb;
@@ -72,7 +73,8 @@ impl TestApp {
     pub async fn over(conn: sea_orm::DatabaseConnection, config: Config, clock: Clock, limits: Limits) -> TestApp {
         let ledger = Ledger::new(conn, Arc::new(config), clock).await.expect("a ledger");
         let auth = Auth::new(SECRET);
-        let router = app(AppState::new(ledger.clone(), auth.clone(), None, limits));
+        let hub = Hub::start(ledger.clone());
+        let router = app(AppState::new(ledger.clone(), hub, auth.clone(), None, limits));
         TestApp { router, ledger, auth }
     }
 
