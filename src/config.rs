@@ -12,18 +12,22 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::secret::Secret;
+
 /// The highest `max_logos` a configuration may set: the complexity limit counts an
 /// account's logos at this number, since it cannot read the configuration.
 pub const MAX_LOGOS_CEILING: usize = 100;
 
-/// Every setting of the service.
+/// Every setting of the service. `Debug` and `Serialize` show the secrets as
+/// `[redacted]`, so a configuration may be logged whole.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub addr: SocketAddr,
-    /// None: the embedded SQLite file `studio-bff.sqlite` in the working folder.
-    pub database_url: Option<String>,
-    pub jwt_secret: Option<String>,
+    /// None: the embedded SQLite file `studio-bff.sqlite` in the working folder. A
+    /// [`Secret`]: the URL may carry a password.
+    pub database_url: Option<Secret>,
+    pub jwt_secret: Option<Secret>,
     pub clock: ClockMode,
     /// Start of the promotion campaign `launch`; none configured means no such campaign.
     pub launch_at: Option<DateTime<Utc>>,

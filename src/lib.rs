@@ -1,5 +1,6 @@
 //! studio-bff: the credits of the AI Background Studio. A tour in reading order:
 //! - [`config`]: settings and the provisional values of the credit rules;
+//! - [`secret`]: the settings that never print (the JWT secret, the database URL);
 //! - [`clock`]: the one clock every rule reads;
 //! - [`rules`]: the rules that need no storage (cycles, entitlements, spending order, balance);
 //! - [`ledger`]: the operations on stored credits, one transaction each;
@@ -25,6 +26,7 @@ pub mod limits;
 pub mod live;
 pub mod rules;
 pub mod scheduler;
+pub mod secret;
 pub mod ws;
 
 pub use error::Error;

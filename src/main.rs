@@ -60,7 +60,7 @@ enum RoleArg {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cli = Cli::parse();
     let config = demo::with_demo_launch(Config::load()?, chrono::Utc::now());
-    let auth = Auth::new(&demo::jwt_secret(&config)?);
+    let auth = Auth::new(demo::jwt_secret(&config)?.expose());
     match cli.command {
         Some(Command::Token {
             account,
@@ -104,8 +104,9 @@ async fn serve(config: Config, auth: Auth) -> Result<(), Box<dyn std::error::Err
     let embedded = demo::is_embedded_default(&config);
     let url = config
         .database_url
-        .clone()
-        .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        .as_ref()
+        .map_or(DEFAULT_DATABASE_URL, |url| url.expose())
+        .to_owned();
     let config = Arc::new(config);
     let db = connect_and_migrate(&url).await?;
     let ledger = Ledger::new(db, config.clone(), Clock::new(config.clock)).await?;

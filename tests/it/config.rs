@@ -62,7 +62,10 @@ fn the_environment_wins_over_the_file_which_wins_over_the_defaults() {
             Some("2026-12-01T00:00:00+00:00".to_owned())
         );
         assert_eq!(config.max_logos, 3);
-        assert_eq!(config.database_url.as_deref(), Some("postgres://db/studio"));
+        assert_eq!(
+            config.database_url.as_ref().map(|url| url.expose()),
+            Some("postgres://db/studio")
+        );
         assert_eq!(
             config.backgrounds.iter().map(|b| b.id.as_str()).collect::<Vec<_>>(),
             vec!["beach"]
@@ -131,6 +134,34 @@ fn a_pack_whose_discounted_price_is_not_whole_cents_is_refused() {
             error,
             "configuration key `packs`: odd: the discounted price is not a whole number of cents"
         );
+        Ok(())
+    });
+}
+
+#[test]
+fn the_secret_and_the_database_password_never_print() {
+    Jail::expect_with(|jail| {
+        jail.set_env("STUDIO_JWT_SECRET", "a secret that is long enough to sign tokens");
+        jail.set_env("DATABASE_URL", "postgres://studio:pw-9f2c1e@db.internal/studio");
+
+        let config = Config::load().expect("valid");
+        let printed = format!(
+            "{config:?} {config:#?} {}",
+            serde_json::to_string(&config).expect("serializes")
+        );
+
+        assert_eq!(
+            config.jwt_secret.as_ref().map(|s| s.expose()),
+            Some("a secret that is long enough to sign tokens")
+        );
+        assert_eq!(
+            config.database_url.as_ref().map(|url| url.expose()),
+            Some("postgres://studio:pw-9f2c1e@db.internal/studio")
+        );
+        for leak in ["a secret that is long enough", "pw-9f2c1e", "db.internal"] {
+            assert!(!printed.contains(leak), "{leak:?} printed in {printed}");
+        }
+        assert!(printed.contains("jwt_secret: Some([redacted])"), "{printed}");
         Ok(())
     });
 }
