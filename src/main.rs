@@ -8,11 +8,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 use studio_bff::auth::{Auth, Role, parse_ttl};
 use studio_bff::clock::Clock;
 use studio_bff::config::{Config, LogFormat};
-use studio_bff::db::{DEFAULT_DATABASE_URL, connect_and_migrate};
+use studio_bff::db::{DEFAULT_DATABASE_URL, connect_and_migrate_pool, default_pool_size};
 use studio_bff::http::{self, AppState};
 use studio_bff::ids::Kind;
 use studio_bff::ledger::Ledger;
-use studio_bff::limits::Limits;
 use studio_bff::live::Hub;
 use studio_bff::{demo, scheduler};
 
@@ -108,7 +107,8 @@ async fn serve(config: Config, auth: Auth) -> Result<(), Box<dyn std::error::Err
         .map_or(DEFAULT_DATABASE_URL, |url| url.expose())
         .to_owned();
     let config = Arc::new(config);
-    let db = connect_and_migrate(&url).await?;
+    let pool_size = config.database_pool_size.unwrap_or_else(|| default_pool_size(&url));
+    let db = connect_and_migrate_pool(&url, pool_size).await?;
     let ledger = Ledger::new(db, config.clone(), Clock::new(config.clock)).await?;
     let caught_up = ledger.process_due().await?;
     tracing::info!(
@@ -141,7 +141,7 @@ async fn serve(config: Config, auth: Auth) -> Result<(), Box<dyn std::error::Err
         Hub::start(ledger),
         auth,
         graphiql_token,
-        Limits::default(),
+        config.limits(),
     ));
     tracing::info!(%addr, "listening");
     let served = http::serve(listener, app, http::shutdown_signal(), DRAIN).await;
