@@ -1,4 +1,5 @@
 //! studio-bff: the credits of the AI Background Studio. A tour in reading order:
+//! - [`app`]: the one way to start the service and stop it, for `main` and the tests alike;
 //! - [`config`]: settings and the provisional values of the credit rules;
 //! - [`secret`]: the settings that never print (the JWT secret, the database URL);
 //! - [`clock`]: the one clock every rule reads;
@@ -11,6 +12,7 @@
 //! - [`live`]: the balance pushed to subscribers after every committed change, from any instance;
 //! - [`gate`]: fair shares of the connection pool, so one account's slow requests cannot starve the rest;
 //! - [`error`]: what a client is told when something does not happen.
+pub mod app;
 pub mod auth;
 pub mod clock;
 pub mod config;

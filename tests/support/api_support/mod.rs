@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use http_body_util::BodyExt;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
+use studio_bff::app::App;
 use studio_bff::auth::{Auth, Role};
 use studio_bff::clock::Clock;
 use studio_bff::config::Config;
@@ -76,6 +77,16 @@ impl TestApp {
         let hub = Hub::start(ledger.clone());
         let router = app(AppState::new(ledger.clone(), hub, auth.clone(), None, limits));
         TestApp { router, ledger, auth }
+    }
+
+    /// The router, ledger and tokens of a started service (its secret must be
+    /// [`SECRET`]).
+    pub fn of(app: &App) -> TestApp {
+        TestApp {
+            router: app.router(),
+            ledger: app.ledger().clone(),
+            auth: app.auth().clone(),
+        }
     }
 
     pub fn member(&self, account_id: i64) -> String {
