@@ -4,6 +4,7 @@
 //! that names the key.
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
+use std::ops::RangeInclusive;
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
@@ -12,18 +13,23 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::limits::Limits;
+use crate::secret::Secret;
+
 /// The highest `max_logos` a configuration may set: the complexity limit counts an
 /// account's logos at this number, since it cannot read the configuration.
 pub const MAX_LOGOS_CEILING: usize = 100;
 
-/// Every setting of the service.
+/// Every setting of the service. `Debug` and `Serialize` show the secrets as
+/// `[redacted]`, so a configuration may be logged whole.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub addr: SocketAddr,
-    /// None: the embedded SQLite file `studio-bff.sqlite` in the working folder.
-    pub database_url: Option<String>,
-    pub jwt_secret: Option<String>,
+    /// None: the embedded SQLite file `studio-bff.sqlite` in the working folder. A
+    /// [`Secret`]: the URL may carry a password.
+    pub database_url: Option<Secret>,
+    pub jwt_secret: Option<Secret>,
     pub clock: ClockMode,
     /// Start of the promotion campaign `launch`; none configured means no such campaign.
     pub launch_at: Option<DateTime<Utc>>,
@@ -53,6 +59,23 @@ pub struct Config {
     pub public_schema: bool,
     /// How logs are written (`STUDIO_LOG_FORMAT`): readable text or JSON lines.
     pub log_format: LogFormat,
+    /// Largest request body, in bytes; a larger one is answered 413.
+    pub max_body_bytes: usize,
+    /// Longest a request may take before it is answered 408, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// Most operations in one batched `POST /graphql`.
+    pub max_batch_operations: usize,
+    /// Most HTTP requests of one account served at once on an instance.
+    pub max_requests_per_account: usize,
+    /// Longest a WebSocket may wait before sending `connection_init`, in milliseconds.
+    pub ws_init_timeout_ms: u64,
+    /// How often an idle WebSocket is pinged, in milliseconds.
+    pub ws_keep_alive_ms: u64,
+    /// Most operations one WebSocket runs at once.
+    pub ws_max_operations: usize,
+    /// Connections in the database pool; none: [`crate::db::default_pool_size`] (8 on
+    /// SQLite, 32 on PostgreSQL).
+    pub database_pool_size: Option<u32>,
 }
 
 /// The shape of log lines.
@@ -143,6 +166,7 @@ impl Default for Config {
             name: name.into(),
             preview_url: format!("https://cdn.studio.example/backgrounds/{id}.jpg"),
         };
+        let limits = Limits::default();
         let pro = [PlanCode::ProfessionalPlus, PlanCode::Professional];
         let basic = [PlanCode::Basic];
         Config {
@@ -185,8 +209,20 @@ impl Default for Config {
             ],
             public_schema: true,
             log_format: LogFormat::Text,
+            max_body_bytes: limits.body_bytes,
+            request_timeout_ms: millis(limits.timeout),
+            max_batch_operations: limits.batch,
+            max_requests_per_account: limits.requests_per_account,
+            ws_init_timeout_ms: millis(limits.connection_init),
+            ws_keep_alive_ms: millis(limits.keep_alive),
+            ws_max_operations: limits.subscriptions_per_connection,
+            database_pool_size: None,
         }
     }
+}
+
+fn millis(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl Config {
@@ -257,6 +293,7 @@ impl Config {
                 format!("must be 1 to {MAX_LOGOS_CEILING}, not {}", self.max_logos),
             );
         }
+        self.validate_limits()?;
         if !(1..=24 * 365).contains(&self.idempotency_retention_hours) {
             return invalid(
                 "idempotency_retention_hours",
@@ -326,6 +363,52 @@ impl Config {
             return invalid("backgrounds", "at least one background is needed".into());
         }
         Ok(())
+    }
+
+    /// The limits of the HTTP and WebSocket layers, and the pool's size, within what
+    /// serves anyone: a zero would refuse every request or stop the keep-alive timer.
+    fn validate_limits(&self) -> Result<(), ConfigError> {
+        let wide = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        let ranges: [(&'static str, u64, RangeInclusive<u64>); 8] = [
+            ("max_body_bytes", wide(self.max_body_bytes), 1024..=16 * 1024 * 1024),
+            ("request_timeout_ms", self.request_timeout_ms, 1_000..=600_000),
+            ("max_batch_operations", wide(self.max_batch_operations), 1..=100),
+            (
+                "max_requests_per_account",
+                wide(self.max_requests_per_account),
+                1..=1_000,
+            ),
+            ("ws_init_timeout_ms", self.ws_init_timeout_ms, 1_000..=300_000),
+            ("ws_keep_alive_ms", self.ws_keep_alive_ms, 1_000..=3_600_000),
+            ("ws_max_operations", wide(self.ws_max_operations), 1..=1_000),
+            (
+                "database_pool_size",
+                self.database_pool_size.map_or(1, u64::from),
+                1..=1_000,
+            ),
+        ];
+        for (key, value, range) in ranges {
+            if !range.contains(&value) {
+                return Err(ConfigError::Invalid {
+                    key,
+                    problem: format!("must be {} to {}, not {value}", range.start(), range.end()),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// What the HTTP and WebSocket layers let through, as configured.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            body_bytes: self.max_body_bytes,
+            timeout: std::time::Duration::from_millis(self.request_timeout_ms),
+            batch: self.max_batch_operations,
+            connection_init: std::time::Duration::from_millis(self.ws_init_timeout_ms),
+            keep_alive: std::time::Duration::from_millis(self.ws_keep_alive_ms),
+            subscriptions_per_connection: self.ws_max_operations,
+            requests_per_account: self.max_requests_per_account,
+        }
     }
 
     /// Campaign ids are short lowercase names, unique, and `launch` belongs to

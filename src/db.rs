@@ -21,10 +21,15 @@ const MIGRATION_LOCK: i64 = 0x7374_7564_696f;
 /// The embedded default: a SQLite file in the working folder.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://studio-bff.sqlite?mode=rwc";
 
+/// The pool size when `database_pool_size` is not configured: 8 on SQLite, 32 on
+/// PostgreSQL.
+pub fn default_pool_size(url: &str) -> u32 {
+    if is_sqlite(url) { 8 } else { 32 }
+}
+
 /// Opens a pool of the default size on `url` and migrates it.
 pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr> {
-    let pool_size = if is_sqlite(url) { 8 } else { 32 };
-    connect_and_migrate_pool(url, pool_size).await
+    connect_and_migrate_pool(url, default_pool_size(url)).await
 }
 
 /// Opens a pool of up to `pool_size` connections on `url` (SQLite in WAL mode, or

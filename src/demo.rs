@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::ledger::{ApplyRequest, Ledger};
 use crate::reads::{AccountRow, PlanCode, Reads};
+use crate::secret::Secret;
 
 /// The JWT secret of the embedded default, and only of it: anywhere else the service
 /// refuses to start without `STUDIO_JWT_SECRET`.
@@ -21,11 +22,11 @@ pub fn is_embedded_default(config: &Config) -> bool {
 }
 
 /// The secret to sign tokens with, or why the service cannot start.
-pub fn jwt_secret(config: &Config) -> Result<String, String> {
+pub fn jwt_secret(config: &Config) -> Result<Secret, String> {
     match &config.jwt_secret {
-        Some(secret) if secret.len() >= 32 => Ok(secret.clone()),
+        Some(secret) if secret.expose().len() >= 32 => Ok(secret.clone()),
         Some(_) => Err("STUDIO_JWT_SECRET must be at least 32 characters".into()),
-        None if is_embedded_default(config) => Ok(DEV_JWT_SECRET.to_owned()),
+        None if is_embedded_default(config) => Ok(Secret::new(DEV_JWT_SECRET)),
         None => Err("STUDIO_JWT_SECRET is required when a database is configured".into()),
     }
 }

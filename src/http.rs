@@ -26,44 +26,12 @@ use crate::gate::Gate;
 use crate::graphql::errors::{self, ErrorCode};
 use crate::graphql::{self, Api};
 use crate::ledger::Ledger;
+use crate::limits::Limits;
+use crate::live::Hub;
 use crate::ws;
 
 /// Longest `/readyz` waits for the database's answer.
 const READY_WITHIN: Duration = Duration::from_secs(1);
-
-/// What the HTTP layer lets through.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Largest request body, in bytes.
-    pub body_bytes: usize,
-    /// Longest a request may take before it is answered 408.
-    pub timeout: Duration,
-    /// Most operations in one batched request.
-    pub batch: usize,
-    /// Longest a WebSocket may wait before sending `connection_init`.
-    pub connection_init: Duration,
-    /// How often an idle WebSocket is pinged, so proxies keep it open; above zero.
-    pub keep_alive: Duration,
-    /// Most operations one WebSocket may run at once.
-    pub subscriptions_per_connection: usize,
-    /// Most HTTP requests of one account served at once; the rest wait their turn
-    /// ([`Gate`]), so one account cannot take the whole connection pool.
-    pub requests_per_account: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            body_bytes: 256 * 1024,
-            timeout: Duration::from_secs(30),
-            batch: 10,
-            connection_init: Duration::from_secs(10),
-            keep_alive: Duration::from_secs(15),
-            subscriptions_per_connection: 32,
-            requests_per_account: 4,
-        }
-    }
-}
 
 /// Everything a handler needs.
 pub struct AppState {
@@ -77,12 +45,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The state of a service over `ledger` checking tokens with `auth`. GraphiQL and
-    /// introspection are served when the configuration says the schema is public;
-    /// `graphiql_token` is put in GraphiQL's headers.
-    pub fn new(ledger: Ledger, auth: Auth, graphiql_token: Option<String>, limits: Limits) -> Self {
+    /// The state of a service over `ledger` checking tokens with `auth`, its live
+    /// balances from `hub`. GraphiQL and introspection are served when the
+    /// configuration says the schema is public; `graphiql_token` is put in GraphiQL's
+    /// headers.
+    pub fn new(ledger: Ledger, hub: Hub, auth: Auth, graphiql_token: Option<String>, limits: Limits) -> Self {
         let public_schema = ledger.config().public_schema;
-        let schema = graphql::schema(ledger.clone(), auth.ids().clone(), public_schema);
+        let schema = graphql::schema(ledger.clone(), auth.ids().clone(), hub, public_schema);
         AppState {
             api: Api::new(schema, ledger.clone()),
             ledger,

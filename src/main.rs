@@ -1,27 +1,21 @@
 //! The `studio-bff` binary: `studio-bff` serves the API; `studio-bff token` mints a
 //! token with the configured secret.
 use std::io::IsTerminal;
-use std::sync::Arc;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use studio_bff::app::App;
 use studio_bff::auth::{Auth, Role, parse_ttl};
-use studio_bff::clock::Clock;
 use studio_bff::config::{Config, LogFormat};
-use studio_bff::db::{DEFAULT_DATABASE_URL, connect_and_migrate};
-use studio_bff::http::{self, AppState, Limits};
 use studio_bff::ids::Kind;
-use studio_bff::ledger::Ledger;
-use studio_bff::{demo, scheduler};
+use studio_bff::{demo, http};
 
 /// The service allocates a few hundred small blocks per request on two or more worker
 /// threads; glibc's arenas serialize a block freed on another thread than allocated it
 /// (futex contention in the profile of bench/RESULTS.md), mimalloc does not.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// How long in-flight requests may take to finish after SIGTERM.
-const DRAIN: Duration = Duration::from_secs(10);
 
 #[derive(Parser)]
 #[command(version, about = "The GraphQL backend of the AI Background Studio's credits")]
@@ -54,11 +48,21 @@ enum RoleArg {
     Ops,
 }
 
+/// Any failure is printed as a sentence (a configuration key, a port in use, ...) and
+/// the process exits with 1.
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let cli = Cli::parse();
+async fn main() -> ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let config = demo::with_demo_launch(Config::load()?, chrono::Utc::now());
-    let auth = Auth::new(&demo::jwt_secret(&config)?);
     match cli.command {
         Some(Command::Token {
             account,
@@ -66,6 +70,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ttl,
             user,
         }) => {
+            let auth = Auth::new(demo::jwt_secret(&config)?.expose());
             let role = match role {
                 RoleArg::Member => Role::Member,
                 RoleArg::Ops => Role::Ops,
@@ -85,13 +90,36 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("{}", auth.mint(&user, role, account_id, ttl)?);
             Ok(())
         }
-        None => serve(config, auth).await,
+        None => serve(config).await,
     }
 }
 
-async fn serve(config: Config, auth: Auth) -> Result<(), Box<dyn std::error::Error>> {
+async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    init_logging(config.log_format);
+    let embedded = demo::is_embedded_default(&config);
+    let launch_at = config.launch_at;
+    let mut app = App::build(config).await?;
+    if embedded {
+        let account = demo::seed(app.ledger()).await?;
+        let day = Duration::from_secs(24 * 3600);
+        let member = app.auth().mint("demo-member", Role::Member, Some(account.id), day)?;
+        let ops = app.auth().mint("demo-ops", Role::Ops, None, day)?;
+        let addr = app.local_addr();
+        println!("studio-bff (embedded default: SQLite, development secret)");
+        println!("  GraphiQL:     http://{addr}/graphql");
+        println!("  member token: {member}");
+        println!("  ops token:    {ops}");
+        if let Some(launch_at) = launch_at {
+            println!("  launch promotion window opens at {launch_at} (set STUDIO_LAUNCH_AT to change)");
+        }
+        app = app.with_graphiql_token(member);
+    }
+    Ok(app.run_until(http::shutdown_signal()).await?)
+}
+
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    match config.log_format {
+    match format {
         LogFormat::Json => tracing_subscriber::fmt().json().with_env_filter(filter).init(),
         // Colours only for a person at a terminal: a file or a log collector gets plain text.
         LogFormat::Text => tracing_subscriber::fmt()
@@ -99,43 +127,4 @@ async fn serve(config: Config, auth: Auth) -> Result<(), Box<dyn std::error::Err
             .with_env_filter(filter)
             .init(),
     }
-    let embedded = demo::is_embedded_default(&config);
-    let url = config
-        .database_url
-        .clone()
-        .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
-    let config = Arc::new(config);
-    let db = connect_and_migrate(&url).await?;
-    let ledger = Ledger::new(db, config.clone(), Clock::new(config.clock)).await?;
-    let caught_up = ledger.process_due().await?;
-    tracing::info!(
-        accounts = caught_up.changed.len(),
-        failed = caught_up.failed.len(),
-        "caught up on expiries and resets"
-    );
-
-    let listener = tokio::net::TcpListener::bind(config.addr).await?;
-    let addr = listener.local_addr()?;
-    let graphiql_token = if embedded {
-        let account = demo::seed(&ledger).await?;
-        let day = Duration::from_secs(24 * 3600);
-        let member = auth.mint("demo-member", Role::Member, Some(account.id), day)?;
-        let ops = auth.mint("demo-ops", Role::Ops, None, day)?;
-        println!("studio-bff (embedded default: SQLite, development secret)");
-        println!("  GraphiQL:     http://{addr}/graphql");
-        println!("  member token: {member}");
-        println!("  ops token:    {ops}");
-        if let Some(launch_at) = config.launch_at {
-            println!("  launch promotion window opens at {launch_at} (set STUDIO_LAUNCH_AT to change)");
-        }
-        Some(member)
-    } else {
-        None
-    };
-    let scheduler = scheduler::spawn(ledger.clone());
-    let app = http::app(AppState::new(ledger, auth, graphiql_token, Limits::default()));
-    tracing::info!(%addr, "listening");
-    let served = http::serve(listener, app, http::shutdown_signal(), DRAIN).await;
-    scheduler.abort();
-    Ok(served?)
 }

@@ -20,7 +20,7 @@ use tokio::time::{Interval, MissedTickBehavior, Sleep};
 use crate::auth::Auth;
 use crate::graphql::Api;
 use crate::graphql::errors::{self, ErrorCode};
-use crate::http::Limits;
+use crate::limits::Limits;
 
 const CLOSE_NORMAL: u16 = 1000;
 const CLOSE_TOO_BIG: u16 = 1009;

@@ -50,10 +50,10 @@ pub fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
         .limit_complexity(MAX_COMPLEXITY)
 }
 
-/// The schema over `ledger`, ids signed by `ids`; introspection only when `public`.
-/// Starts the instance's live balances ([`Hub`]), so it needs a Tokio runtime.
-pub fn schema(ledger: Ledger, ids: IdCodec, public: bool) -> StudioSchema {
-    let hub = Hub::start(ledger.clone());
+/// The schema over `ledger`, ids signed by `ids`, `balanceChanged` served from `hub`;
+/// introspection only when `public`. The hub is started by whoever runs the instance,
+/// so building a schema spawns nothing.
+pub fn schema(ledger: Ledger, ids: IdCodec, hub: Hub, public: bool) -> StudioSchema {
     let reads = Reads::new(ledger.db().clone());
     let builder = builder().data(ledger).data(reads).data(ids).data(hub);
     if public {

@@ -2,7 +2,7 @@
 //! per changed photo, free for a photo that already has the look), revert, report.
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use entity::enums::{Bucket, EntryKind, LogoPosition, PlanCode};
+use entity::enums::{EntryKind, LogoPosition};
 use entity::{edit, faulty_report, logo, photo};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -11,12 +11,13 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::Ledger;
-use super::book::{Book, Entry};
+use super::book::Entry;
+use super::cause::Cause;
 use super::idempotency::{IdempotencyKey, Opened, fingerprint, remember};
 use crate::db::{begin_write, retry_transient};
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::balance::{Breakdown, breakdown};
-use crate::rules::spending_order::allocate;
+use crate::rules::pricing::{Look, distinct_batch, plan_batch};
 use crate::rules::text::optional_text;
 
 /// A logo and where it goes.
@@ -84,16 +85,13 @@ pub struct Reported {
     pub balance: Breakdown,
 }
 
-/// A photo's look: what an apply would change.
-type Look = (String, Option<i64>, Option<LogoPosition>);
-
 impl Ledger {
     /// Applies the look to every photo of the batch that does not have it yet, each
     /// paid by one lot in spending order; refuses the whole batch if it cannot pay.
     #[tracing::instrument(skip(self, request), fields(photos = request.photo_ids.len()))]
     pub async fn apply_changes(&self, account_id: i64, request: &ApplyRequest) -> Result<Applied, Error> {
         let key = IdempotencyKey::parse(&request.idempotency_key)?;
-        let photo_ids = self.distinct_batch(&request.photo_ids)?;
+        let photo_ids = distinct_batch(&request.photo_ids, self.config.max_batch_photos)?;
         if !self.config.backgrounds.iter().any(|b| b.id == request.background_id) {
             return Err(Refusal::new(RefusalCode::BackgroundNotFound, "No such background.")
                 .at(&["backgroundId"])
@@ -133,24 +131,19 @@ impl Ledger {
                 }
             }
             let mut photos = owned_photos(&txn, account_id, &request.photo_ids).await?;
-            let wanted: Look = (
-                request.background_id.clone(),
-                request.logo.map(|l| l.logo_id),
-                request.logo.map(|l| l.position),
-            );
-            let (unchanged, chargeable): (Vec<i64>, Vec<i64>) = photo_ids.iter().partition(|id| {
-                photos
-                    .get(id)
-                    .and_then(|(_, shown)| shown.as_ref())
-                    .is_some_and(|shown| look_of(shown) == wanted)
-            });
-
-            let Some(payers) = allocate(&book.lots, chargeable.len()) else {
-                return Err(self.cannot_pay(&book, chargeable.len()).into());
+            let wanted = Look {
+                background_id: request.background_id.clone(),
+                logo: request.logo.map(|l| (l.logo_id, l.position)),
             };
-            let mut edits = Vec::with_capacity(chargeable.len());
+            let batch: Vec<(i64, Option<Look>)> = photo_ids
+                .iter()
+                .map(|id| (*id, photos.get(id).and_then(|(_, shown)| shown.as_ref()).map(look_of)))
+                .collect();
+            let plan = plan_batch(&batch, &wanted, &book.account, &book.lots)?;
+
+            let mut edits = Vec::with_capacity(plan.charged.len());
             let mut paid_per_lot: BTreeMap<i64, i32> = BTreeMap::new();
-            for (photo_id, lot_id) in chargeable.iter().zip(&payers) {
+            for (photo_id, lot_id) in &plan.charged {
                 let paid_from = book
                     .lot(*lot_id)
                     .map(|l| l.bucket)
@@ -158,9 +151,9 @@ impl Ledger {
                 let edit = edit::ActiveModel {
                     account_id: Set(account_id),
                     photo_id: Set(*photo_id),
-                    background_id: Set(wanted.0.clone()),
-                    logo_id: Set(wanted.1),
-                    logo_position: Set(wanted.2),
+                    background_id: Set(wanted.background_id.clone()),
+                    logo_id: Set(wanted.logo.map(|(id, _)| id)),
+                    logo_position: Set(wanted.logo.map(|(_, position)| position)),
                     credits_charged: Set(1),
                     lot_id: Set(*lot_id),
                     paid_from: Set(paid_from),
@@ -177,14 +170,13 @@ impl Ledger {
                 edits.push(edit);
                 *paid_per_lot.entry(*lot_id).or_default() += 1;
             }
-            let cause = format!("apply:{}", key.as_str());
             for (lot_id, credits) in paid_per_lot {
                 let description = format!("Apply changes: {credits} photo{}", if credits == 1 { "" } else { "s" });
                 let charge = Entry {
                     kind: EntryKind::Charge,
                     amount: -credits,
                     at: now,
-                    cause: &cause,
+                    cause: Cause::Apply(key.as_str().to_owned()),
                     description,
                 };
                 book.post(&txn, lot_id, charge).await?;
@@ -192,7 +184,7 @@ impl Ledger {
             let outcome = ApplyOutcome {
                 credits_charged: i32::try_from(edits.len()).unwrap_or(i32::MAX),
                 edit_ids: edits.iter().map(|e| e.id).collect(),
-                unchanged_photo_ids: unchanged,
+                unchanged_photo_ids: plan.unchanged,
             };
             remember(&txn, account_id, &key, fingerprint.clone(), &outcome, now).await?;
             self.commit(txn, &book).await?;
@@ -217,7 +209,7 @@ impl Ledger {
     /// an edit. Returns the photos, each once.
     #[tracing::instrument(skip(self))]
     pub async fn revert_photos(&self, account_id: i64, photo_ids: &[i64]) -> Result<Reverted, Error> {
-        let distinct = self.distinct_batch(photo_ids)?;
+        let distinct = distinct_batch(photo_ids, self.config.max_batch_photos)?;
         retry_transient(|| async {
             let txn = begin_write(&self.db).await?;
             let (book, now) = self.open_book(&txn, account_id).await?;
@@ -301,44 +293,6 @@ impl Ledger {
         })
         .await
     }
-
-    /// The batch's photos, each once, in the order given; refused when empty or larger
-    /// than `max_batch_photos`.
-    fn distinct_batch(&self, photo_ids: &[i64]) -> Result<Vec<i64>, Refusal> {
-        let mut seen = HashSet::new();
-        let distinct: Vec<i64> = photo_ids.iter().copied().filter(|id| seen.insert(*id)).collect();
-        if distinct.is_empty() {
-            return Err(Refusal::new(RefusalCode::EmptyBatch, "Select at least one photo.").at(&["photoIds"]));
-        }
-        let max = self.config.max_batch_photos;
-        if distinct.len() > max {
-            return Err(Refusal::new(
-                RefusalCode::BatchTooLarge,
-                format!("A batch holds at most {max} photos; this one has {}.", distinct.len()),
-            )
-            .at(&["photoIds"]));
-        }
-        Ok(distinct)
-    }
-
-    /// The refusal for a batch of `needed` credits that the account cannot pay.
-    fn cannot_pay(&self, book: &Book, needed: usize) -> Refusal {
-        let available = book.available();
-        let cap_used_up = book.account.plan == PlanCode::Premium
-            && !book.lots.iter().any(|l| l.bucket == Bucket::Monthly && l.remaining > 0);
-        if cap_used_up && available == 0 {
-            return Refusal::new(
-                RefusalCode::FairUseCapReached,
-                format!(
-                    "The fair-use cap of this cycle is used up; this batch needs {needed} credits and 0 are available."
-                ),
-            );
-        }
-        Refusal::new(
-            RefusalCode::InsufficientCredits,
-            format!("This batch needs {needed} credits and {available} are available."),
-        )
-    }
 }
 
 /// The account's photos among `photo_ids`, each with the edit it shows, in one
@@ -369,7 +323,10 @@ async fn owned_photos(
 
 /// The look `edit` gives its photo.
 fn look_of(edit: &edit::Model) -> Look {
-    (edit.background_id.clone(), edit.logo_id, edit.logo_position)
+    Look {
+        background_id: edit.background_id.clone(),
+        logo: edit.logo_id.zip(edit.logo_position),
+    }
 }
 
 async fn set_current_edit(txn: &impl ConnectionTrait, photo_id: i64, edit_id: Option<i64>) -> Result<(), Error> {

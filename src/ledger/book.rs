@@ -7,6 +7,7 @@ use entity::{account, ledger_entry, lot};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 
+use super::cause::Cause;
 use crate::config::LAUNCH_CAMPAIGN;
 use crate::error::Error;
 use crate::rules::entitlement::Campaign;
@@ -22,17 +23,17 @@ pub struct Book {
 }
 
 /// One change of a lot, as the ledger records it.
-pub struct Entry<'a> {
+pub struct Entry {
     pub kind: EntryKind,
     /// Signed change of the lot's remaining credits.
     pub amount: i32,
     pub at: DateTime<Utc>,
-    pub cause: &'a str,
+    pub cause: Cause,
     pub description: String,
 }
 
 /// A new lot: what grants it and until when.
-pub struct NewLot<'a> {
+pub struct NewLot {
     pub bucket: Bucket,
     pub origin: LotOrigin,
     pub credits: i32,
@@ -40,13 +41,13 @@ pub struct NewLot<'a> {
     pub valid_from: Option<DateTime<Utc>>,
     pub expires_at: DateTime<Utc>,
     pub pack_id: Option<String>,
-    pub cause: &'a str,
+    pub cause: Cause,
     pub description: String,
 }
 
-impl<'a> NewLot<'a> {
+impl NewLot {
     /// The monthly lot of the cycle `[cycle_start, resets_at)`.
-    pub fn monthly(cycle_start: DateTime<Utc>, resets_at: DateTime<Utc>, credits: i32, cause: &'a str) -> Self {
+    pub fn monthly(cycle_start: DateTime<Utc>, resets_at: DateTime<Utc>, credits: i32, cause: Cause) -> Self {
         NewLot {
             bucket: Bucket::Monthly,
             origin: LotOrigin::Cycle(cycle_start),
@@ -61,7 +62,7 @@ impl<'a> NewLot<'a> {
 
     /// The lot of a promotion campaign: it counts from the campaign's start, whenever
     /// it was granted, and expires with the window.
-    pub fn promotion(campaign: &Campaign, credits: i32, cause: &'a str) -> Self {
+    pub fn promotion(campaign: &Campaign, credits: i32, cause: Cause) -> Self {
         let description = if campaign.id == LAUNCH_CAMPAIGN {
             "Launch promotion".to_owned()
         } else {
@@ -157,7 +158,7 @@ impl Book {
     pub async fn grant_new_lot(
         &mut self,
         txn: &impl ConnectionTrait,
-        new: NewLot<'_>,
+        new: NewLot,
         at: DateTime<Utc>,
     ) -> Result<lot::Model, Error> {
         let lot = lot::ActiveModel {
@@ -194,7 +195,7 @@ impl Book {
         &mut self,
         txn: &impl ConnectionTrait,
         lot_id: i64,
-        entry: Entry<'_>,
+        entry: Entry,
     ) -> Result<ledger_entry::Model, Error> {
         let amount = entry.amount;
         let granted_change = if entry.kind == EntryKind::Grant { amount } else { 0 };
@@ -237,7 +238,7 @@ impl Book {
                 kind: EntryKind::Expiry,
                 amount: -lot.remaining,
                 at,
-                cause: "expiry",
+                cause: Cause::Expiry,
                 description,
             };
             self.post(txn, lot_id, expiry).await?;
@@ -256,7 +257,7 @@ impl Book {
         &mut self,
         txn: &impl ConnectionTrait,
         lot: &lot::Model,
-        entry: Entry<'_>,
+        entry: Entry,
     ) -> Result<ledger_entry::Model, Error> {
         self.changed = true;
         Ok(ledger_entry::ActiveModel {
@@ -267,7 +268,7 @@ impl Book {
             amount: Set(entry.amount),
             balance_after: Set(self.available()),
             created_at: Set(entry.at),
-            cause: Set(entry.cause.to_owned()),
+            cause: Set(entry.cause.to_string()),
             description: Set(entry.description),
             ..Default::default()
         }

@@ -10,6 +10,7 @@ use sea_orm::{
 };
 
 use super::book::{Book, NewLot};
+use super::cause::Cause;
 use super::{Ledger, idempotency};
 use crate::clock::ClockError;
 use crate::config::{Config, LAUNCH_CAMPAIGN};
@@ -81,7 +82,7 @@ async fn reset(txn: &impl ConnectionTrait, book: &mut Book, config: &Config, at:
     account.cycle_start = Set(at);
     account.next_reset_at = Set(end);
     book.save_account(txn, account).await?;
-    grant_monthly(txn, book, config, at, at, "reset").await
+    grant_monthly(txn, book, config, at, at, Cause::Reset).await
 }
 
 /// Grants at `at` the monthly lot of the cycle starting at `cycle_start` and ending at
@@ -92,7 +93,7 @@ pub async fn grant_monthly(
     config: &Config,
     cycle_start: DateTime<Utc>,
     at: DateTime<Utc>,
-    cause: &str,
+    cause: Cause,
 ) -> Result<(), Error> {
     let credits = monthly_credits(config, book.account.plan, book.account.listing_slots);
     if credits > 0 {
@@ -112,7 +113,7 @@ async fn grant_promotion(
 ) -> Result<(), Error> {
     let credits = campaign.credits(book.account.plan, book.account.listing_slots);
     if credits > 0 {
-        book.grant_new_lot(txn, NewLot::promotion(campaign, credits, "promotion"), at)
+        book.grant_new_lot(txn, NewLot::promotion(campaign, credits, Cause::Promotion), at)
             .await?;
     }
     let mut account = book.account.clone().into_active_model();

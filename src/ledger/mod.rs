@@ -13,19 +13,22 @@ use crate::error::{Error, RefusalCode, refuse};
 use crate::rules::entitlement::{Campaign, campaigns};
 use book::Book;
 
+mod accounts;
 mod announce;
 mod apply;
 mod book;
 mod catalog;
+mod cause;
 mod events;
 mod idempotency;
+mod library;
 mod purchase;
 mod reads;
-mod subscription;
 
 pub use announce::ChangeFeed;
 pub use apply::{Applied, ApplyOutcome, ApplyRequest, LogoPlacement, Reported, Reverted, Written};
 pub use book::bucket_label;
+pub use cause::Cause;
 pub use events::DuePass;
 pub use purchase::{PurchaseOutcome, Purchased, Receipt};
 

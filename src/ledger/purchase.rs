@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Ledger;
 use super::book::NewLot;
+use super::cause::Cause;
 use super::idempotency::{IdempotencyKey, Opened, fingerprint, remember};
 use crate::db::{begin_write, retry_transient};
 use crate::error::{Error, Refusal, RefusalCode};
@@ -112,7 +113,6 @@ impl Ledger {
             .insert(&txn)
             .await?;
             let origin = LotOrigin::Purchase(number.text.clone());
-            let cause = origin.to_string();
             let lot = NewLot {
                 bucket: Bucket::Purchased,
                 origin,
@@ -120,7 +120,7 @@ impl Ledger {
                 valid_from: None,
                 expires_at: calendar.add_months(now, PURCHASE_VALIDITY_MONTHS),
                 pack_id: Some(pack.id.clone()),
-                cause: &cause,
+                cause: Cause::Purchase(number.text.clone()),
                 description: format!("Purchase of {} ({})", pack.name, number.text),
             };
             let lot = book.grant_new_lot(&txn, lot, now).await?;

@@ -5,5 +5,6 @@ pub mod balance;
 pub mod cycle;
 pub mod entitlement;
 pub mod lot_origin;
+pub mod pricing;
 pub mod spending_order;
 pub mod text;

@@ -44,7 +44,10 @@ fn the_development_secret_serves_only_the_embedded_default() {
         ..Config::default()
     };
 
-    assert_eq!(demo::jwt_secret(&embedded).as_deref(), Ok(demo::DEV_JWT_SECRET));
+    assert_eq!(
+        demo::jwt_secret(&embedded).as_ref().map(|s| s.expose()),
+        Ok(demo::DEV_JWT_SECRET)
+    );
     assert!(demo::jwt_secret(&with_database).is_err());
     assert!(demo::jwt_secret(&short_secret).is_err());
 }

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use studio_bff::auth::Role;
 use studio_bff::clock::Clock;
 use studio_bff::config::Config;
-use studio_bff::http::Limits;
 use studio_bff::ids::Kind;
+use studio_bff::limits::Limits;
 
 async fn app() -> (TestApp, TestDb) {
     let db = TestDb::sqlite().await;
@@ -246,7 +246,8 @@ async fn graphiql_opens_with_the_configured_token_in_its_headers() {
             .await
             .unwrap();
     let state = studio_bff::http::AppState::new(
-        ledger,
+        ledger.clone(),
+        studio_bff::live::Hub::start(ledger),
         studio_bff::auth::Auth::new(SECRET),
         Some("the-demo-token".into()),
         Limits::default(),
@@ -503,6 +504,9 @@ async fn each_operation_runs_in_a_span_named_after_it() {
     let _guard = tracing::subscriber::set_default(subscriber);
     let (app, _db) = app().await;
     let account = app.ledger.create_account("A", PlanCode::Professional, 1).await.unwrap();
+    // Other tests of this binary may have met the span's callsite first, with no
+    // subscriber: its interest was cached as "never" then.
+    tracing::callsite::rebuild_interest_cache();
 
     app.op(&app.member(account.id), "HeaderBalanceInitial", json!({})).await;
 

@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 use studio_bff::clock::Clock;
 use studio_bff::config::Config;
 use studio_bff::db::connect_and_migrate;
-use studio_bff::http::Limits;
 use studio_bff::ids::Kind;
 use studio_bff::ledger::{ApplyRequest, LogoPlacement};
+use studio_bff::limits::Limits;
 
 /// The app over `db`, and the count of SQL statements it has run.
 async fn counted_app(db: &crate::common::TestDb) -> (TestApp, Arc<AtomicUsize>) {

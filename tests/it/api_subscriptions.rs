@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::api_support::ws::{Socket, assert_closed_with, connect, initialise, receive, send, serve};
+use crate::api_support::ws::{Server, Socket, assert_closed_with, connect, initialise, receive, send, serve};
 use crate::api_support::{TestApp, operation_document};
 use entity::enums::PlanCode;
 use serde_json::json;
@@ -128,14 +128,11 @@ async fn postgres_after_the_listening_connection_is_killed_the_header_is_right_w
 
 #[tokio::test]
 async fn the_older_graphql_ws_protocol_is_served_too() {
-    let db = crate::common::TestDb::sqlite().await;
-    let app = TestApp::start(&db, Config::default()).await;
-    let account = app.ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
-    let addr = serve(&app).await;
-    let mut socket = connect(addr, "graphql-ws").await;
+    let server = Server::start().await;
+    let mut socket = connect(server.addr, "graphql-ws").await;
     send(
         &mut socket,
-        json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {}", app.member(account.id))}}),
+        json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {}", server.member())}}),
     )
     .await;
     assert_eq!(receive(&mut socket).await["type"], "connection_ack");
@@ -153,10 +150,8 @@ async fn the_older_graphql_ws_protocol_is_served_too() {
 
 #[tokio::test]
 async fn a_connection_with_a_bad_token_is_closed_with_4403() {
-    let db = crate::common::TestDb::sqlite().await;
-    let app = TestApp::start(&db, Config::default()).await;
-    let addr = serve(&app).await;
-    let mut socket = connect(addr, "graphql-transport-ws").await;
+    let server = Server::start().await;
+    let mut socket = connect(server.addr, "graphql-transport-ws").await;
 
     send(
         &mut socket,
@@ -168,30 +163,20 @@ async fn a_connection_with_a_bad_token_is_closed_with_4403() {
 
 #[tokio::test]
 async fn a_connection_that_never_initialises_is_closed_with_4408() {
-    let db = crate::common::TestDb::sqlite().await;
-    let limits = studio_bff::http::Limits {
-        connection_init: Duration::from_millis(100),
-        ..Default::default()
-    };
-    let app = TestApp::with(
-        &db,
-        Config::default(),
-        studio_bff::clock::Clock::manual_at(crate::api_support::utc(crate::api_support::NOW)),
-        limits,
-    )
+    let server = Server::with(Config {
+        ws_init_timeout_ms: 100,
+        ..Config::default()
+    })
     .await;
-    let addr = serve(&app).await;
-    let mut socket = connect(addr, "graphql-transport-ws").await;
+    let mut socket = connect(server.addr, "graphql-transport-ws").await;
 
     assert_closed_with(&mut socket, 4408, "Connection initialisation timeout").await;
 }
 
 #[tokio::test]
 async fn a_subscribe_before_connection_init_is_closed_with_4401() {
-    let db = crate::common::TestDb::sqlite().await;
-    let app = TestApp::start(&db, Config::default()).await;
-    let addr = serve(&app).await;
-    let mut socket = connect(addr, "graphql-transport-ws").await;
+    let server = Server::start().await;
+    let mut socket = connect(server.addr, "graphql-transport-ws").await;
 
     send(
         &mut socket,

@@ -8,8 +8,8 @@ use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 use studio_bff::clock::Clock;
 use studio_bff::config::{ClockMode, Config};
-use studio_bff::http::Limits;
 use studio_bff::ids::Kind;
+use studio_bff::limits::Limits;
 
 fn apply_input(photo_ids: &[String], background: &str, key: &str) -> Value {
     json!({"input": {"photoIds": photo_ids, "backgroundId": background, "idempotencyKey": key}})

@@ -9,7 +9,7 @@ use crate::api_support::ws::{Server, assert_closed_with, connect, initialise, re
 use futures_util::SinkExt;
 use serde_json::{Value, json};
 use studio_bff::auth::{Auth, Role};
-use studio_bff::http::Limits;
+use studio_bff::config::Config;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -55,9 +55,9 @@ fn text(value: &str) -> Message {
 
 #[tokio::test]
 async fn a_socket_without_connection_init_is_closed_with_4408_once_the_limit_passes() {
-    let server = Server::with(Limits {
-        connection_init: millis(200),
-        ..Limits::default()
+    let server = Server::with(Config {
+        ws_init_timeout_ms: 200,
+        ..Config::default()
     })
     .await;
     let opened = Instant::now();
@@ -219,9 +219,9 @@ async fn the_older_protocol_closes_invalid_messages_with_4400() {
 
 #[tokio::test]
 async fn a_subscribe_beyond_the_cap_gets_too_many_subscriptions_and_the_others_go_on() {
-    let server = Server::with(Limits {
-        subscriptions_per_connection: 2,
-        ..Limits::default()
+    let server = Server::with(Config {
+        ws_max_operations: 2,
+        ..Config::default()
     })
     .await;
     let mut socket = server.member_socket(MODERN).await;
@@ -251,9 +251,9 @@ async fn a_subscribe_beyond_the_cap_gets_too_many_subscriptions_and_the_others_g
 
 #[tokio::test]
 async fn the_server_sends_keep_alive_pings_on_both_protocols() {
-    let server = Server::with(Limits {
-        keep_alive: millis(200),
-        ..Limits::default()
+    let server = Server::with(Config {
+        ws_keep_alive_ms: 200,
+        ..Config::default()
     })
     .await;
     let opened = Instant::now();

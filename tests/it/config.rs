@@ -8,7 +8,10 @@
 use chrono_tz::Tz;
 use entity::enums::PlanCode;
 use figment::Jail;
+use std::time::Duration;
+
 use studio_bff::config::{ClockMode, Config};
+use studio_bff::limits::Limits;
 
 #[test]
 fn defaults_are_the_provisional_values_of_the_rules() {
@@ -26,6 +29,8 @@ fn defaults_are_the_provisional_values_of_the_rules() {
         assert_eq!(config.max_logos, 50);
         assert_eq!(config.idempotency_retention_hours, 24);
         assert_eq!(config.plans[&PlanCode::ProfessionalPlus].promotion_credits_per_slot, 10);
+        assert_eq!(config.limits(), Limits::default());
+        assert_eq!(config.database_pool_size, None);
         Ok(())
     });
 }
@@ -62,7 +67,10 @@ fn the_environment_wins_over_the_file_which_wins_over_the_defaults() {
             Some("2026-12-01T00:00:00+00:00".to_owned())
         );
         assert_eq!(config.max_logos, 3);
-        assert_eq!(config.database_url.as_deref(), Some("postgres://db/studio"));
+        assert_eq!(
+            config.database_url.as_ref().map(|url| url.expose()),
+            Some("postgres://db/studio")
+        );
         assert_eq!(
             config.backgrounds.iter().map(|b| b.id.as_str()).collect::<Vec<_>>(),
             vec!["beach"]
@@ -131,6 +139,141 @@ fn a_pack_whose_discounted_price_is_not_whole_cents_is_refused() {
             error,
             "configuration key `packs`: odd: the discounted price is not a whole number of cents"
         );
+        Ok(())
+    });
+}
+
+#[test]
+fn the_secret_and_the_database_password_never_print() {
+    Jail::expect_with(|jail| {
+        jail.set_env("STUDIO_JWT_SECRET", "a secret that is long enough to sign tokens");
+        jail.set_env("DATABASE_URL", "postgres://studio:pw-9f2c1e@db.internal/studio");
+
+        let config = Config::load().expect("valid");
+        let printed = format!(
+            "{config:?} {config:#?} {}",
+            serde_json::to_string(&config).expect("serializes")
+        );
+
+        assert_eq!(
+            config.jwt_secret.as_ref().map(|s| s.expose()),
+            Some("a secret that is long enough to sign tokens")
+        );
+        assert_eq!(
+            config.database_url.as_ref().map(|url| url.expose()),
+            Some("postgres://studio:pw-9f2c1e@db.internal/studio")
+        );
+        for leak in ["a secret that is long enough", "pw-9f2c1e", "db.internal"] {
+            assert!(!printed.contains(leak), "{leak:?} printed in {printed}");
+        }
+        assert!(printed.contains("jwt_secret: Some([redacted])"), "{printed}");
+        Ok(())
+    });
+}
+
+#[test]
+fn the_limits_and_the_pool_size_come_from_the_file_and_the_environment() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "studio.toml",
+            r#"
+                max_body_bytes = 4096
+                request_timeout_ms = 5000
+                max_batch_operations = 3
+                max_requests_per_account = 2
+                ws_init_timeout_ms = 2000
+                ws_max_operations = 5
+            "#,
+        )?;
+        jail.set_env("STUDIO_CONFIG", "studio.toml");
+        jail.set_env("STUDIO_WS_KEEP_ALIVE_MS", "60000");
+        jail.set_env("STUDIO_DATABASE_POOL_SIZE", "12");
+
+        let config = Config::load().expect("valid");
+
+        assert_eq!(
+            config.limits(),
+            Limits {
+                body_bytes: 4096,
+                timeout: Duration::from_secs(5),
+                batch: 3,
+                connection_init: Duration::from_secs(2),
+                keep_alive: Duration::from_secs(60),
+                subscriptions_per_connection: 5,
+                requests_per_account: 2,
+            }
+        );
+        assert_eq!(config.database_pool_size, Some(12));
+        Ok(())
+    });
+}
+
+#[test]
+fn a_limit_or_a_pool_size_out_of_range_stops_the_start_naming_the_key() {
+    let cases = [
+        (
+            "STUDIO_MAX_BODY_BYTES",
+            "100",
+            "max_body_bytes",
+            "1024 to 16777216, not 100",
+        ),
+        (
+            "STUDIO_REQUEST_TIMEOUT_MS",
+            "0",
+            "request_timeout_ms",
+            "1000 to 600000, not 0",
+        ),
+        (
+            "STUDIO_MAX_BATCH_OPERATIONS",
+            "0",
+            "max_batch_operations",
+            "1 to 100, not 0",
+        ),
+        (
+            "STUDIO_MAX_REQUESTS_PER_ACCOUNT",
+            "0",
+            "max_requests_per_account",
+            "1 to 1000, not 0",
+        ),
+        (
+            "STUDIO_WS_INIT_TIMEOUT_MS",
+            "999",
+            "ws_init_timeout_ms",
+            "1000 to 300000, not 999",
+        ),
+        (
+            "STUDIO_WS_KEEP_ALIVE_MS",
+            "0",
+            "ws_keep_alive_ms",
+            "1000 to 3600000, not 0",
+        ),
+        (
+            "STUDIO_WS_MAX_OPERATIONS",
+            "1001",
+            "ws_max_operations",
+            "1 to 1000, not 1001",
+        ),
+        (
+            "STUDIO_DATABASE_POOL_SIZE",
+            "0",
+            "database_pool_size",
+            "1 to 1000, not 0",
+        ),
+    ];
+    for (variable, value, key, range) in cases {
+        Jail::expect_with(|jail| {
+            jail.set_env(variable, value);
+            assert_eq!(
+                Config::load().expect_err("invalid").to_string(),
+                format!("configuration key `{key}`: must be {range}")
+            );
+            Ok(())
+        });
+    }
+    Jail::expect_with(|jail| {
+        jail.set_env("STUDIO_MAX_BODY_BYTES", "a lot");
+        let error = Config::load().expect_err("invalid").to_string();
+        assert!(error.to_lowercase().contains("max_body_bytes"), "{error}");
         Ok(())
     });
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::api_support::ws::{Server, connect, initialise, receive, send};
 use crate::hostile::{BINARY, CONTINUATION, ServerFrame, TEXT, frame, frame_header, ws_closed, ws_open, ws_read};
 use serde_json::{Value, json};
-use studio_bff::http::Limits;
+use studio_bff::config::Config;
 use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -39,9 +39,9 @@ fn panics() -> usize {
 
 /// The shared WebSocket test server (one member account of 10 credits), with panics
 /// counted from its start.
-async fn server(limits: Limits) -> Server {
+async fn server(config: Config) -> Server {
     panics();
-    Server::with(limits).await
+    Server::with(config).await
 }
 
 /// A raw socket past `connection_init`, as the member.
@@ -122,9 +122,9 @@ fn subscribe(id: &str, query: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frame_announced_and_half_sent_before_the_ack_is_closed_when_initialisation_is_due() {
-    let server = server(Limits {
-        connection_init: Duration::from_millis(500),
-        ..Limits::default()
+    let server = server(Config {
+        ws_init_timeout_ms: 500,
+        ..Config::default()
     })
     .await;
     let mut stream = ws_open(server.addr, MODERN).await;
@@ -143,9 +143,9 @@ async fn a_frame_announced_and_half_sent_before_the_ack_is_closed_when_initialis
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_half_sent_frame_after_the_ack_stalls_only_its_own_reading() {
-    let server = server(Limits {
-        keep_alive: Duration::from_millis(200),
-        ..Limits::default()
+    let server = server(Config {
+        ws_keep_alive_ms: 200,
+        ..Config::default()
     })
     .await;
     let mut stream = raw_member(&server, MODERN).await;
@@ -172,7 +172,7 @@ async fn a_half_sent_frame_after_the_ack_stalls_only_its_own_reading() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn frames_and_messages_over_the_64_kib_cap_close_the_socket_unread() {
-    let server = server(Limits::default()).await;
+    let server = server(Config::default()).await;
     let announcements = [64 * 1024 + 1, 1 << 30, u64::MAX >> 1];
 
     for length in announcements {
@@ -206,9 +206,9 @@ async fn frames_and_messages_over_the_64_kib_cap_close_the_socket_unread() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_fragmented_and_never_finished_stalls_nothing_and_a_new_one_closes_it() {
-    let server = server(Limits {
-        keep_alive: Duration::from_millis(200),
-        ..Limits::default()
+    let server = server(Config {
+        ws_keep_alive_ms: 200,
+        ..Config::default()
     })
     .await;
     let mut stream = raw_member(&server, MODERN).await;
@@ -230,7 +230,7 @@ async fn a_message_fragmented_and_never_finished_stalls_nothing_and_a_new_one_cl
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_utf8_in_a_text_frame_closes_the_socket_on_both_protocols() {
-    let server = server(Limits::default()).await;
+    let server = server(Config::default()).await;
     let payloads: [&[u8]; 3] = [
         &[0xff, 0xfe, b'{'],
         b"{\"type\":\"ping\",\"payload\":{\"a\":\"\xc0\x80\"}}",
@@ -252,7 +252,7 @@ async fn invalid_utf8_in_a_text_frame_closes_the_socket_on_both_protocols() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_and_malformed_control_frames_close_the_socket() {
-    let server = server(Limits::default()).await;
+    let server = server(Config::default()).await;
 
     for protocol in [MODERN, LEGACY] {
         let mut stream = raw_member(&server, protocol).await;
@@ -289,7 +289,7 @@ async fn binary_and_malformed_control_frames_close_the_socket() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn huge_subscription_documents_get_an_error_and_the_socket_goes_on() {
-    let server = server(Limits::default()).await;
+    let server = server(Config::default()).await;
     let mut stream = raw_member(&server, MODERN).await;
     let aliases: String = (0..3_000)
         .map(|i| format!("a{i}: balanceChanged {{ available }} "))
@@ -382,7 +382,7 @@ async fn flood(stream: TcpStream, messages: Vec<Value>, done: impl Fn(&[Value]) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_subscribes_in_a_row_run_32_and_refuse_the_rest_one_by_one() {
-    let server = server(Limits::default()).await;
+    let server = server(Config::default()).await;
     let stream = raw_member(&server, MODERN).await;
     let subscribes: Vec<Value> = (0..10_000).map(|i| subscribe(&i.to_string(), BALANCE)).collect();
     let started = Instant::now();
@@ -404,7 +404,7 @@ async fn ten_thousand_subscribes_in_a_row_run_32_and_refuse_the_rest_one_by_one(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_subscribes_with_one_id_close_the_socket_at_the_second() {
-    let server = server(Limits::default()).await;
+    let server = server(Config::default()).await;
 
     for (protocol, start) in [(MODERN, "subscribe"), (LEGACY, "start")] {
         let stream = raw_member(&server, protocol).await;
@@ -420,7 +420,7 @@ async fn ten_thousand_subscribes_with_one_id_close_the_socket_at_the_second() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_pings_are_each_answered_and_the_socket_goes_on() {
-    let server = server(Limits::default()).await;
+    let server = server(Config::default()).await;
     let stream = raw_member(&server, MODERN).await;
     let pings = vec![json!({"type": "ping", "payload": {"n": "x".repeat(100)}}); 10_000];
 

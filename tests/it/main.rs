@@ -23,6 +23,7 @@ mod api_statements;
 mod api_subscriptions;
 mod api_user_errors;
 mod api_ws_protocol;
+mod app;
 mod config;
 mod hostile_ws;
 mod layering;

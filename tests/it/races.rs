@@ -130,7 +130,8 @@ async fn race_child_process() {
         .split(',')
         .map(|p| p.parse().expect("photo id"))
         .collect();
-    let db = crate::common::TestDb { url, _dir: None };
+    // The parent's database: the parent drops it, this process must not.
+    let db = std::mem::ManuallyDrop::new(crate::common::TestDb { url, _dir: None });
     let ledger = db.ledger_with_pool(Config::default(), utc(NOW), 32).await;
     let prefix = format!("child-{}", std::process::id());
     let (charged, refused) = charge_concurrently(&ledger, account_id, &photos, &prefix).await;
@@ -142,7 +143,8 @@ fn spawn_child(url: &str, account_id: i64, photos: &[i64]) -> std::process::Chil
     let photos = photos.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
     Command::new(std::env::current_exe().expect("the test binary"))
         .args([
-            "race_child_process",
+            // The test's name in this binary, module first (`tests/it/main.rs`).
+            "races::race_child_process",
             "--exact",
             "--ignored",
             "--nocapture",

@@ -1,27 +1,32 @@
-//! The clock alone makes things happen: with no request, the scheduler writes the
-//! expiry and the reset when the clock passes them.
+//! The clock alone makes things happen: with no request, the scheduler that the
+//! started service runs writes the expiry and the reset when the clock passes them.
 
 use std::time::Duration;
 
+use crate::api_support::SECRET;
 use crate::common::utc;
 use entity::enums::{EntryKind, PlanCode};
+use studio_bff::app::App;
+use studio_bff::clock::Clock;
 use studio_bff::config::Config;
-use studio_bff::live::Hub;
-use studio_bff::scheduler;
 
 on_both_databases! {
     async fn the_scheduler_resets_a_cycle_without_any_request(db) {
-        let ledger = db.ledger(Config::default(), utc("2026-11-30T23:59:00Z")).await;
+        let config = Config {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            database_url: Some(db.url.as_str().into()),
+            jwt_secret: Some(SECRET.into()),
+            ..Config::default()
+        };
+        let app = App::build_with(config, Clock::manual_at(utc("2026-11-30T23:59:00Z"))).await.unwrap();
+        let ledger = app.ledger().clone();
         let account = ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
-        let hub = Hub::start(ledger.clone());
-        let mut watch = hub.watch(account.id);
+        let mut watch = app.hub().watch(account.id);
         let before = watch.next().await.expect("the current balance");
-        let scheduler = scheduler::spawn(ledger.clone());
 
         // Move the clock only: no ledger call, no request.
         ledger.clock().set(utc("2026-12-01T00:00:01Z")).unwrap();
         let pushed = tokio::time::timeout(Duration::from_secs(5), watch.next()).await;
-        scheduler.abort();
 
         assert_eq!(before.monthly.cycle_start, utc("2026-11-01T00:00:00Z"));
         let after = pushed.expect("a push within 5 s").expect("a balance");

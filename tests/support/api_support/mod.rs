@@ -13,13 +13,16 @@ use chrono::{DateTime, Utc};
 use http_body_util::BodyExt;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
+use studio_bff::app::App;
 use studio_bff::auth::{Auth, Role};
 use studio_bff::clock::Clock;
 use studio_bff::config::Config;
 use studio_bff::db::connect_and_migrate;
-use studio_bff::http::{AppState, Limits, app};
+use studio_bff::http::{AppState, app};
 use studio_bff::ids::Kind;
 use studio_bff::ledger::{ApplyRequest, Ledger};
+use studio_bff::limits::Limits;
+use studio_bff::live::Hub;
 use tower::ServiceExt;
 
 use crate::common::TestDb;
@@ -71,8 +74,19 @@ impl TestApp {
     pub async fn over(conn: sea_orm::DatabaseConnection, config: Config, clock: Clock, limits: Limits) -> TestApp {
         let ledger = Ledger::new(conn, Arc::new(config), clock).await.expect("a ledger");
         let auth = Auth::new(SECRET);
-        let router = app(AppState::new(ledger.clone(), auth.clone(), None, limits));
+        let hub = Hub::start(ledger.clone());
+        let router = app(AppState::new(ledger.clone(), hub, auth.clone(), None, limits));
         TestApp { router, ledger, auth }
+    }
+
+    /// The router, ledger and tokens of a started service (its secret must be
+    /// [`SECRET`]).
+    pub fn of(app: &App) -> TestApp {
+        TestApp {
+            router: app.router(),
+            ledger: app.ledger().clone(),
+            auth: app.auth().clone(),
+        }
     }
 
     pub fn member(&self, account_id: i64) -> String {

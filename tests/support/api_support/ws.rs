@@ -11,11 +11,11 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use entity::enums::PlanCode;
+use studio_bff::app::App;
 use studio_bff::clock::Clock;
 use studio_bff::config::Config;
-use studio_bff::http::Limits;
 
-use super::{NOW, TestApp, utc};
+use super::{NOW, SECRET, TestApp, utc};
 use crate::common::TestDb;
 
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -23,7 +23,9 @@ pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// How long a test waits for anything from the server.
 const PATIENCE: Duration = Duration::from_secs(5);
 
-/// Serves `app` on a free port until the test ends; its address.
+/// Serves the router of a [`TestApp`] built by hand (one the test also drives without
+/// a socket) on a free port until the test ends; its address. A whole service, started
+/// the way `main` starts it, is a [`Server`].
 pub async fn serve(app: &TestApp) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
     let addr = listener.local_addr().expect("an address");
@@ -37,7 +39,9 @@ pub async fn serve(app: &TestApp) -> SocketAddr {
     addr
 }
 
-/// A served app with one member account of 10 credits, over a fresh SQLite database.
+/// The service started as `main` starts it ([`App::build_with`]), on a free port, over
+/// a fresh SQLite database, its manual clock at [`NOW`], with one member account of 10
+/// credits; served until the test ends.
 pub struct Server {
     pub app: TestApp,
     pub addr: SocketAddr,
@@ -47,19 +51,31 @@ pub struct Server {
 
 impl Server {
     pub async fn start() -> Server {
-        Self::with(Limits::default()).await
+        Self::with(Config::default()).await
     }
 
-    pub async fn with(limits: Limits) -> Server {
+    /// The service with `config`'s settings (limits, say); its database, secret and
+    /// address are the test's.
+    pub async fn with(config: Config) -> Server {
         let db = TestDb::sqlite().await;
-        let app = TestApp::with(&db, Config::default(), Clock::manual_at(utc(NOW)), limits).await;
+        let config = Config {
+            addr: "127.0.0.1:0".parse().expect("an address"),
+            database_url: Some(db.url.as_str().into()),
+            jwt_secret: Some(SECRET.into()),
+            ..config
+        };
+        let started = App::build_with(config, Clock::manual_at(utc(NOW)))
+            .await
+            .expect("the service starts");
+        let app = TestApp::of(&started);
+        let addr = started.local_addr();
+        tokio::spawn(started.run_until(std::future::pending()));
         let account = app
             .ledger
             .create_account("A", PlanCode::Professional, 2)
             .await
             .expect("an account")
             .id;
-        let addr = serve(&app).await;
         Server {
             app,
             addr,

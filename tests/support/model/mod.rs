@@ -686,7 +686,7 @@ impl Model {
 
     fn check_key(key: &str) -> Result<(), Refused> {
         let chars = key.chars().count();
-        if chars == 0 || chars > MAX_KEY_CHARS {
+        if chars == 0 || chars > MAX_KEY_CHARS || key.chars().any(char::is_control) {
             return refuse(RefusalCode::InvalidInput);
         }
         Ok(())
@@ -740,7 +740,13 @@ impl Model {
             return refuse(RefusalCode::BackgroundNotFound);
         }
         let a = self.existing(account)?;
-        let request = Request::Apply(input.clone());
+        // The batch is compared as a set: order and repeats do not make another input.
+        let mut as_set = ApplyInput {
+            photos: distinct.clone(),
+            ..input.clone()
+        };
+        as_set.photos.sort_unstable();
+        let request = Request::Apply(as_set);
         if let Some(answer) = self.first_answer(a, key, &request)? {
             let Answer::Applied(applied) = answer else {
                 unreachable!("an apply request remembered a purchase")

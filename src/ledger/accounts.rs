@@ -1,24 +1,20 @@
-//! Accounts and what they hold: creation with the entitlement of the starting cycle,
-//! plan and slot changes (increases at once, decreases at the next reset), photos and
-//! logos.
+//! Accounts: creation with the entitlement of the cycle it starts in, and plan and
+//! slot changes (increases at once, decreases at the next reset; the lots of open
+//! promotion campaigns follow).
 use chrono::{DateTime, Utc};
+use entity::account;
 use entity::enums::{EntryKind, PlanCode};
-use entity::{account, logo, photo};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set,
-};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, IntoActiveModel, Set};
 
 use super::Ledger;
 use super::book::{Book, Entry, NewLot};
+use super::cause::Cause;
 use super::events::grant_monthly;
 use crate::db::{begin_write, retry_transient};
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::cycle::BillingCalendar;
 use crate::rules::entitlement::{MAX_LISTING_SLOTS, monthly_credits};
-use crate::rules::text::{required_text, url};
-
-/// Most photos registered in one call.
-pub const MAX_PHOTOS_PER_REGISTRATION: usize = 500;
+use crate::rules::text::required_text;
 
 impl Ledger {
     /// Opens an account with the full entitlement of the cycle it starts in (and the
@@ -50,7 +46,7 @@ impl Ledger {
             .insert(&txn)
             .await?;
             let mut book = Book::new_account(account);
-            grant_monthly(&txn, &mut book, &self.config, cycle.start, now, "account").await?;
+            grant_monthly(&txn, &mut book, &self.config, cycle.start, now, Cause::AccountOpened).await?;
             self.catch_up(&txn, &mut book, now).await?;
             self.commit(txn, &book).await?;
             Ok(book.account)
@@ -91,96 +87,14 @@ impl Ledger {
             book.account.cycle_start,
             book.account.next_reset_at,
             monthly_credits(&self.config, plan, slots),
-            "plan_change",
+            Cause::PlanChange,
         );
         raise_to(txn, book, monthly, now).await?;
         for campaign in self.campaigns.iter().filter(|c| c.is_open(now)) {
-            let promotion = NewLot::promotion(campaign, campaign.credits(plan, slots), "plan_change");
+            let promotion = NewLot::promotion(campaign, campaign.credits(plan, slots), Cause::PlanChange);
             raise_to(txn, book, promotion, now).await?;
         }
         Ok(())
-    }
-
-    /// Registers listing photos for an account.
-    #[tracing::instrument(skip(self, photos), fields(count = photos.len()))]
-    pub async fn register_photos(
-        &self,
-        account_id: i64,
-        photos: &[(String, String)],
-    ) -> Result<Vec<photo::Model>, Error> {
-        if photos.is_empty() || photos.len() > MAX_PHOTOS_PER_REGISTRATION {
-            return Err(Refusal::new(
-                RefusalCode::InvalidInput,
-                format!("Register 1 to {MAX_PHOTOS_PER_REGISTRATION} photos at a time."),
-            )
-            .at(&["photos"])
-            .into());
-        }
-        let mut checked = Vec::with_capacity(photos.len());
-        for (i, (listing_ref, original_url)) in photos.iter().enumerate() {
-            let index = i.to_string();
-            let listing_ref = required_text(listing_ref, &["photos", &index, "listingRef"])?;
-            let original_url = url(original_url, &["photos", &index, "originalUrl"])?;
-            checked.push((listing_ref, original_url));
-        }
-        retry_transient(|| async {
-            let txn = begin_write(&self.db).await?;
-            let (book, now) = self.open_book(&txn, account_id).await?;
-            let mut stored = Vec::with_capacity(checked.len());
-            for (listing_ref, original_url) in &checked {
-                let photo = photo::ActiveModel {
-                    account_id: Set(account_id),
-                    listing_ref: Set(listing_ref.clone()),
-                    original_url: Set(original_url.clone()),
-                    created_at: Set(now),
-                    current_edit_id: Set(None),
-                    ..Default::default()
-                }
-                .insert(&txn)
-                .await?;
-                stored.push(photo);
-            }
-            self.commit(txn, &book).await?;
-            Ok(stored)
-        })
-        .await
-    }
-
-    /// Adds a logo to an account's library, refused once it holds `max_logos`. The
-    /// count and the insert share one transaction that locks the account, so logos
-    /// added at once cannot all see room for one more.
-    #[tracing::instrument(skip(self))]
-    pub async fn add_logo(&self, account_id: i64, name: &str, image_url: &str) -> Result<logo::Model, Error> {
-        let name = required_text(name, &["name"])?;
-        let image_url = url(image_url, &["imageUrl"])?;
-        let max_logos = self.config.max_logos;
-        retry_transient(|| async {
-            let txn = begin_write(&self.db).await?;
-            let (book, now) = self.open_book(&txn, account_id).await?;
-            let held = logo::Entity::find()
-                .filter(logo::Column::AccountId.eq(account_id))
-                .count(&txn)
-                .await?;
-            if held >= u64::try_from(max_logos).unwrap_or(u64::MAX) {
-                return Err(Refusal::new(
-                    RefusalCode::TooManyLogos,
-                    format!("An account holds at most {max_logos} logos."),
-                )
-                .into());
-            }
-            let logo = logo::ActiveModel {
-                account_id: Set(account_id),
-                name: Set(name.clone()),
-                image_url: Set(image_url.clone()),
-                created_at: Set(now),
-                ..Default::default()
-            }
-            .insert(&txn)
-            .await?;
-            self.commit(txn, &book).await?;
-            Ok(logo)
-        })
-        .await
     }
 }
 
@@ -190,7 +104,7 @@ impl Ledger {
 async fn raise_to(
     txn: &impl ConnectionTrait,
     book: &mut Book,
-    wanted: NewLot<'_>,
+    wanted: NewLot,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     if let Some((lot_id, granted)) = book.lot_by_origin(&wanted.origin).map(|l| (l.id, l.granted)) {

@@ -1,0 +1,217 @@
+//! Starting and stopping the service, the one way `main` and the tests both use.
+//!
+//! [`App::build`] checks the signing secret, binds the port (first, so a port in use
+//! stops the start before the database is touched), connects and migrates, builds the
+//! [`Ledger`], catches up on the expiries and resets that fell due while the service
+//! was down, starts the live balances ([`Hub`]) and the [`scheduler`], listens, and
+//! builds the router. [`App::run_until`] serves until a future resolves, lets requests
+//! in flight finish for up to [`DRAIN`], stops the scheduler and returns.
+//!
+//! The port is bound before migrating but listened on only at the end of `build`:
+//! while the database migrates and catches up, which may take a while, a client is
+//! refused as before the service started, rather than left waiting in the backlog.
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use sea_orm::DbErr;
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::task::JoinHandle;
+
+use crate::auth::Auth;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::{self, DEFAULT_DATABASE_URL};
+use crate::demo;
+use crate::http::{self, AppState};
+use crate::ledger::Ledger;
+use crate::live::Hub;
+use crate::scheduler;
+use crate::secret::Secret;
+
+/// How long requests in flight may take to finish once shutdown begins; WebSockets
+/// still open after that are dropped.
+pub const DRAIN: Duration = Duration::from_secs(10);
+
+/// Connections waiting to be accepted, as `TcpListener::bind` has it.
+const BACKLOG: u32 = 1024;
+
+/// A started service: the port bound and listened on, the database migrated, the
+/// live balances and the scheduler running; requests are served once
+/// [`App::run_until`] is called.
+pub struct App {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    ledger: Ledger,
+    hub: Hub,
+    auth: Auth,
+    router: Router,
+    scheduler: Scheduler,
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// No usable secret to sign tokens with.
+    #[error("{0}")]
+    Secret(String),
+    #[error("cannot listen on {addr}: {}", listen_failure(.error))]
+    Listen { addr: SocketAddr, error: io::Error },
+    #[error("cannot open the database: {0}")]
+    Database(DbErr),
+    #[error("cannot start the ledger: {0}")]
+    Ledger(crate::Error),
+}
+
+/// The scheduler's task, stopped when dropped, so an `App` dropped without running
+/// (a start that failed after `build`, a test that ended) leaves no task behind.
+struct Scheduler(JoinHandle<()>);
+
+impl Drop for Scheduler {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl App {
+    /// Starts the service `config` describes, on the clock it names.
+    pub async fn build(config: Config) -> Result<App, StartError> {
+        let clock = Clock::new(config.clock);
+        Self::build_with(config, clock).await
+    }
+
+    /// Starts the service `config` describes on `clock`, which replaces `config.clock`
+    /// (tests start a manual clock at a fixed instant). `config` is used as given:
+    /// [`Config::load`] validates a loaded one.
+    pub async fn build_with(config: Config, clock: Clock) -> Result<App, StartError> {
+        let auth = Auth::new(demo::jwt_secret(&config).map_err(StartError::Secret)?.expose());
+        let addr = config.addr;
+        let listen_failed = |error| StartError::Listen { addr, error };
+        let socket = bind(addr).map_err(listen_failed)?;
+
+        let url = config
+            .database_url
+            .as_ref()
+            .map_or(DEFAULT_DATABASE_URL, Secret::expose)
+            .to_owned();
+        let pool_size = config.database_pool_size.unwrap_or_else(|| db::default_pool_size(&url));
+        let connection = db::connect_and_migrate_pool(&url, pool_size)
+            .await
+            .map_err(StartError::Database)?;
+        let ledger = Ledger::new(connection, Arc::new(config), clock)
+            .await
+            .map_err(StartError::Ledger)?;
+        let caught_up = ledger.process_due().await.map_err(StartError::Ledger)?;
+        tracing::info!(
+            accounts = caught_up.changed.len(),
+            failed = caught_up.failed.len(),
+            "caught up on expiries and resets"
+        );
+        let hub = Hub::start(ledger.clone());
+        let scheduler = Scheduler(scheduler::spawn(ledger.clone()));
+        let router = router(&ledger, &hub, &auth, None);
+
+        let listener = socket.listen(BACKLOG).map_err(listen_failed)?;
+        let local_addr = listener.local_addr().map_err(listen_failed)?;
+        Ok(App {
+            listener,
+            local_addr,
+            ledger,
+            hub,
+            auth,
+            router,
+            scheduler,
+        })
+    }
+
+    /// Opens GraphiQL with `token` in its headers (the embedded default's demo
+    /// member), so its first query runs at once.
+    pub fn with_graphiql_token(mut self, token: String) -> App {
+        self.router = router(&self.ledger, &self.hub, &self.auth, Some(token));
+        self
+    }
+
+    /// The address listened on: the configured one, its port chosen by the system
+    /// when the configuration said 0.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr.port()
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// The live balances the subscriptions are served from.
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// Checks and mints tokens with the configured secret.
+    pub fn auth(&self) -> &Auth {
+        &self.auth
+    }
+
+    /// The routes and layers that [`App::run_until`] serves, to drive them without a
+    /// socket.
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then lets requests in flight finish for up to
+    /// [`DRAIN`], stops the scheduler, and returns.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
+        let App {
+            listener,
+            local_addr,
+            router,
+            scheduler,
+            ..
+        } = self;
+        tracing::info!(addr = %local_addr, "listening");
+        let served = http::serve(listener, router, shutdown, DRAIN).await;
+        drop(scheduler);
+        served
+    }
+}
+
+fn router(ledger: &Ledger, hub: &Hub, auth: &Auth, graphiql_token: Option<String>) -> Router {
+    let limits = ledger.config().limits();
+    http::app(AppState::new(
+        ledger.clone(),
+        hub.clone(),
+        auth.clone(),
+        graphiql_token,
+        limits,
+    ))
+}
+
+/// A socket bound to `addr` and not yet listening: a port in use is refused here.
+/// Address reuse as `TcpListener::bind` sets it, so a restart need not wait out the
+/// previous process's connections in TIME_WAIT.
+fn bind(addr: SocketAddr) -> io::Result<TcpSocket> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    Ok(socket)
+}
+
+/// What went wrong with the port, in words; the system's own for the rare cases.
+fn listen_failure(error: &io::Error) -> String {
+    match error.kind() {
+        io::ErrorKind::AddrInUse => "address in use".into(),
+        io::ErrorKind::AddrNotAvailable => "not an address of this machine".into(),
+        io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => error.to_string(),
+    }
+}
