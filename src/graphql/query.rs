@@ -18,10 +18,12 @@ pub struct Viewer {
 /// The signed-in user and the account they act for.
 #[Object(name = "Viewer")]
 impl Viewer {
+    /// The user's id at the platform's identity provider (the token's `sub`).
     async fn user_id(&self) -> &str {
         &self.inner.user_id
     }
 
+    /// What the user may do: MEMBER acts for one account, OPS for the back office.
     async fn role(&self) -> Role {
         self.inner.role
     }
@@ -81,7 +83,11 @@ impl Query {
     }
 
     /// Any node the caller may see; null for ids of other accounts.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A global id as the API returns it.")] id: ID,
+    ) -> async_graphql::Result<Option<Node>> {
         let ids = ids(ctx)?;
         let Some((kind, key)) = ids.decode_any(&id) else {
             return Ok(None);
@@ -106,7 +112,11 @@ impl Query {
     }
 
     /// OPS only.
-    async fn account(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Account>> {
+    async fn account(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The account's global id.")] id: ID,
+    ) -> async_graphql::Result<Option<Account>> {
         ops(ctx)?;
         let ids = ids(ctx)?;
         let Some(account_id) = ids.decode_i64(Kind::Account, &id) else {

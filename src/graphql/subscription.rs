@@ -11,6 +11,7 @@ use crate::live::Hub;
 
 pub struct Subscription;
 
+/// What the header watches live, over `/graphql/ws` (the token in `connection_init`).
 #[SubscriptionRoot]
 impl Subscription {
     /// The viewer's account balance: the current value at once, then every change.

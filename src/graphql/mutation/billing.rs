@@ -8,8 +8,11 @@ use crate::graphql::loaders::LinesOfInvoice;
 use crate::graphql::types::{Balance, Invoice, PurchasedLot};
 use crate::ledger::Purchased;
 
+/// Which pack to buy, and the key that makes a retry safe.
 #[derive(InputObject)]
 pub struct PurchasePackInput {
+    /// A pack of `packCatalog`, which lists the packs of the viewer's plan; another
+    /// plan's pack is refused with PACK_NOT_AVAILABLE.
     pub pack_id: ID,
     /// 1 to 128 printable characters, scoped to the account: sent again with the same
     /// pack within `idempotency_retention_hours`, it answers the first invoice and lot
@@ -17,12 +20,17 @@ pub struct PurchasePackInput {
     pub idempotency_key: String,
 }
 
+/// The result of buying a pack.
 #[derive(SimpleObject)]
 pub struct PurchasePackPayload {
+    /// The invoice billing the purchase; null when refused.
     pub invoice: Option<Invoice>,
+    /// The purchased lot, valid for 12 calendar months; null when refused.
     pub lot: Option<PurchasedLot>,
     /// The balance now: after this purchase, or as it is when a retry replays it.
     pub balance: Balance,
+    /// Why the purchase was refused (PACK_NOT_AVAILABLE, IDEMPOTENCY_KEY_REUSED,
+    /// INVALID_INPUT); empty when it was made or replayed.
     pub user_errors: Vec<UserError>,
 }
 
@@ -35,7 +43,7 @@ impl BillingMutation {
     async fn purchase_pack(
         &self,
         ctx: &Context<'_>,
-        input: PurchasePackInput,
+        #[graphql(desc = "The pack and the idempotency key.")] input: PurchasePackInput,
     ) -> async_graphql::Result<PurchasePackPayload> {
         let account_id = own_account_id(ctx)?;
         let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);

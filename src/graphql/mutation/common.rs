@@ -13,7 +13,9 @@ use crate::ids::{IdCodec, Kind};
 /// A business rule refused the request; nothing was changed.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct UserError {
+    /// Which rule refused; stable, for code to branch on.
     pub code: RefusalCode,
+    /// What happened, in English, for a person; may change wording between releases.
     pub message: String,
     /// Path to the offending input field, e.g. ["input", "photoIds", "2"].
     pub field: Option<Vec<String>>,

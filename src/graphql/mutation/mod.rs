@@ -12,7 +12,8 @@ pub mod studio;
 
 pub use common::UserError;
 
-// The schema's one Mutation type, its fields those of the three areas. No doc
-// comment: it would become the type's description in the SDL.
+/// What clients change. Every mutation answers a payload: a business refusal is an
+/// entry of its `userErrors` (and then nothing was changed); only a fault of the
+/// request or the service is a top-level error with `extensions.code`.
 #[derive(MergedObject, Default)]
 pub struct Mutation(studio::StudioMutation, billing::BillingMutation, ops::OpsMutation);

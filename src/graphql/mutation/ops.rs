@@ -8,52 +8,81 @@ use crate::graphql::types::{Account, DateTime, Photo, PlanCode};
 use crate::ids::IdCodec;
 use crate::reads::AccountRow;
 
+/// A dealer's subscription to open.
 #[derive(InputObject)]
 pub struct CreateAccountInput {
+    /// The dealer's name, 1 to 2,048 printable characters.
     pub name: String,
+    /// The plan, which sets the monthly credits and the pack catalog.
     pub plan: PlanCode,
+    /// Listing slots booked, 0 to 10,000; monthly credits are slots × the plan's
+    /// credits per slot (premium: the fair-use cap).
     pub listing_slots: i32,
 }
 
+/// A new plan or slot count for an account.
 #[derive(InputObject)]
 pub struct UpdateSubscriptionInput {
+    /// The account to change.
     pub account_id: ID,
+    /// The new plan.
     pub plan: PlanCode,
+    /// The new listing slots, 0 to 10,000. An increase tops up the current monthly
+    /// lot (and open promotion lots) at once; a decrease waits for the next reset.
     pub listing_slots: i32,
 }
 
+/// The result of opening or changing an account.
 #[derive(SimpleObject)]
 pub struct AccountPayload {
+    /// The account as it is now; null when refused.
     pub account: Option<Account>,
+    /// Why it was refused (ACCOUNT_NOT_FOUND, INVALID_INPUT); empty when done.
     pub user_errors: Vec<UserError>,
 }
 
+/// One listing photo to register.
 #[derive(InputObject)]
 pub struct PhotoRegistration {
+    /// The platform's reference of the listing the photo belongs to.
     pub listing_ref: String,
+    /// Where the original image is, an http(s) URL.
     pub original_url: String,
 }
 
+/// Listing photos for an account's studio.
 #[derive(InputObject)]
 pub struct RegisterPhotosInput {
+    /// The account the photos belong to.
     pub account_id: ID,
+    /// 1 to 500 photos.
     pub photos: Vec<PhotoRegistration>,
 }
 
+/// The result of registering photos.
 #[derive(SimpleObject)]
 pub struct RegisterPhotosPayload {
+    /// The photos registered, in the order given; empty when refused.
     pub photos: Vec<Photo>,
+    /// Why the registration was refused (ACCOUNT_NOT_FOUND, INVALID_INPUT naming the
+    /// photo's index); empty when done.
     pub user_errors: Vec<UserError>,
 }
 
+/// Where to move a manual clock.
 #[derive(InputObject)]
 pub struct SetClockInput {
+    /// The new time (UTC), never before the current one.
     pub now: DateTime,
 }
 
+/// The result of moving the clock.
 #[derive(SimpleObject)]
 pub struct SetClockPayload {
+    /// The clock's time now, after the expiries and resets it made due were written;
+    /// null when refused.
     pub now: Option<DateTime>,
+    /// Why it was refused (CLOCK_NOT_MANUAL, INVALID_INPUT for a time in the past).
     pub user_errors: Vec<UserError>,
 }
 
@@ -66,7 +95,7 @@ impl OpsMutation {
     async fn create_account(
         &self,
         ctx: &Context<'_>,
-        input: CreateAccountInput,
+        #[graphql(desc = "The account's name, plan and slots.")] input: CreateAccountInput,
     ) -> async_graphql::Result<AccountPayload> {
         ops(ctx)?;
         let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
@@ -80,7 +109,7 @@ impl OpsMutation {
     async fn update_subscription(
         &self,
         ctx: &Context<'_>,
-        input: UpdateSubscriptionInput,
+        #[graphql(desc = "The account and its new plan and slots.")] input: UpdateSubscriptionInput,
     ) -> async_graphql::Result<AccountPayload> {
         ops(ctx)?;
         let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
@@ -98,7 +127,7 @@ impl OpsMutation {
     async fn register_photos(
         &self,
         ctx: &Context<'_>,
-        input: RegisterPhotosInput,
+        #[graphql(desc = "The account and its photos.")] input: RegisterPhotosInput,
     ) -> async_graphql::Result<RegisterPhotosPayload> {
         ops(ctx)?;
         let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
@@ -125,7 +154,11 @@ impl OpsMutation {
     }
 
     /// OPS only; refused with CLOCK_NOT_MANUAL unless the server runs with STUDIO_CLOCK=manual.
-    async fn set_clock(&self, ctx: &Context<'_>, input: SetClockInput) -> async_graphql::Result<SetClockPayload> {
+    async fn set_clock(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The time to move the clock to.")] input: SetClockInput,
+    ) -> async_graphql::Result<SetClockPayload> {
         ops(ctx)?;
         let outcome = ledger(ctx)?.set_clock(input.now.0).await;
         Ok(match settle(ctx, outcome)? {

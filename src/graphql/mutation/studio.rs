@@ -10,16 +10,24 @@ use crate::graphql::types::{Balance, FaultyReport, Logo, LogoPosition, Photo, Ph
 use crate::ledger::{Applied, ApplyRequest, LogoPlacement};
 use crate::reads::AccountRow;
 
+/// A logo of the account's library and the corner it goes in.
 #[derive(InputObject)]
 pub struct LogoPlacementInput {
+    /// A logo of the viewer's account (another account's is refused as LOGO_NOT_FOUND).
     pub logo_id: ID,
+    /// The corner of the photo the logo is placed in.
     pub position: LogoPosition,
 }
 
+/// One look for a batch of photos.
 #[derive(InputObject)]
 pub struct ApplyChangesInput {
+    /// The photos, 1 to `max_batch_photos` distinct ones (100 by default), all of the
+    /// viewer's account; the same photo twice counts once.
     pub photo_ids: Vec<ID>,
+    /// One of `backgrounds`; required: a logo cannot be applied on its own.
     pub background_id: ID,
+    /// The logo to place at the same time, for no extra credit; null for none.
     pub logo: Option<LogoPlacementInput>,
     /// 1 to 128 printable characters, made by the client and scoped to the account.
     /// Sent again with the same input (the photos compared as a set: order and repeats
@@ -29,8 +37,10 @@ pub struct ApplyChangesInput {
     pub idempotency_key: String,
 }
 
+/// The result of "Apply changes".
 #[derive(SimpleObject)]
 pub struct ApplyChangesPayload {
+    /// Credits this apply charged: one per photo whose look changed; 0 when refused.
     pub credits_charged: i32,
     /// The edits created by this apply.
     pub edits: Vec<PhotoEdit>,
@@ -39,43 +49,68 @@ pub struct ApplyChangesPayload {
     /// The balance now: after this apply, or as it is when a retry of the same key
     /// replays the first outcome; also when the apply was refused.
     pub balance: Balance,
+    /// Why the whole batch was refused (e.g. INSUFFICIENT_CREDITS with the credits
+    /// needed and available, FAIR_USE_CAP_REACHED, PHOTO_NOT_FOUND naming the index);
+    /// empty when it was applied or replayed.
     pub user_errors: Vec<UserError>,
 }
 
+/// The photos to show with their originals again.
 #[derive(InputObject)]
 pub struct RevertPhotosInput {
+    /// Photos of the viewer's account, 1 to `max_batch_photos` distinct ones; a photo
+    /// without an edit is left as it is.
     pub photo_ids: Vec<ID>,
 }
 
+/// The result of a revert, which is free.
 #[derive(SimpleObject)]
 pub struct RevertPhotosPayload {
+    /// The photos, each once, now showing their originals (`currentEdit` null).
     pub photos: Vec<Photo>,
+    /// The balance now: a revert charges nothing and gives nothing back.
     pub balance: Balance,
+    /// Why the revert was refused (e.g. PHOTO_NOT_FOUND, EMPTY_BATCH); empty when done.
     pub user_errors: Vec<UserError>,
 }
 
+/// The photo whose edited image came out wrong.
 #[derive(InputObject)]
 pub struct ReportFaultyPhotoInput {
+    /// A photo of the viewer's account that shows an applied edit.
     pub photo_id: ID,
+    /// What is wrong, up to 2,048 printable characters; null or blank for none.
     pub reason: Option<String>,
 }
 
+/// The result of a report, which is free.
 #[derive(SimpleObject)]
 pub struct ReportFaultyPhotoPayload {
+    /// The report, naming the edit the photo showed; null when refused.
     pub report: Option<FaultyReport>,
+    /// The balance now: a report charges nothing.
     pub balance: Balance,
+    /// Why the report was refused (PHOTO_NOT_FOUND, PHOTO_NOT_EDITED, INVALID_INPUT);
+    /// empty when it was made.
     pub user_errors: Vec<UserError>,
 }
 
+/// A logo to add to the account's library.
 #[derive(InputObject)]
 pub struct AddLogoInput {
+    /// The name the studio shows, 1 to 2,048 printable characters.
     pub name: String,
+    /// Where the logo's image is, an http(s) URL.
     pub image_url: String,
 }
 
+/// The result of adding a logo.
 #[derive(SimpleObject)]
 pub struct AddLogoPayload {
+    /// The logo added; null when refused.
     pub logo: Option<Logo>,
+    /// Why the logo was refused (TOO_MANY_LOGOS past `max_logos`, INVALID_INPUT);
+    /// empty when it was added.
     pub user_errors: Vec<UserError>,
 }
 
@@ -100,7 +135,7 @@ impl StudioMutation {
     async fn apply_changes(
         &self,
         ctx: &Context<'_>,
-        input: ApplyChangesInput,
+        #[graphql(desc = "The photos, the look and the idempotency key.")] input: ApplyChangesInput,
     ) -> async_graphql::Result<ApplyChangesPayload> {
         // The transaction reads the account anyway; one that is not stored is refused
         // (as `balance_now` shows) without a read before it.
@@ -181,7 +216,7 @@ impl StudioMutation {
     async fn revert_photos(
         &self,
         ctx: &Context<'_>,
-        input: RevertPhotosInput,
+        #[graphql(desc = "The photos to revert.")] input: RevertPhotosInput,
     ) -> async_graphql::Result<RevertPhotosPayload> {
         // A missing account is refused by the transaction, and then by `balance_now`
         // as before, without a read ahead of it.
@@ -210,7 +245,7 @@ impl StudioMutation {
     async fn report_faulty_photo(
         &self,
         ctx: &Context<'_>,
-        input: ReportFaultyPhotoInput,
+        #[graphql(desc = "The photo and what is wrong with it.")] input: ReportFaultyPhotoInput,
     ) -> async_graphql::Result<ReportFaultyPhotoPayload> {
         let account_id = own_account_id(ctx)?;
         let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
@@ -241,7 +276,11 @@ impl StudioMutation {
 
     /// Adds a logo to the account's library, which holds at most `max_logos` (50 unless
     /// configured); one more is refused with TOO_MANY_LOGOS.
-    async fn add_logo(&self, ctx: &Context<'_>, input: AddLogoInput) -> async_graphql::Result<AddLogoPayload> {
+    async fn add_logo(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The logo's name and image.")] input: AddLogoInput,
+    ) -> async_graphql::Result<AddLogoPayload> {
         let account = own_account(ctx).await?;
         let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
         let outcome = ledger.add_logo(account.id, &input.name, &input.image_url).await;
