@@ -18,17 +18,27 @@ use crate::rules::entitlement::monthly_credits;
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "crate::reads::PlanCode")]
 pub enum PlanCode {
+    /// No monthly credits: extra packs are the way in.
     Basic,
+    /// Monthly credits per listing slot (`professional_credits_per_slot`, 5 unless
+    /// configured).
     Professional,
+    /// Monthly credits per listing slot (`professional_plus_credits_per_slot`, 10
+    /// unless configured).
     ProfessionalPlus,
+    /// Unlimited monthly credits under a fair-use cap per cycle (`fair_use_cap`).
     Premium,
 }
 
 /// A subscription plan as the account has it.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct Plan {
+    /// Which plan it is.
     pub code: PlanCode,
+    /// The plan's display name, as configured.
     pub name: String,
+    /// True for PREMIUM, whose monthly credits are unlimited under a fair-use cap;
+    /// whether they are unlimited right now is `Balance.unlimited`.
     pub unlimited: bool,
     /// Monthly credits at the account's current slots; null when unlimited.
     pub monthly_credits: Option<i32>,
@@ -52,14 +62,17 @@ impl Account {
 /// A dealer's subscription: its plan, credits, photos, logos, history and invoices.
 #[Object]
 impl Account {
+    /// The account's global id: opaque and signed, to pass back as it is.
     pub async fn id(&self) -> &ID {
         &self.id
     }
 
+    /// The dealer's display name, as the account was created with.
     async fn name(&self) -> &str {
         &self.model.name
     }
 
+    /// The plan the account subscribes to now, and the monthly credits it includes.
     async fn plan(&self, ctx: &Context<'_>) -> async_graphql::Result<Plan> {
         let config = ledger(ctx)?.config();
         let unlimited = PlanCode::from(self.model.plan) == PlanCode::Premium;
@@ -74,19 +87,28 @@ impl Account {
         })
     }
 
+    /// The listing slots of the subscription: PROFESSIONAL_PLUS and PROFESSIONAL get
+    /// their monthly credits per slot (`plan.monthlyCredits`).
     async fn listing_slots(&self) -> i32 {
         self.model.listing_slots
     }
 
+    /// The account's credits now: the available total and its breakdown by bucket, as
+    /// the `balanceChanged` subscription also sends it.
     async fn balance(&self, ctx: &Context<'_>) -> async_graphql::Result<Balance> {
         balance_of(ctx, &self.model).await
     }
 
+    /// The account's photos, oldest first (in the order they were registered), a page
+    /// at a time.
     #[graphql(complexity = "paging::cost(first, child_complexity)")]
     async fn photos(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
+        #[graphql(desc = "How many photos, 0 to 100 (else BAD_USER_INPUT); 20 when not given.")] first: Option<i32>,
+        #[graphql(
+            desc = "The `endCursor` (or an edge's `cursor`) of a page of this account's photos: only the photos after it. A cursor of another list or of another account's list is refused with BAD_USER_INPUT."
+        )]
         after: Option<String>,
     ) -> async_graphql::Result<PhotoConnection> {
         let ids = ids(ctx)?;
@@ -124,12 +146,16 @@ impl Account {
         Ok(rows.into_iter().map(|l| Logo::new(ids, l)).collect())
     }
 
-    /// Newest first.
+    /// Every movement of the account's credits (grants, charges, refunds, expiries,
+    /// adjustments), newest first, a page at a time.
     #[graphql(complexity = "paging::cost(first, child_complexity)")]
     async fn ledger(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
+        #[graphql(desc = "How many entries, 0 to 100 (else BAD_USER_INPUT); 20 when not given.")] first: Option<i32>,
+        #[graphql(
+            desc = "The `endCursor` (or an edge's `cursor`) of a page of this account's ledger: only the entries older than it. A cursor of another list or of another account's list is refused with BAD_USER_INPUT."
+        )]
         after: Option<String>,
     ) -> async_graphql::Result<LedgerEntryConnection> {
         let ids = ids(ctx)?;
@@ -150,12 +176,15 @@ impl Account {
         })
     }
 
-    /// Newest first.
+    /// The account's invoices, one per pack purchase, newest first, a page at a time.
     #[graphql(complexity = "paging::cost(first, child_complexity)")]
     async fn invoices(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
+        #[graphql(desc = "How many invoices, 0 to 100 (else BAD_USER_INPUT); 20 when not given.")] first: Option<i32>,
+        #[graphql(
+            desc = "The `endCursor` (or an edge's `cursor`) of a page of this account's invoices: only the invoices older than it. A cursor of another list or of another account's list is refused with BAD_USER_INPUT."
+        )]
         after: Option<String>,
     ) -> async_graphql::Result<InvoiceConnection> {
         let ids = ids(ctx)?;

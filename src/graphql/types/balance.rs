@@ -31,12 +31,16 @@ pub struct Balance {
     /// Every unexpired promotion lot, one per campaign, the one that expires first
     /// first: the order they are spent in.
     pub promotions: Vec<PromotionBalance>,
+    /// The current cycle's monthly credits; granted 0 when the plan includes none
+    /// (BASIC).
     pub monthly: MonthlyBalance,
+    /// The credits of bought packs, and each unexpired lot.
     pub purchased: PurchasedBalance,
     /// Premium only.
     pub fair_use: Option<FairUse>,
     /// The earliest upcoming expiry of remaining credits; null when nothing remains.
     pub next_expiry: Option<CreditExpiry>,
+    /// The instant this balance was computed for (UTC).
     pub as_of: DateTime,
 }
 
@@ -107,28 +111,47 @@ impl From<PromotionPart> for PromotionBalance {
 /// The current cycle's monthly credits.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct MonthlyBalance {
+    /// Credits granted for this cycle, increases of plan or slots within it included;
+    /// PREMIUM's is its fair-use cap. 0 when the plan includes none.
     pub granted: i32,
+    /// Credits of this cycle spent so far: `granted` minus `remaining`.
     pub used: i32,
+    /// Credits of this cycle left to spend; they expire at `resetsAt` (no carry-over).
     pub remaining: i32,
+    /// When this cycle began (UTC): 00:00 of the reset day in the billing time zone.
     pub cycle_start: DateTime,
+    /// When this cycle ends (UTC): the remaining monthly credits expire and the next
+    /// cycle's are granted at this instant.
     pub resets_at: DateTime,
 }
 
 /// Purchased credits, lot by lot in spending order.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct PurchasedBalance {
+    /// Credits left in all unexpired purchased lots together.
     pub remaining: i32,
+    /// Every unexpired purchased lot, in spending order: the one that expires first
+    /// first, then the older purchase. A used-up lot stays listed (remaining 0) until it
+    /// expires.
     pub lots: Vec<PurchasedLot>,
 }
 
 /// The lot one pack purchase granted.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct PurchasedLot {
+    /// The lot's global id (opaque). A lot is not a node: `node(id:)` answers null for it.
     pub id: ID,
+    /// Credits the purchase granted: the pack's credits.
     pub granted: i32,
+    /// Credits of this lot not yet spent.
     pub remaining: i32,
+    /// When the pack was bought (UTC).
     pub purchased_at: DateTime,
+    /// The purchase instant plus 12 calendar months (UTC; 29 February plus 12 months is
+    /// 28 February). The lot is usable while now is before this instant.
     pub expires_at: DateTime,
+    /// The pack as the catalog has it now (the price paid is on the invoice); null when
+    /// the pack is no longer configured.
     pub pack: Option<CreditPack>,
 }
 
@@ -152,14 +175,21 @@ impl PurchasedLot {
 /// Premium's use of its fair-use cap in the current cycle.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct FairUse {
+    /// Monthly credits used in the current cycle.
     pub used: i32,
+    /// The monthly credits premium may use in a cycle (`fair_use_cap`): it is unlimited
+    /// while `used` is below this and credits remain.
     pub cap: i32,
 }
 
 /// The next credits to expire.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct CreditExpiry {
+    /// How many credits expire at `at`, every lot that expires at that instant together.
     pub credits: i32,
+    /// When they expire (UTC); they can be spent until just before it.
     pub at: DateTime,
+    /// The bucket of those credits; when lots of several buckets expire at that same
+    /// instant, the first of them in spending order.
     pub bucket: CreditBucket,
 }

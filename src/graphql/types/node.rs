@@ -9,7 +9,11 @@ use crate::reads::Stored;
 
 /// Anything with a global id.
 #[derive(async_graphql::Interface)]
-#[graphql(field(name = "id", ty = "&ID"))]
+#[graphql(field(
+    name = "id",
+    ty = "&ID",
+    desc = "The object's global id: opaque and signed, to pass back as it is. `node(id:)` finds the object again; a forged id or one of another account answers null, like a missing record."
+))]
 pub enum Node {
     Account(Account),
     Background(Background),

@@ -15,9 +15,15 @@ const MAX_PAGE: u64 = 100;
 /// A page of a list.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct PageInfo {
+    /// True when more items follow this page: ask for them with `after: endCursor`.
     pub has_next_page: bool,
+    /// True when this page was asked for with `after`, so items come before it; false
+    /// on the first page.
     pub has_previous_page: bool,
+    /// The cursor of the page's first item; null when the page is empty.
     pub start_cursor: Option<String>,
+    /// The cursor of the page's last item, to pass as `after` for the next page; null
+    /// when the page is empty.
     pub end_cursor: Option<String>,
 }
 

@@ -15,17 +15,24 @@ use crate::reads::{BackgroundRow, EditRow, LogoRow, PhotoRow, ReportRow};
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "crate::reads::LogoPosition")]
 pub enum LogoPosition {
+    /// The photo's top left corner.
     TopLeft,
+    /// The photo's top right corner.
     TopRight,
+    /// The photo's bottom left corner.
     BottomLeft,
+    /// The photo's bottom right corner.
     BottomRight,
 }
 
 /// A background the studio offers.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct Background {
+    /// The background's global id, to pass as `backgroundId` to `applyChanges`.
     pub id: ID,
+    /// The background's display name.
     pub name: String,
+    /// The URL of a preview image of the background.
     pub preview_url: String,
 }
 
@@ -51,8 +58,11 @@ impl Background {
 /// A logo in the account's library.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct Logo {
+    /// The logo's global id, to pass as `logo.logoId` to `applyChanges`.
     pub id: ID,
+    /// The logo's name, as it was added.
     pub name: String,
+    /// The URL of the logo's image, as it was added.
     pub image_url: String,
 }
 
@@ -70,8 +80,11 @@ impl Logo {
 #[derive(SimpleObject, Debug, Clone)]
 #[graphql(complex)]
 pub struct Photo {
+    /// The photo's global id.
     pub id: ID,
+    /// The platform's reference of the listing the photo belongs to, as registered.
     pub listing_ref: String,
+    /// The URL of the original, unedited image.
     pub original_url: String,
     #[graphql(skip)]
     pub model: PhotoRow,
@@ -143,12 +156,19 @@ impl Photo {
 #[derive(SimpleObject, Debug, Clone)]
 #[graphql(complex)]
 pub struct PhotoEdit {
+    /// The edit's global id.
     pub id: ID,
+    /// Where the logo sits; null when the edit has no logo.
     pub logo_position: Option<LogoPosition>,
+    /// Credits this edit cost: always 1. Applying the look a photo already has makes no
+    /// edit and costs nothing.
     pub credits_charged: i32,
     /// The bucket whose lot paid for this edit.
     pub paid_from: CreditBucket,
+    /// When the look was applied (UTC).
     pub applied_at: DateTime,
+    /// When the photo was reverted to its original while it showed this edit (UTC);
+    /// null if it never was (an edit replaced by another apply stays null).
     pub reverted_at: Option<DateTime>,
     #[graphql(skip)]
     pub model: EditRow,
@@ -175,6 +195,7 @@ impl PhotoEdit {
         Ok(ids(ctx)?.cursor(List::Edits, self.model.photo_id, self.model.id))
     }
 
+    /// The photo the edit was applied to.
     async fn photo(&self, ctx: &Context<'_>) -> async_graphql::Result<Photo> {
         let photo = store(ctx)?
             .load_one(PhotoKey(self.model.photo_id))
@@ -185,6 +206,7 @@ impl PhotoEdit {
         Ok(Photo::new(ids(ctx)?, photo))
     }
 
+    /// The background the edit applied, answered even if the studio no longer offers it.
     async fn background(&self, ctx: &Context<'_>) -> async_graphql::Result<Background> {
         let ids = ids(ctx)?;
         let configured = ledger(ctx)?
@@ -205,6 +227,7 @@ impl PhotoEdit {
         Ok(Background::new(ids, background))
     }
 
+    /// The logo the edit placed; null when the edit has no logo.
     async fn logo(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Logo>> {
         let Some(logo_id) = self.model.logo_id else {
             return Ok(None);
@@ -219,8 +242,11 @@ impl PhotoEdit {
 #[derive(SimpleObject, Debug, Clone)]
 #[graphql(complex)]
 pub struct FaultyReport {
+    /// The report's global id.
     pub id: ID,
+    /// What the dealer said is wrong; null when no reason was given.
     pub reason: Option<String>,
+    /// When the report was made (UTC).
     pub reported_at: DateTime,
     #[graphql(skip)]
     pub model: ReportRow,
@@ -244,6 +270,7 @@ impl FaultyReport {
         Ok(ids(ctx)?.cursor(List::Reports, self.model.photo_id, self.model.id))
     }
 
+    /// The edit the report is about: the one the photo showed when it was reported.
     async fn edit(&self, ctx: &Context<'_>) -> async_graphql::Result<PhotoEdit> {
         let edit = store(ctx)?
             .load_one(EditKey(self.model.edit_id))
@@ -258,14 +285,20 @@ impl FaultyReport {
 /// A page of the account's photos, oldest first.
 #[derive(SimpleObject)]
 pub struct PhotoConnection {
+    /// The photos of this page, oldest first.
     pub edges: Vec<PhotoEdge>,
+    /// Whether more photos follow, and the cursors to ask for them.
     pub page_info: PageInfo,
     /// Every photo of the account.
     pub total_count: i64,
 }
 
+/// A photo in a page of photos, with its cursor.
 #[derive(SimpleObject)]
 pub struct PhotoEdge {
+    /// This photo's place in the account's photos: as `after`, it asks for the photos
+    /// registered after it.
     pub cursor: String,
+    /// The photo.
     pub node: Photo,
 }

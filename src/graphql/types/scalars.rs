@@ -6,6 +6,8 @@ use chrono::{SecondsFormat, Utc};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DateTime(pub chrono::DateTime<Utc>);
 
+/// An instant as an RFC 3339 string, always answered in UTC, e.g. 2026-11-24T00:00:00Z.
+/// An input with another offset is accepted and read as the same instant in UTC.
 #[Scalar(name = "DateTime")]
 impl ScalarType for DateTime {
     fn parse(value: async_graphql::Value) -> async_graphql::InputValueResult<Self> {
@@ -32,7 +34,13 @@ impl From<chrono::DateTime<Utc>> for DateTime {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "crate::reads::Bucket")]
 pub enum CreditBucket {
+    /// Credits of a promotion campaign (the launch promotion or a later one): spent
+    /// first, and they expire at the campaign's end.
     LaunchPromotion,
+    /// The plan's included credits of the current cycle: spent after promotion credits;
+    /// they do not carry over but expire at the monthly reset.
     Monthly,
+    /// Credits of a bought pack: spent last, the lot that expires first first; valid 12
+    /// calendar months from the purchase.
     Purchased,
 }
