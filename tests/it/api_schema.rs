@@ -42,7 +42,7 @@ fn schema_graphql_is_the_sdl_the_code_generates() {
     let committed = std::fs::read_to_string(&path).expect("schema.graphql at the repo root");
     assert!(
         committed == generated,
-        "schema.graphql differs from the code's SDL; run `UPDATE_SCHEMA=1 cargo test --test api_schema` and review the diff"
+        "schema.graphql differs from the code's SDL; run `UPDATE_SCHEMA=1 cargo test --test it api_schema` and review the diff"
     );
 }
 
@@ -78,4 +78,77 @@ async fn every_contract_operation_validates_against_the_schema() {
         }
     }
     assert_eq!(checked, 15, "operations validated");
+}
+
+/// Every type, field, argument, input field and enum value of the schema, named as
+/// `Type`, `Type.field`, `Type.field(argument)` or `Enum.VALUE`, with whether it has a
+/// description.
+fn described_parts() -> Vec<(String, bool)> {
+    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+    let document = async_graphql::parser::parse_schema(studio_bff::graphql::sdl()).expect("the SDL parses");
+    let mut parts = Vec::new();
+    let has = |d: &Option<async_graphql::Positioned<String>>| d.as_ref().is_some_and(|d| !d.node.trim().is_empty());
+    for definition in document.definitions {
+        let TypeSystemDefinition::Type(ty) = definition else {
+            continue;
+        };
+        let ty = ty.node;
+        let name = ty.name.node.to_string();
+        parts.push((name.clone(), has(&ty.description)));
+        let fields = match &ty.kind {
+            TypeKind::Object(o) => o.fields.clone(),
+            TypeKind::Interface(i) => i.fields.clone(),
+            _ => Vec::new(),
+        };
+        for field in fields {
+            let field = field.node;
+            let path = format!("{name}.{}", field.name.node);
+            parts.push((path.clone(), has(&field.description)));
+            for argument in field.arguments {
+                parts.push((
+                    format!("{path}({})", argument.node.name.node),
+                    has(&argument.node.description),
+                ));
+            }
+        }
+        match ty.kind {
+            TypeKind::InputObject(input) => {
+                for field in input.fields {
+                    parts.push((format!("{name}.{}", field.node.name.node), has(&field.node.description)));
+                }
+            }
+            TypeKind::Enum(e) => {
+                for value in e.values {
+                    parts.push((
+                        format!("{name}.{}", value.node.value.node),
+                        has(&value.node.description),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    parts
+}
+
+#[test]
+fn every_type_field_argument_input_field_and_enum_value_is_described() {
+    let parts = described_parts();
+    let missing: Vec<&str> = parts
+        .iter()
+        .filter(|(_, described)| !described)
+        .map(|(p, _)| p.as_str())
+        .collect();
+    assert!(
+        parts.len() > 250,
+        "the walk reaches the whole schema: {} parts",
+        parts.len()
+    );
+    assert!(
+        missing.is_empty(),
+        "{} of {} parts have no description:\n{}",
+        missing.len(),
+        parts.len(),
+        missing.join("\n")
+    );
 }
