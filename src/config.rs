@@ -14,6 +14,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::limits::Limits;
+use crate::rules::catalog::PackSettings;
 use crate::secret::Secret;
 
 /// The highest `max_logos` a configuration may set: the complexity limit counts an
@@ -117,17 +118,6 @@ pub const LAUNCH_CAMPAIGN: &str = "launch";
 pub struct PlanSettings {
     pub name: String,
     pub promotion_credits_per_slot: i32,
-}
-
-/// One size of extra pack, sold to the plans listed.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PackSettings {
-    pub id: String,
-    pub name: String,
-    pub plans: Vec<PlanCode>,
-    pub credits: i32,
-    pub discount_percent: i32,
 }
 
 /// A background the studio offers.
@@ -343,7 +333,7 @@ impl Config {
                     ),
                 );
             }
-            if (i64::from(pack.credits) * self.credit_price_cents * i64::from(100 - pack.discount_percent)) % 100 != 0 {
+            if pack.exact_price_cents(self.credit_price_cents).is_none() {
                 return invalid(
                     "packs",
                     format!("{}: the discounted price is not a whole number of cents", pack.id),
@@ -457,17 +447,5 @@ impl Config {
     /// How long an idempotency key replays its first answer.
     pub fn idempotency_retention(&self) -> Duration {
         Duration::hours(i64::from(self.idempotency_retention_hours))
-    }
-
-    /// The price in cents of `pack`, its discount applied.
-    pub fn pack_price_cents(&self, pack: &PackSettings) -> i64 {
-        i64::from(pack.credits) * self.credit_price_cents * i64::from(100 - pack.discount_percent) / 100
-    }
-
-    /// The packs `plan` can buy, smallest first.
-    pub fn packs_for(&self, plan: PlanCode) -> impl Iterator<Item = &PackSettings> {
-        let mut packs: Vec<_> = self.packs.iter().filter(|p| p.plans.contains(&plan)).collect();
-        packs.sort_by_key(|p| (p.credits, p.id.clone()));
-        packs.into_iter()
     }
 }

@@ -52,6 +52,7 @@ use studio_bff::config::{ClockMode, Config};
 use studio_bff::db::connect_and_migrate_pool;
 use studio_bff::ids::Kind;
 use studio_bff::ledger::{ApplyOutcome, Ledger, PurchaseOutcome};
+use studio_bff::rules::catalog::packs_for;
 use tokio::time::Instant;
 
 /// Clients sending at once.
@@ -224,8 +225,7 @@ impl Crashes {
             let token = auth
                 .mint("dealer", Role::Member, Some(id), Duration::from_secs(24 * 3600))
                 .expect("a token");
-            let packs = config
-                .packs_for(plan)
+            let packs = packs_for(&config.packs, plan)
                 .map(|p| auth.ids().encode(Kind::CreditPack, &p.id))
                 .collect();
             accounts.push(Account {

@@ -54,6 +54,7 @@ use serde_json::{Value, json};
 use studio_bff::auth::{Auth, Role};
 use studio_bff::config::Config;
 use studio_bff::ids::Kind;
+use studio_bff::rules::catalog::packs_for;
 use tokio::io::AsyncWriteExt;
 use tower::ServiceExt;
 
@@ -125,10 +126,7 @@ impl Target {
             logo: app.gid(Kind::Logo, logo.id),
             background: app.gid(Kind::Background, "showroom"),
             account: app.gid(Kind::Account, account),
-            packs: app
-                .ledger
-                .config()
-                .packs_for(PlanCode::Professional)
+            packs: packs_for(&app.ledger.config().packs, PlanCode::Professional)
                 .map(|pack| app.gid(Kind::CreditPack, &pack.id))
                 .collect(),
         };

@@ -5,6 +5,7 @@ use super::errors::OrInternal;
 use super::types::{Account, Background, CreditPack, Node};
 use crate::auth::Role;
 use crate::ids::{IdCodec, Kind};
+use crate::rules::catalog::{packs_for, smallest_first};
 use async_graphql::{Context, ID, Object};
 
 /// What clients read.
@@ -58,15 +59,12 @@ impl Query {
             None => None,
         };
         let packs: Vec<CreditPack> = match plan {
-            Some(plan) => config
-                .packs_for(plan)
+            Some(plan) => packs_for(&config.packs, plan)
                 .map(|p| CreditPack::new(ids, config, p))
                 .collect(),
-            None => {
-                let mut all: Vec<_> = config.packs.iter().collect();
-                all.sort_by_key(|p| (p.credits, p.id.clone()));
-                all.into_iter().map(|p| CreditPack::new(ids, config, p)).collect()
-            }
+            None => smallest_first(config.packs.iter())
+                .map(|p| CreditPack::new(ids, config, p))
+                .collect(),
         };
         Ok(packs)
     }

@@ -28,7 +28,7 @@ pub async fn store(db: &DatabaseConnection, config: &Config) -> Result<(), Error
             name: Set(p.name.clone()),
             credits: Set(p.credits),
             discount_percent: Set(p.discount_percent),
-            price_cents: Set(config.pack_price_cents(p)),
+            price_cents: Set(p.price_cents(config.credit_price_cents)),
             currency: Set(config.currency.clone()),
         })
         .on_conflict(

@@ -14,6 +14,7 @@ use super::idempotency::{IdempotencyKey, Opened, fingerprint, remember};
 use crate::db::{begin_write, retry_transient};
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::balance::{Breakdown, breakdown};
+use crate::rules::catalog::packs_for;
 use crate::rules::cycle::BillingCalendar;
 use crate::rules::lot_origin::LotOrigin;
 
@@ -76,7 +77,7 @@ impl Ledger {
                 }
                 Opened::Fresh(book, now) => (book, now),
             };
-            let Some(pack) = self.config.packs_for(book.account.plan).find(|p| p.id == pack_id) else {
+            let Some(pack) = packs_for(&self.config.packs, book.account.plan).find(|p| p.id == pack_id) else {
                 return Err(Refusal::new(
                     RefusalCode::PackNotAvailable,
                     "This pack is not offered to the account's plan.",
@@ -84,7 +85,7 @@ impl Ledger {
                 .at(&["packId"])
                 .into());
             };
-            let price_cents = self.config.pack_price_cents(pack);
+            let price_cents = pack.price_cents(self.config.credit_price_cents);
             let calendar = BillingCalendar::from_config(&self.config);
             let number = next_invoice_number(&txn, now.with_timezone(&self.config.billing_time_zone).year()).await?;
             let invoice = invoice::ActiveModel {

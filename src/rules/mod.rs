@@ -2,6 +2,7 @@
 //! to, what granted a lot, the order credits are spent in, and what text a client may
 //! send. Unit tests drive them directly.
 pub mod balance;
+pub mod catalog;
 pub mod cycle;
 pub mod entitlement;
 pub mod lot_origin;

@@ -24,6 +24,7 @@ use studio_bff::config::Config;
 use studio_bff::ids::Kind;
 use studio_bff::ledger::{ApplyRequest, LogoPlacement};
 use studio_bff::rules::balance::Breakdown;
+use studio_bff::rules::catalog::packs_for;
 
 /// How many cases the matrix has today: a matrix that silently shrinks fails.
 const EXPECTED_CASES: usize = 106;
@@ -589,8 +590,7 @@ impl World {
             )],
             "Query.packCatalog" => {
                 let config = self.app.ledger.config();
-                let own: Vec<Value> = config
-                    .packs_for(self.a.plan)
+                let own: Vec<Value> = packs_for(&config.packs, self.a.plan)
                     .map(|p| json!({"id": self.gid(Kind::CreditPack, &p.id), "name": p.name, "credits": p.credits}))
                     .collect();
                 vec![case(

@@ -24,6 +24,7 @@ use studio_bff::config::Config;
 use studio_bff::error::{Error, RefusalCode};
 use studio_bff::ledger::{ApplyRequest, DuePass, Ledger, LogoPlacement};
 use studio_bff::rules::balance::Breakdown;
+use studio_bff::rules::catalog::packs_for;
 use studio_bff::rules::cycle::BillingCalendar;
 
 // ===================================================================================
@@ -560,7 +561,7 @@ impl Harness {
                 let account = self.account(*account);
                 let config = &self.model.config;
                 let own: Vec<String> = account
-                    .map(|a| config.packs_for(self.model.account(a).plan))
+                    .map(|a| packs_for(&config.packs, self.model.account(a).plan))
                     .into_iter()
                     .flatten()
                     .map(|p| p.id.clone())

@@ -11,6 +11,7 @@ use studio_bff::config::{Config, PromotionSettings};
 use studio_bff::demo;
 use studio_bff::error::{Error, RefusalCode};
 use studio_bff::ledger::{ApplyRequest, DuePass, Ledger, LogoPlacement};
+use studio_bff::rules::catalog::packs_for;
 
 /// Photos registered for `account_id`, by id.
 async fn photos(ledger: &Ledger, account_id: i64, n: usize) -> Vec<i64> {
@@ -451,21 +452,14 @@ on_both_databases! {
 #[test]
 fn the_rule_tables_use_the_provisional_values() {
     let config = Config::default();
-    assert_eq!(
-        config
-            .packs_for(PlanCode::Basic)
-            .map(|p| config.pack_price_cents(p))
-            .collect::<Vec<_>>(),
-        vec![5000, 11250, 20000]
-    );
-    assert_eq!(
-        config
-            .packs_for(PlanCode::Professional)
-            .map(|p| config.pack_price_cents(p))
-            .collect::<Vec<_>>(),
-        vec![1250, 2375, 4500]
-    );
-    assert_eq!(config.packs_for(PlanCode::Premium).count(), 0);
+    let prices = |plan| {
+        packs_for(&config.packs, plan)
+            .map(|p| p.price_cents(config.credit_price_cents))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(prices(PlanCode::Basic), vec![5000, 11250, 20000]);
+    assert_eq!(prices(PlanCode::Professional), vec![1250, 2375, 4500]);
+    assert_eq!(prices(PlanCode::Premium), Vec::<i64>::new());
 }
 
 // ----- Rules, second edition: campaigns, exact idempotency, premium's cap, time -----

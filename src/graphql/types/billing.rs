@@ -3,12 +3,13 @@ use async_graphql::{ComplexObject, Context, Enum, ID, SimpleObject};
 
 use super::paging::PageInfo;
 use super::scalars::{CreditBucket, DateTime};
-use crate::config::{Config, PackSettings};
+use crate::config::Config;
 use crate::graphql::context::store;
 use crate::graphql::errors::OrInternal;
 use crate::graphql::loaders::LinesOfInvoice;
 use crate::ids::{IdCodec, Kind};
 use crate::reads::{InvoiceLineRow, InvoiceRow, LedgerEntryRow};
+use crate::rules::catalog::PackSettings;
 
 /// An amount of money in the smallest unit of its currency.
 #[derive(SimpleObject, Debug, Clone)]
@@ -44,7 +45,7 @@ impl CreditPack {
             name: pack.name.clone(),
             credits: pack.credits,
             price: Money {
-                amount_cents: config.pack_price_cents(pack),
+                amount_cents: pack.price_cents(config.credit_price_cents),
                 currency: config.currency.clone(),
             },
             discount_percent: pack.discount_percent,
