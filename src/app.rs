@@ -31,6 +31,7 @@ use crate::ledger::Ledger;
 use crate::live::Hub;
 use crate::scheduler;
 use crate::secret::Secret;
+use crate::stopping::StopSignal;
 
 /// How long requests in flight may take to finish once shutdown begins; WebSockets
 /// still open after that are dropped.
@@ -49,6 +50,8 @@ pub struct App {
     hub: Hub,
     auth: Auth,
     router: Router,
+    /// Tells the router's open WebSockets that the service is stopping.
+    stop: StopSignal,
     scheduler: Scheduler,
 }
 
@@ -112,7 +115,7 @@ impl App {
         );
         let hub = Hub::start(ledger.clone());
         let scheduler = Scheduler(scheduler::spawn(ledger.clone()));
-        let router = router(&ledger, &hub, &auth, None);
+        let (router, stop) = router(&ledger, &hub, &auth, None);
 
         let listener = socket.listen(BACKLOG).map_err(listen_failed)?;
         let local_addr = listener.local_addr().map_err(listen_failed)?;
@@ -123,6 +126,7 @@ impl App {
             hub,
             auth,
             router,
+            stop,
             scheduler,
         })
     }
@@ -130,7 +134,7 @@ impl App {
     /// Opens GraphiQL with `token` in its headers (the embedded default's demo
     /// member), so its first query runs at once.
     pub fn with_graphiql_token(mut self, token: String) -> App {
-        self.router = router(&self.ledger, &self.hub, &self.auth, Some(token));
+        (self.router, self.stop) = router(&self.ledger, &self.hub, &self.auth, Some(token));
         self
     }
 
@@ -171,25 +175,29 @@ impl App {
             listener,
             local_addr,
             router,
+            stop,
             scheduler,
             ..
         } = self;
         tracing::info!(addr = %local_addr, "listening");
-        let served = http::serve(listener, router, shutdown, DRAIN).await;
+        // The WebSockets hear it too and close with 1001, rather than being dropped
+        // when the drain period ends.
+        let stopping = async move {
+            shutdown.await;
+            stop.stop();
+        };
+        let served = http::serve(listener, router, stopping, DRAIN).await;
         drop(scheduler);
         served
     }
 }
 
-fn router(ledger: &Ledger, hub: &Hub, auth: &Auth, graphiql_token: Option<String>) -> Router {
+/// The router, and what tells its WebSockets that the service is stopping.
+fn router(ledger: &Ledger, hub: &Hub, auth: &Auth, graphiql_token: Option<String>) -> (Router, StopSignal) {
     let limits = ledger.config().limits();
-    http::app(AppState::new(
-        ledger.clone(),
-        hub.clone(),
-        auth.clone(),
-        graphiql_token,
-        limits,
-    ))
+    let state = AppState::new(ledger.clone(), hub.clone(), auth.clone(), graphiql_token, limits);
+    let stop = state.stop_signal();
+    (http::app(state), stop)
 }
 
 /// A socket bound to `addr` and not yet listening: a port in use is refused here.

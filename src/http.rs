@@ -28,6 +28,7 @@ use crate::graphql::{self, Api};
 use crate::ledger::Ledger;
 use crate::limits::Limits;
 use crate::live::Hub;
+use crate::stopping::{self, StopSignal, Stopping};
 use crate::ws;
 
 /// Longest `/readyz` waits for the database's answer.
@@ -42,6 +43,9 @@ pub struct AppState {
     graphiql_token: Option<String>,
     limits: Limits,
     gate: Gate,
+    /// Tells the open WebSockets that the service is stopping.
+    stop: StopSignal,
+    stopping: Stopping,
 }
 
 impl AppState {
@@ -52,6 +56,7 @@ impl AppState {
     pub fn new(ledger: Ledger, hub: Hub, auth: Auth, graphiql_token: Option<String>, limits: Limits) -> Self {
         let public_schema = ledger.config().public_schema;
         let schema = graphql::schema(ledger.clone(), auth.ids().clone(), hub, public_schema);
+        let (stop, stopping) = stopping::channel();
         AppState {
             api: Api::new(schema, ledger.clone()),
             ledger,
@@ -60,7 +65,15 @@ impl AppState {
             graphiql_token,
             limits,
             gate: Gate::new(limits.requests_per_account),
+            stop,
+            stopping,
         }
+    }
+
+    /// What tells this state's open WebSockets that the service is stopping: each then
+    /// closes with 1001.
+    pub fn stop_signal(&self) -> StopSignal {
+        self.stop.clone()
     }
 }
 
@@ -331,7 +344,8 @@ async fn graphql_ws(
         return StatusCode::BAD_REQUEST.into_response();
     };
     upgrade.on_upgrade(move |socket| async move {
-        ws::serve(socket, protocol, &state.api, &state.auth, &state.limits).await;
+        let stopping = state.stopping.clone();
+        ws::serve(socket, protocol, &state.api, &state.auth, &state.limits, stopping).await;
     })
 }
 

@@ -32,6 +32,7 @@ pub mod reads;
 pub mod rules;
 pub mod scheduler;
 pub mod secret;
+pub mod stopping;
 pub mod ws;
 
 pub use error::Error;

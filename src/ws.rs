@@ -21,8 +21,10 @@ use crate::auth::Auth;
 use crate::graphql::Api;
 use crate::graphql::errors::{self, ErrorCode};
 use crate::limits::Limits;
+use crate::stopping::Stopping;
 
 const CLOSE_NORMAL: u16 = 1000;
+const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_INTERNAL: u16 = 1011;
 const CLOSE_BAD_REQUEST: u16 = 4400;
@@ -62,7 +64,15 @@ pub fn negotiated(upgrade: &WebSocketUpgrade) -> Option<WebSocketProtocols> {
 
 /// Serves one socket until it closes: `connection_init` with a bearer token first,
 /// then operations run as that viewer until the token expires.
-pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, api: &Api, auth: &Auth, limits: &Limits) {
+/// When the service stops, it closes with 1001 (Going Away).
+pub async fn serve(
+    socket: WebSocket,
+    protocol: WebSocketProtocols,
+    api: &Api,
+    auth: &Auth,
+    limits: &Limits,
+    stopping: Stopping,
+) {
     let mut keep_alive = tokio::time::interval(limits.keep_alive);
     keep_alive.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut connection = Connection {
@@ -76,6 +86,7 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, api: &Api, a
         active: HashMap::new(),
         operations: SelectAll::new(),
         serial: 0,
+        stopping,
     };
     let end = connection.run(auth).await;
     connection.finish(end).await;
@@ -130,6 +141,8 @@ struct Connection<'a> {
     active: HashMap<String, Active>,
     operations: SelectAll<BoxStream<'static, Event>>,
     serial: u64,
+    /// Whether the service is stopping.
+    stopping: Stopping,
 }
 
 /// What a client sends, in either protocol; each message type checks what it needs.
@@ -195,6 +208,7 @@ impl Connection<'_> {
                     let ping = if self.modern() { ServerMessage::Ping } else { ServerMessage::KeepAlive };
                     self.send(&ping).await
                 }
+                () = self.stopping.wait() => Err(close(CLOSE_GOING_AWAY, "The server is shutting down")),
                 () = &mut self.deadline => Err(if acknowledged {
                     close(CLOSE_FORBIDDEN, "Forbidden: token expired")
                 } else {

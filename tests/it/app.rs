@@ -12,7 +12,7 @@ use studio_bff::clock::Clock;
 use studio_bff::config::Config;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::api_support::{NOW, SECRET, TestApp, utc};
+use crate::api_support::{NOW, SECRET, TestApp, utc, ws};
 use crate::common::TestDb;
 
 /// `config` on `db`, signing with [`SECRET`], on a free loopback port.
@@ -140,6 +140,42 @@ async fn run_until_serves_until_the_future_resolves_then_returns_and_frees_the_p
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "still listening after run_until returned"
     );
+}
+
+#[tokio::test]
+async fn stopping_closes_open_websockets_with_1001_on_both_protocols_and_returns_before_the_drain_ends() {
+    let db = TestDb::sqlite().await;
+    let app = start(&db, Config::default()).await;
+    let addr = app.local_addr();
+    let account = app
+        .ledger()
+        .create_account("A", entity::enums::PlanCode::Professional, 2)
+        .await
+        .unwrap();
+    let token = TestApp::of(&app).member(account.id);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    let mut sockets = Vec::new();
+    for protocol in ["graphql-transport-ws", "graphql-ws"] {
+        let mut socket = ws::connect(addr, protocol).await;
+        ws::initialise(&mut socket, &token).await;
+        sockets.push(socket);
+    }
+
+    let stopping_at = std::time::Instant::now();
+    stop.send(()).unwrap();
+
+    for socket in &mut sockets {
+        ws::assert_closed_with(socket, 1001, "The server is shutting down").await;
+    }
+    tokio::time::timeout(Duration::from_secs(5), running)
+        .await
+        .expect("returned within 5 s, before the 10 s drain")
+        .unwrap()
+        .expect("served without error");
+    assert!(stopping_at.elapsed() < Duration::from_secs(5));
 }
 
 /// The whole answer to `GET path` on its own connection.
