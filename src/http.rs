@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, Executor};
 use async_graphql_axum::{GraphQLProtocol, GraphQLResponse};
@@ -14,7 +14,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -70,6 +70,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/graphql/ws", get(graphql_ws))
+        .route("/graphiql/{name}", get(graphiql_asset))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(Arc::new(state))
@@ -302,21 +303,24 @@ async fn graphql_get(State(state): State<Arc<AppState>>, headers: HeaderMap, Raw
     GraphQLResponse::from(state.api.execute(request.data(viewer)).await).into_response()
 }
 
+/// GraphiQL's page, from the binary ([`crate::graphiql`]); none when the schema is
+/// private.
 fn graphiql(state: &AppState) -> Response {
     if !state.public_schema {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let bearer = state.graphiql_token.as_ref().map(|t| format!("Bearer {t}"));
-    let mut page = GraphiQLSource::build()
-        .endpoint("/graphql")
-        .subscription_endpoint("/graphql/ws")
-        .title("Studio BFF");
-    if let Some(bearer) = &bearer {
-        page = page
-            .header("Authorization", bearer)
-            .ws_connection_param("authorization", bearer);
+    crate::graphiql::page(state.graphiql_token.as_deref())
+}
+
+/// A file of GraphiQL's page; none when the schema is private, as the page.
+async fn graphiql_asset(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Response {
+    if !state.public_schema {
+        return StatusCode::NOT_FOUND.into_response();
     }
-    Html(page.finish()).into_response()
+    crate::graphiql::asset(&name)
 }
 
 /// `GraphQLProtocol` refuses an upgrade that offers neither protocol; the one spoken is
