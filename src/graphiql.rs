@@ -99,6 +99,7 @@ const WITHOUT_TOKEN: &str = "\
 #   {\"Authorization\": \"Bearer <token>\"}
 # Mint one with `studio-bff token --role ops`, or
 # `studio-bff token --account <account id>`.
+# The schema (Docs, completion) loads without one.
 
 {
   viewer {

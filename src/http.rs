@@ -25,6 +25,7 @@ use crate::auth::{Auth, Viewer};
 use crate::gate::Gate;
 use crate::graphql::errors::{self, ErrorCode};
 use crate::graphql::{self, Api};
+use crate::introspection;
 use crate::ledger::Ledger;
 use crate::limits::Limits;
 use crate::live::Hub;
@@ -198,6 +199,33 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Box<Res
     })
 }
 
+/// Who sends a request.
+enum Caller {
+    /// The viewer of a valid token.
+    Viewer(Viewer),
+    /// No `Authorization` header at all, on a public schema. Such a request runs only if
+    /// all it reads is the schema ([`reads_only_schema`]), so that GraphiQL's docs and
+    /// completion load before a token is pasted; anything else gets this refusal. It
+    /// takes no turn of the [`Gate`]: it has no account and uses no connection.
+    Nobody(Box<Response>),
+}
+
+/// Who sends a request with `headers`: a token, when there is one, must be valid.
+fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Box<Response>> {
+    match authenticate(state, headers) {
+        Ok(viewer) => Ok(Caller::Viewer(viewer)),
+        Err(refused) if state.public_schema && !headers.contains_key(header::AUTHORIZATION) => {
+            Ok(Caller::Nobody(refused))
+        }
+        Err(refused) => Err(refused),
+    }
+}
+
+/// Whether `request` only introspects ([`introspection::only_introspection`]).
+fn reads_only_schema(request: &async_graphql::Request) -> bool {
+    introspection::only_introspection(&request.query, request.operation_name.as_deref())
+}
+
 /// Whether the request says its body is JSON: the guard against cross-site form posts.
 fn is_json(headers: &HeaderMap) -> bool {
     headers
@@ -235,8 +263,8 @@ async fn graphql_post(
             "POST /graphql takes application/json only.",
         );
     }
-    let viewer = match authenticate(&state, &headers) {
-        Ok(viewer) => viewer,
+    let caller = match caller(&state, &headers) {
+        Ok(caller) => caller,
         Err(refused) => return *refused,
     };
     // Counted before any request is built: async-graphql would build all 10,000 of a
@@ -262,6 +290,13 @@ async fn graphql_post(
             ErrorCode::BadUserInput,
             "The body is not a GraphQL request in JSON.",
         );
+    };
+    let viewer = match caller {
+        Caller::Viewer(viewer) => viewer,
+        Caller::Nobody(_) if batch.iter().all(reads_only_schema) => {
+            return GraphQLResponse::from(state.api.execute_batch(batch).await).into_response();
+        }
+        Caller::Nobody(refused) => return *refused,
     };
     let _turn = state.gate.enter_for(&viewer).await;
     GraphQLResponse::from(state.api.execute_batch(batch.data(viewer)).await).into_response()
@@ -295,9 +330,12 @@ async fn graphql_get(State(state): State<Arc<AppState>>, headers: HeaderMap, Raw
             .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
         return refused;
     }
-    let viewer = match authenticate(&state, &headers) {
-        Ok(viewer) => viewer,
-        Err(refused) => return *refused,
+    let viewer = match caller(&state, &headers) {
+        Ok(Caller::Viewer(viewer)) => viewer,
+        Ok(Caller::Nobody(_)) if reads_only_schema(&request) => {
+            return GraphQLResponse::from(state.api.execute(request).await).into_response();
+        }
+        Ok(Caller::Nobody(refused)) | Err(refused) => return *refused,
     };
     let _turn = state.gate.enter_for(&viewer).await;
     GraphQLResponse::from(state.api.execute(request.data(viewer)).await).into_response()

@@ -606,3 +606,103 @@ async fn each_operation_runs_in_a_span_named_after_it() {
     );
     assert!(recorded[0].contains("request_id="), "{recorded:?}");
 }
+
+#[tokio::test]
+async fn introspection_without_a_token_is_answered_when_the_schema_is_public() {
+    let (app, _db) = app().await;
+
+    let (status, graphiqls) = app
+        .post(
+            None,
+            json!({"query": INTROSPECTION, "operationName": "IntrospectionQuery"}),
+        )
+        .await;
+    let (get_status, over_get) = get(&app, None, "{ __type(name: \"Viewer\") { name } __typename }").await;
+    let (batch_status, batch) = app
+        .post(
+            None,
+            json!([{"query": "{ __typename }"}, {"query": "{ __schema { queryType { name } } }"}]),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::OK);
+    assert!(graphiqls.get("errors").is_none(), "{graphiqls}");
+    assert_eq!(graphiqls["data"]["__schema"]["queryType"]["name"], "Query");
+    assert_eq!(
+        (get_status, &over_get["data"]),
+        (
+            StatusCode::OK,
+            &json!({"__type": {"name": "Viewer"}, "__typename": "Query"})
+        )
+    );
+    assert_eq!(batch_status, StatusCode::OK);
+    assert_eq!(batch[1]["data"]["__schema"]["queryType"]["name"], "Query");
+}
+
+#[tokio::test]
+async fn introspection_without_a_token_is_refused_when_the_schema_is_private() {
+    let db = TestDb::sqlite().await;
+    let config = Config {
+        public_schema: false,
+        ..Config::default()
+    };
+    let app = TestApp::start(&db, config).await;
+
+    let (status, body) = app
+        .post(None, json!({"query": "{ __schema { queryType { name } } }"}))
+        .await;
+    let (get_status, over_get) = get(&app, None, "{ __typename }").await;
+
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED")
+    );
+    assert_eq!(
+        (get_status, error_code(&over_get)),
+        (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED")
+    );
+}
+
+#[tokio::test]
+async fn without_a_token_only_introspection_runs() {
+    let (app, _db) = app().await;
+    let forged = studio_bff::auth::Auth::new("another secret of enough length, really")
+        .mint("u", Role::Ops, None, Duration::from_secs(60))
+        .unwrap();
+    let expired = expired_token();
+
+    let refused_posts = [
+        (None, json!({"query": "{ viewer { userId } }"})),
+        (None, json!({"query": "{ __typename viewer { userId } }"})),
+        (None, json!({"query": "{ viewer: __typename }"})),
+        (
+            None,
+            json!({"query": "{ ...V } fragment V on Query { viewer { userId } }"}),
+        ),
+        (
+            None,
+            json!({"query": "query A { __typename } query B { viewer { userId } }", "operationName": "B"}),
+        ),
+        (None, json!({"query": "mutation { __typename }"})),
+        (
+            None,
+            json!([{"query": "{ __typename }"}, {"query": "{ viewer { userId } }"}]),
+        ),
+        // A token sent must be valid, even to read the schema.
+        (Some(forged.as_str()), json!({"query": "{ __typename }"})),
+        (Some(expired.as_str()), json!({"query": "{ __typename }"})),
+    ];
+    for (token, body) in refused_posts {
+        let (status, answer) = app.post(token, body.clone()).await;
+        assert_eq!(
+            (status, error_code(&answer)),
+            (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED"),
+            "{body}: {answer}"
+        );
+    }
+    let (status, answer) = get(&app, None, "{ viewer { userId } }").await;
+    assert_eq!(
+        (status, error_code(&answer)),
+        (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED")
+    );
+}
