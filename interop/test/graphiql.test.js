@@ -133,8 +133,15 @@ async function run(name) {
 test('GraphiQL renders offline, shows the member token in its Headers tab, and runs the contract\'s query and subscription with it', { timeout: 60_000 }, async () => {
   const response = await page.goto(HTTP_URL, { waitUntil: 'load' });
   assert.equal(response.status(), 200);
-  await page.waitForSelector(QUERY_EDITOR, { timeout: WAIT_MS });
-  await page.waitForSelector(HEADERS_EDITOR, { timeout: WAIT_MS });
+  try {
+    await page.waitForSelector(QUERY_EDITOR, { timeout: WAIT_MS });
+    await page.waitForSelector(HEADERS_EDITOR, { timeout: WAIT_MS });
+  } catch (error) {
+    throw new Error(
+      `GraphiQL did not render (${error.message}); requests to other hosts: ${JSON.stringify(outside)}; ` +
+        `errors: ${JSON.stringify(pageErrors)}`,
+    );
+  }
 
   // The Headers tab is the one shown, and it holds the token the service printed.
   const activeTab = await page.$eval('.graphiql-editor-tools button.active', (b) => b.textContent.trim());
