@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Interop tests with the JavaScript clients the front ends use (npm graphql-ws, urql,
-# subscriptions-transport-ws): builds the service, starts it in the embedded default
-# (a fresh SQLite file with the demo account, the development secret) on a free port,
-# mints tokens with the binary's own `token` command, finds the demo account and its
-# photos through GraphQL, runs `node --test`, and always stops the service.
+# subscriptions-transport-ws), and GraphiQL in Debian's Chromium (puppeteer-core,
+# installing the `chromium` package with apt-get when it is missing): builds the
+# service, starts it in the embedded default (a fresh SQLite file with the demo
+# account, the development secret) on a free port, mints tokens with the binary's own
+# `token` command, finds the demo account and its photos through GraphQL, runs
+# `node --test`, and always stops the service.
 set -euo pipefail
 interop="$(cd "$(dirname "$0")" && pwd)"
 repo="$(dirname "$interop")"
@@ -13,6 +15,15 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/studio-bff-target}"
 contract="${STUDIO_CONTRACT_OPERATIONS:-$repo/contract/operations}"
 [ -d "$contract" ] || { echo "interop: no contract operations at $contract" >&2; exit 1; }
 command -v node >/dev/null || { echo "interop: node is not installed" >&2; exit 1; }
+# The GraphiQL test drives Debian's Chromium; puppeteer-core downloads no browser.
+export STUDIO_CHROMIUM="${STUDIO_CHROMIUM:-/usr/bin/chromium}"
+if [ ! -x "$STUDIO_CHROMIUM" ]; then
+    [ "$(id -u)" -eq 0 ] || { echo "interop: $STUDIO_CHROMIUM is missing; as root: apt-get install chromium" >&2; exit 1; }
+    echo "interop: installing Debian's chromium for the GraphiQL test" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    STUDIO_CHROMIUM="$(command -v chromium)"
+fi
 
 cargo build --quiet --bin studio-bff
 bin="$(cd "$CARGO_TARGET_DIR" && pwd)/debug/studio-bff"
@@ -91,6 +102,7 @@ export STUDIO_MEMBER_TOKEN="$member"
 export STUDIO_EXPIRED_TOKEN="$expired"
 export STUDIO_FOREIGN_SECRET_TOKEN="$foreign"
 export STUDIO_CONTRACT_OPERATIONS="$contract"
+export STUDIO_GRAPHIQL_TOKEN="$printed"
 
 cd "$interop"
 npm ci --no-audit --no-fund --loglevel=error >/dev/null

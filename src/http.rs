@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, Executor};
 use async_graphql_axum::{GraphQLProtocol, GraphQLResponse};
@@ -14,7 +14,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -25,6 +25,7 @@ use crate::auth::{Auth, Viewer};
 use crate::gate::Gate;
 use crate::graphql::errors::{self, ErrorCode};
 use crate::graphql::{self, Api};
+use crate::introspection;
 use crate::ledger::Ledger;
 use crate::limits::Limits;
 use crate::live::Hub;
@@ -83,6 +84,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/graphql/ws", get(graphql_ws))
+        .route("/graphiql/{name}", get(graphiql_asset))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(Arc::new(state))
@@ -210,6 +212,33 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Box<Res
     })
 }
 
+/// Who sends a request.
+enum Caller {
+    /// The viewer of a valid token.
+    Viewer(Viewer),
+    /// No `Authorization` header at all, on a public schema. Such a request runs only if
+    /// all it reads is the schema ([`reads_only_schema`]), so that GraphiQL's docs and
+    /// completion load before a token is pasted; anything else gets this refusal. It
+    /// takes no turn of the [`Gate`]: it has no account and uses no connection.
+    Nobody(Box<Response>),
+}
+
+/// Who sends a request with `headers`: a token, when there is one, must be valid.
+fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Box<Response>> {
+    match authenticate(state, headers) {
+        Ok(viewer) => Ok(Caller::Viewer(viewer)),
+        Err(refused) if state.public_schema && !headers.contains_key(header::AUTHORIZATION) => {
+            Ok(Caller::Nobody(refused))
+        }
+        Err(refused) => Err(refused),
+    }
+}
+
+/// Whether `request` only introspects ([`introspection::only_introspection`]).
+fn reads_only_schema(request: &async_graphql::Request) -> bool {
+    introspection::only_introspection(&request.query, request.operation_name.as_deref())
+}
+
 /// Whether the request says its body is JSON: the guard against cross-site form posts.
 fn is_json(headers: &HeaderMap) -> bool {
     headers
@@ -247,8 +276,8 @@ async fn graphql_post(
             "POST /graphql takes application/json only.",
         );
     }
-    let viewer = match authenticate(&state, &headers) {
-        Ok(viewer) => viewer,
+    let caller = match caller(&state, &headers) {
+        Ok(caller) => caller,
         Err(refused) => return *refused,
     };
     // Counted before any request is built: async-graphql would build all 10,000 of a
@@ -274,6 +303,13 @@ async fn graphql_post(
             ErrorCode::BadUserInput,
             "The body is not a GraphQL request in JSON.",
         );
+    };
+    let viewer = match caller {
+        Caller::Viewer(viewer) => viewer,
+        Caller::Nobody(_) if batch.iter().all(reads_only_schema) => {
+            return GraphQLResponse::from(state.api.execute_batch(batch).await).into_response();
+        }
+        Caller::Nobody(refused) => return *refused,
     };
     let _turn = state.gate.enter_for(&viewer).await;
     GraphQLResponse::from(state.api.execute_batch(batch.data(viewer)).await).into_response()
@@ -307,29 +343,35 @@ async fn graphql_get(State(state): State<Arc<AppState>>, headers: HeaderMap, Raw
             .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
         return refused;
     }
-    let viewer = match authenticate(&state, &headers) {
-        Ok(viewer) => viewer,
-        Err(refused) => return *refused,
+    let viewer = match caller(&state, &headers) {
+        Ok(Caller::Viewer(viewer)) => viewer,
+        Ok(Caller::Nobody(_)) if reads_only_schema(&request) => {
+            return GraphQLResponse::from(state.api.execute(request).await).into_response();
+        }
+        Ok(Caller::Nobody(refused)) | Err(refused) => return *refused,
     };
     let _turn = state.gate.enter_for(&viewer).await;
     GraphQLResponse::from(state.api.execute(request.data(viewer)).await).into_response()
 }
 
+/// GraphiQL's page, from the binary ([`crate::graphiql`]); none when the schema is
+/// private.
 fn graphiql(state: &AppState) -> Response {
     if !state.public_schema {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let bearer = state.graphiql_token.as_ref().map(|t| format!("Bearer {t}"));
-    let mut page = GraphiQLSource::build()
-        .endpoint("/graphql")
-        .subscription_endpoint("/graphql/ws")
-        .title("Studio BFF");
-    if let Some(bearer) = &bearer {
-        page = page
-            .header("Authorization", bearer)
-            .ws_connection_param("authorization", bearer);
+    crate::graphiql::page(state.graphiql_token.as_deref())
+}
+
+/// A file of GraphiQL's page; none when the schema is private, as the page.
+async fn graphiql_asset(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Response {
+    if !state.public_schema {
+        return StatusCode::NOT_FOUND.into_response();
     }
-    Html(page.finish()).into_response()
+    crate::graphiql::asset(&name)
 }
 
 /// `GraphQLProtocol` refuses an upgrade that offers neither protocol; the one spoken is

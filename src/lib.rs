@@ -13,6 +13,8 @@
 //! - [`ws`]: GraphQL over WebSocket, both protocols, one task and a few KiB per socket;
 //! - [`live`]: the balance pushed to subscribers after every committed change, from any instance;
 //! - [`gate`]: fair shares of the connection pool, so one account's slow requests cannot starve the rest;
+//! - [`graphiql`]: GraphiQL's page and its pinned files, served from the binary; [`introspection`]:
+//!   the documents that read only the schema, which a public schema answers without a token;
 //! - [`error`]: what a client is told when something does not happen.
 pub mod app;
 pub mod auth;
@@ -22,9 +24,11 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod gate;
+pub mod graphiql;
 pub mod graphql;
 pub mod http;
 pub mod ids;
+pub mod introspection;
 pub mod ledger;
 pub mod limits;
 pub mod live;

@@ -24,6 +24,8 @@ export const PHOTO_IDS = required('STUDIO_PHOTO_IDS').split(',');
 /** Tokens the service must refuse. */
 export const FOREIGN_SECRET_TOKEN = required('STUDIO_FOREIGN_SECRET_TOKEN');
 export const EXPIRED_TOKEN = required('STUDIO_EXPIRED_TOKEN');
+/** The member token the service printed at start, which GraphiQL's page presets. */
+export const GRAPHIQL_TOKEN = required('STUDIO_GRAPHIQL_TOKEN');
 const CONTRACT_DIR = required('STUDIO_CONTRACT_OPERATIONS');
 
 /** The longest any single wait for the service may take. */

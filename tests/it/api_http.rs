@@ -262,7 +262,91 @@ async fn graphiql_opens_with_the_configured_token_in_its_headers() {
         .unwrap()
         .to_bytes();
 
-    assert!(String::from_utf8_lossy(&page).contains("Bearer the-demo-token"));
+    let page = String::from_utf8_lossy(&page);
+    let settings = graphiql_settings(&page);
+    let headers: Value = serde_json::from_str(settings["headers"].as_str().expect("headers")).unwrap();
+
+    // In GraphiQL's Headers tab, where a person sees it, and nowhere else on the page.
+    assert_eq!(headers, json!({"Authorization": "Bearer the-demo-token"}));
+    assert_eq!(page.matches("the-demo-token").count(), 1, "{page}");
+}
+
+/// GETs `path` through `router`: the status, headers and body.
+async fn fetch(router: &axum::Router, path: &str) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let response = tower::ServiceExt::oneshot(router.clone(), Request::get(path).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let (parts, body) = response.into_parts();
+    let body = http_body_util::BodyExt::collect(body).await.unwrap().to_bytes();
+    (parts.status, parts.headers, body.to_vec())
+}
+
+/// The settings GraphiQL's page hands its start script.
+fn graphiql_settings(page: &str) -> Value {
+    let open = r#"<script type="application/json" id="graphiql-settings">"#;
+    let start = page.find(open).expect("the page holds its settings") + open.len();
+    let end = start + page[start..].find("</script>").expect("the settings end");
+    serde_json::from_str(&page[start..end]).expect("the settings are JSON")
+}
+
+fn header_text(headers: &axum::http::HeaderMap, name: header::HeaderName) -> &str {
+    headers.get(&name).map_or("", |v| v.to_str().unwrap())
+}
+
+#[tokio::test]
+async fn graphiql_loads_every_file_from_the_service_itself() {
+    let (app, _db) = app().await;
+
+    let (status, headers, page) = fetch(&app.router, "/graphql").await;
+    let page = String::from_utf8(page).unwrap();
+
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(header_text(&headers, header::CONTENT_TYPE), "text/html; charset=utf-8");
+    assert!(!page.contains("//"), "the page names another host: {page}");
+    let policy = header_text(&headers, header::CONTENT_SECURITY_POLICY);
+    for directive in ["default-src 'none'", "script-src 'self'", "connect-src 'self'"] {
+        assert!(policy.contains(directive), "{policy}");
+    }
+    let files: Vec<&str> = page
+        .split("\"/graphiql/")
+        .skip(1)
+        .map(|rest| &rest[..rest.find('"').unwrap()])
+        .collect();
+    assert_eq!(files.len(), 5, "{files:?}");
+    for file in files {
+        let (status, headers, body) = fetch(&app.router, &format!("/graphiql/{file}")).await;
+        let content_type = if file.ends_with(".css") {
+            "text/css; charset=utf-8"
+        } else {
+            "text/javascript; charset=utf-8"
+        };
+        let cache = if file == "start.js" {
+            "no-cache"
+        } else {
+            "public, max-age=31536000, immutable"
+        };
+        assert_eq!(status, StatusCode::OK, "{file}");
+        assert_eq!(header_text(&headers, header::CONTENT_TYPE), content_type, "{file}");
+        assert_eq!(header_text(&headers, header::CACHE_CONTROL), cache, "{file}");
+        assert!(body.len() > 1000, "{file}");
+    }
+    for unknown in ["/graphiql/graphiql.min.js", "/graphiql/..%2FCargo.toml", "/graphiql/"] {
+        assert_eq!(fetch(&app.router, unknown).await.0, StatusCode::NOT_FOUND, "{unknown}");
+    }
+}
+
+#[tokio::test]
+async fn graphiql_without_a_preset_token_says_where_one_goes() {
+    let (app, _db) = app().await;
+
+    let (_, _, page) = fetch(&app.router, "/graphql").await;
+    let settings = graphiql_settings(&String::from_utf8(page).unwrap());
+
+    assert_eq!(settings["headers"], Value::Null);
+    assert!(
+        settings["defaultQuery"].as_str().unwrap().contains("Headers tab"),
+        "{settings}"
+    );
 }
 
 #[tokio::test]
@@ -296,6 +380,10 @@ async fn graphiql_and_introspection_are_off_when_the_schema_is_not_public() {
 
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["data"]["__schema"], json!(null));
+    let (file_status, _) = app
+        .send(Request::get("/graphiql/start.js").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(file_status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -517,4 +605,104 @@ async fn each_operation_runs_in_a_span_named_after_it() {
         "{recorded:?}"
     );
     assert!(recorded[0].contains("request_id="), "{recorded:?}");
+}
+
+#[tokio::test]
+async fn introspection_without_a_token_is_answered_when_the_schema_is_public() {
+    let (app, _db) = app().await;
+
+    let (status, graphiqls) = app
+        .post(
+            None,
+            json!({"query": INTROSPECTION, "operationName": "IntrospectionQuery"}),
+        )
+        .await;
+    let (get_status, over_get) = get(&app, None, "{ __type(name: \"Viewer\") { name } __typename }").await;
+    let (batch_status, batch) = app
+        .post(
+            None,
+            json!([{"query": "{ __typename }"}, {"query": "{ __schema { queryType { name } } }"}]),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::OK);
+    assert!(graphiqls.get("errors").is_none(), "{graphiqls}");
+    assert_eq!(graphiqls["data"]["__schema"]["queryType"]["name"], "Query");
+    assert_eq!(
+        (get_status, &over_get["data"]),
+        (
+            StatusCode::OK,
+            &json!({"__type": {"name": "Viewer"}, "__typename": "Query"})
+        )
+    );
+    assert_eq!(batch_status, StatusCode::OK);
+    assert_eq!(batch[1]["data"]["__schema"]["queryType"]["name"], "Query");
+}
+
+#[tokio::test]
+async fn introspection_without_a_token_is_refused_when_the_schema_is_private() {
+    let db = TestDb::sqlite().await;
+    let config = Config {
+        public_schema: false,
+        ..Config::default()
+    };
+    let app = TestApp::start(&db, config).await;
+
+    let (status, body) = app
+        .post(None, json!({"query": "{ __schema { queryType { name } } }"}))
+        .await;
+    let (get_status, over_get) = get(&app, None, "{ __typename }").await;
+
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED")
+    );
+    assert_eq!(
+        (get_status, error_code(&over_get)),
+        (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED")
+    );
+}
+
+#[tokio::test]
+async fn without_a_token_only_introspection_runs() {
+    let (app, _db) = app().await;
+    let forged = studio_bff::auth::Auth::new("another secret of enough length, really")
+        .mint("u", Role::Ops, None, Duration::from_secs(60))
+        .unwrap();
+    let expired = expired_token();
+
+    let refused_posts = [
+        (None, json!({"query": "{ viewer { userId } }"})),
+        (None, json!({"query": "{ __typename viewer { userId } }"})),
+        (None, json!({"query": "{ viewer: __typename }"})),
+        (
+            None,
+            json!({"query": "{ ...V } fragment V on Query { viewer { userId } }"}),
+        ),
+        (
+            None,
+            json!({"query": "query A { __typename } query B { viewer { userId } }", "operationName": "B"}),
+        ),
+        (None, json!({"query": "mutation { __typename }"})),
+        (
+            None,
+            json!([{"query": "{ __typename }"}, {"query": "{ viewer { userId } }"}]),
+        ),
+        // A token sent must be valid, even to read the schema.
+        (Some(forged.as_str()), json!({"query": "{ __typename }"})),
+        (Some(expired.as_str()), json!({"query": "{ __typename }"})),
+    ];
+    for (token, body) in refused_posts {
+        let (status, answer) = app.post(token, body.clone()).await;
+        assert_eq!(
+            (status, error_code(&answer)),
+            (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED"),
+            "{body}: {answer}"
+        );
+    }
+    let (status, answer) = get(&app, None, "{ viewer { userId } }").await;
+    assert_eq!(
+        (status, error_code(&answer)),
+        (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED")
+    );
 }

@@ -109,6 +109,25 @@ pub fn judge(status: u16, body: &[u8]) -> Result<Verdict, String> {
     Ok(if answered { Verdict::Answered } else { Verdict::Refused })
 }
 
+/// Whether every operation of an answer read nothing but the schema: its `data` is
+/// absent, null, or names only `__schema`, `__type` and `__typename`. That is all a
+/// request without a token may be answered on a public schema (the service runs such a
+/// document only when none of them is aliased).
+pub fn reads_only_schema(body: &[u8]) -> bool {
+    let only = |response: &Value| match response.get("data") {
+        None | Some(Value::Null) => true,
+        Some(Value::Object(data)) => data
+            .keys()
+            .all(|key| ["__schema", "__type", "__typename"].contains(&key.as_str())),
+        Some(_) => false,
+    };
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Array(responses)) => responses.iter().all(only),
+        Ok(response @ Value::Object(_)) => only(&response),
+        _ => false,
+    }
+}
+
 /// Whether any operation of an answered body reported a business refusal
 /// (`userErrors`), after which nothing may have changed.
 pub fn has_user_errors(body: &[u8]) -> bool {
