@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 use crate::limits::Limits;
 use crate::secret::Secret;
 
+mod explain;
+
 /// The highest `max_logos` a configuration may set: the complexity limit counts an
 /// account's logos at this number, since it cannot read the configuration.
 pub const MAX_LOGOS_CEILING: usize = 100;
@@ -139,13 +141,28 @@ pub struct BackgroundSettings {
     pub preview_url: String,
 }
 
-/// Configuration that cannot be used, with the key at fault.
-#[derive(Debug, thiserror::Error)]
+/// Configuration that cannot be used, with the key at fault, said in one line.
+#[derive(thiserror::Error)]
 pub enum ConfigError {
-    #[error("configuration: {0}")]
-    Parse(#[from] Box<figment::Error>),
+    /// A value that does not read as a setting: an unknown key, a wrong type, a value
+    /// outside a list, a file that is not TOML. `message` names the key, its value,
+    /// where it was set and what is allowed ([`explain`]); `source` is figment's own.
+    #[error("{message}")]
+    Parse {
+        message: String,
+        #[source]
+        source: Box<figment::Error>,
+    },
     #[error("configuration key `{key}`: {problem}")]
     Invalid { key: &'static str, problem: String },
+}
+
+/// The sentence, not figment's structure: a `Result` printed with `{:?}` (a `main`
+/// returning it, an `expect`) says the same one line.
+impl std::fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 impl Default for Config {
@@ -244,7 +261,10 @@ impl Config {
 
     /// Extracts and validates the settings of `figment`.
     pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
-        let config: Config = figment.extract().map_err(Box::new)?;
+        let config: Config = figment.extract().map_err(|error| ConfigError::Parse {
+            message: explain::explain(&figment, &error),
+            source: Box::new(error),
+        })?;
         config.validate()?;
         Ok(config)
     }
