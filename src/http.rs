@@ -139,6 +139,8 @@ pub async fn shutdown_signal() {
 
 /// A GraphQL-shaped error answer with `extensions.code`.
 fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    // A request refused before any operation ran: logged as the executor logs the rest.
+    tracing::info!(outcome = "error", codes = code, status = status.as_u16(), "refused");
     let mut error = ServerError::new(message, None);
     let mut extensions = async_graphql::ErrorExtensionValues::default();
     extensions.set("code", code);

@@ -29,5 +29,6 @@ mod hostile_ws;
 mod ledger_model;
 mod ledger_rules;
 mod live;
+mod logs;
 mod races;
 mod scheduler;
