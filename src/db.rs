@@ -82,6 +82,12 @@ async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     if db.get_database_backend() == DbBackend::Postgres {
         txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
             .await?;
+        // sea-orm-migration runs `CREATE TABLE IF NOT EXISTS seaql_migrations` three
+        // times per `up`, and PostgreSQL answers the later two with a NOTICE that sqlx
+        // logs at INFO ("relation ... already exists, skipping"), on every start. Only
+        // notices go: warnings still reach the log, and errors fail the migration.
+        txn.execute_unprepared("SET LOCAL client_min_messages = warning")
+            .await?;
     }
     Migrator::up(&txn, None).await?;
     txn.commit().await

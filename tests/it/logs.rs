@@ -120,3 +120,167 @@ async fn each_request_is_one_info_line_with_its_operation_outcome_latency_and_re
         lines[4]
     );
 }
+
+/// The service's binary in a folder of its own, with nothing in its environment but
+/// what a test gives it; stdout and stderr kept apart, in files. Killed when dropped.
+pub struct Binary {
+    child: Option<std::process::Child>,
+    dir: tempfile::TempDir,
+    /// Where it listens, as its banner says.
+    pub addr: String,
+}
+
+impl Binary {
+    /// Runs `studio-bff args` with `env` to its end; its status, stdout and stderr.
+    pub fn run(args: &[&str], env: &[(&str, &str)]) -> (std::process::ExitStatus, String, String) {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_studio-bff"))
+            .args(args)
+            .current_dir(dir.path())
+            .env_clear()
+            .envs(env.iter().copied())
+            .output()
+            .expect("the binary runs");
+        let text = |bytes: Vec<u8>| String::from_utf8(bytes).expect("UTF-8");
+        (output.status, text(output.stdout), text(output.stderr))
+    }
+
+    /// Starts the service with `env` on a free port; returns once its banner names the
+    /// address it listens on.
+    pub async fn start(env: &[(&str, &str)]) -> Binary {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let file = |name: &str| std::fs::File::create(dir.path().join(name)).expect("a log file");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_studio-bff"))
+            .current_dir(dir.path())
+            .env_clear()
+            .env("STUDIO_ADDR", "127.0.0.1:0")
+            .envs(env.iter().copied())
+            .stdout(file("stdout"))
+            .stderr(file("stderr"))
+            .spawn()
+            .expect("the service starts");
+        let mut binary = Binary {
+            child: Some(child),
+            dir,
+            addr: String::new(),
+        };
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let stdout = binary.stdout();
+            if let Some(addr) = stdout
+                .lines()
+                .find_map(|line| line.trim().strip_prefix("GraphQL: http://"))
+                .and_then(|rest| rest.split('/').next())
+            {
+                binary.addr = addr.to_owned();
+                return binary;
+            }
+            let exited = binary.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
+            assert!(
+                exited.is_none(),
+                "exited ({exited:?}) before it listened:\n{}",
+                binary.stderr()
+            );
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no banner within 30 s:\n{}",
+                binary.stderr()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stdout")).unwrap_or_default()
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr")).unwrap_or_default()
+    }
+
+    /// Stops it with SIGTERM, as an orchestrator does, and waits for it to exit.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        for _ in 0..300 {
+            if let Some(status) = child.try_wait().expect("a status") {
+                return status;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        panic!("still running 15 s after SIGTERM:\n{}", self.stderr());
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Every line of `stderr`, each parsed as JSON; fails on a line that is not.
+fn json_lines(stderr: &str) -> Vec<serde_json::Value> {
+    stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}\n{stderr}")))
+        .collect()
+}
+
+on_both_databases! {
+    async fn with_json_logs_stderr_holds_json_lines_only_and_stdout_the_banner(db) {
+        let env = [
+            ("DATABASE_URL", db.url.as_str()),
+            ("STUDIO_JWT_SECRET", crate::api_support::SECRET),
+            ("STUDIO_LOG_FORMAT", "json"),
+            ("RUST_LOG", "info"),
+        ];
+        let mut service = Binary::start(&env).await;
+        let ops = studio_bff::auth::Auth::new(crate::api_support::SECRET)
+            .mint("ops-1", studio_bff::auth::Role::Ops, None, std::time::Duration::from_secs(60))
+            .unwrap();
+        let answer = crate::api_support::service::post_graphql(
+            &service.addr,
+            Some(&ops),
+            &json!({"query": "query Who { viewer { role } }"}),
+        )
+        .await;
+        assert!(matches!(answer, crate::api_support::service::Reply::Answered(StatusCode::OK, _)), "{answer:?}");
+        // A second instance on the same port fails to start: said in JSON too.
+        let taken = [&env[..], &[("STUDIO_ADDR", service.addr.as_str())]].concat();
+        let (status, _, refused) = Binary::run(&[], &taken);
+        assert!(service.stop().success());
+
+        let backend = if db.url.starts_with("sqlite:") { "SQLite" } else { "PostgreSQL" };
+        let stdout = service.stdout();
+        assert!(stdout.starts_with(&format!("studio-bff on {backend}\n")), "{stdout}");
+        assert!(stdout.contains(&format!("GraphQL: http://{}/graphql", service.addr)), "{stdout}");
+        assert!(!stdout.contains('{'), "a log line on stdout: {stdout}");
+        let stderr = service.stderr();
+        let lines = json_lines(&stderr);
+        let answered = lines
+            .iter()
+            .find(|l| l["fields"]["message"] == "answered")
+            .unwrap_or_else(|| panic!("no request line: {stderr}"));
+        assert_eq!(answered["level"], "INFO");
+        assert_eq!(answered["fields"]["outcome"], "ok");
+        assert!(answered["fields"]["latency_ms"].is_number(), "{answered}");
+        assert_eq!(answered["span"]["operation"], "Who");
+        assert!(answered["span"]["request_id"].is_string(), "{answered}");
+        assert!(lines.iter().any(|l| l["fields"]["message"] == "shutting down"), "{stderr}");
+        // A new database migrated without notices at INFO.
+        assert!(!stderr.contains("already exists"), "{stderr}");
+
+        assert_eq!(status.code(), Some(1));
+        let refused = json_lines(&refused);
+        let last = refused.last().expect("a line");
+        assert_eq!(last["level"], "ERROR");
+        assert!(last["fields"]["error"].as_str().unwrap().contains("address in use"), "{last}");
+    }
+}
