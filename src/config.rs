@@ -78,6 +78,11 @@ pub struct Config {
     /// Connections in the database pool; none: [`crate::db::default_pool_size`] (8 on
     /// SQLite, 32 on PostgreSQL).
     pub database_pool_size: Option<u32>,
+    /// Whether the service brings the database's schema up to date when it starts.
+    /// When false it only checks, and refuses to start on a database that `studio-bff
+    /// migrate` has not brought up to date (for deployments that migrate as a step of
+    /// their own).
+    pub migrate_on_start: bool,
 }
 
 /// The shape of log lines.
@@ -234,6 +239,7 @@ impl Default for Config {
             ws_keep_alive_ms: millis(limits.keep_alive),
             ws_max_operations: limits.subscriptions_per_connection,
             database_pool_size: None,
+            migrate_on_start: true,
         }
     }
 }

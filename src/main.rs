@@ -1,5 +1,6 @@
 //! The `studio-bff` binary: `studio-bff` serves the API; `studio-bff token` mints a
-//! token with the configured secret.
+//! token with the configured secret; `studio-bff migrate` brings the database's schema
+//! up to date and exits.
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,6 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use studio_bff::app::App;
 use studio_bff::auth::{Auth, Role, parse_ttl};
 use studio_bff::config::{Config, LogFormat};
+use studio_bff::db::{self, DEFAULT_DATABASE_URL};
 use studio_bff::ids::Kind;
 use studio_bff::secret::Secret;
 use studio_bff::{demo, http};
@@ -19,8 +21,27 @@ use studio_bff::{demo, http};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The version and the commit it was built from (`build.rs`).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("GIT_COMMIT"), ")");
+
+/// Where the settings come from, under each command's `--help`.
+const CONFIGURATION: &str = "\
+Configuration (the later wins):
+  defaults               every key and its default: studio-bff.example.toml
+  STUDIO_CONFIG=<file>   a TOML file of keys, e.g. STUDIO_CONFIG=studio-bff.toml
+  STUDIO_<KEY>=<value>   any top-level key, e.g. STUDIO_ADDR=0.0.0.0:8000,
+                         STUDIO_JWT_SECRET=<32+ characters>, STUDIO_LOG_FORMAT=json
+  DATABASE_URL=<url>     postgres://user:password@host:5432/db, or sqlite://<file>?mode=rwc
+With no database configured: the embedded default, a SQLite file studio-bff.sqlite in the
+working folder, a demo account and a development secret. Logs go to stderr; RUST_LOG
+filters them (e.g. RUST_LOG=info,studio_bff=debug).";
+
 #[derive(Parser)]
-#[command(version, about = "The GraphQL backend of the AI Background Studio's credits")]
+#[command(
+    version = VERSION,
+    about = "The GraphQL backend of the AI Background Studio's credits",
+    after_help = CONFIGURATION
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -29,6 +50,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Mints a token signed with the configured secret.
+    #[command(after_help = CONFIGURATION)]
     Token {
         /// The account's GraphQL id (or its number); required for a member.
         #[arg(long)]
@@ -42,6 +64,11 @@ enum Command {
         #[arg(long, default_value = "cli-user")]
         user: String,
     },
+    /// Brings the configured database's schema up to date and exits.
+    ///
+    /// The step to run before starting a service with migrate_on_start = false.
+    #[command(after_help = CONFIGURATION)]
+    Migrate,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -98,6 +125,21 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 return Err("a member token needs --account".into());
             }
             println!("{}", auth.mint(&user, role, account_id, ttl)?);
+            Ok(())
+        }
+        Some(Command::Migrate) => {
+            let url = config
+                .database_url
+                .as_ref()
+                .map_or(DEFAULT_DATABASE_URL, Secret::expose);
+            let applied = db::migrate_database(url)
+                .await
+                .map_err(|e| format!("cannot migrate the database: {e}"))?;
+            if applied.is_empty() {
+                println!("the database is up to date");
+            } else {
+                println!("applied {} migrations: {}", applied.len(), applied.join(", "));
+            }
             Ok(())
         }
         None => serve(config).await,

@@ -30,5 +30,6 @@ mod ledger_model;
 mod ledger_rules;
 mod live;
 mod logs;
+mod operator;
 mod races;
 mod scheduler;
