@@ -1,7 +1,13 @@
-//! What an operator meets before the API: `--version` and `--help`, `studio-bff
-//! migrate` and `migrate_on_start`, and a `token` command that never signs with a
-//! secret the service does not check.
+//! What an operator meets before the API: `--version` and `--help`, the example
+//! configuration, `studio-bff migrate` and `migrate_on_start`, and a `token` command
+//! that never signs with a secret the service does not check.
+// figment's Jail closures must return figment's own (large) error type.
+#![allow(clippy::result_large_err)]
 
+use std::collections::BTreeSet;
+
+use figment::Jail;
+use figment::providers::{Format, Toml};
 use migration::{Migrator, MigratorTrait};
 use studio_bff::app::{App, StartError};
 use studio_bff::auth::{Auth, Role};
@@ -10,6 +16,8 @@ use studio_bff::config::Config;
 
 use crate::api_support::{NOW, SECRET, utc};
 use crate::logs::Binary;
+
+const EXAMPLE: &str = include_str!("../../studio-bff.example.toml");
 
 #[test]
 fn version_names_the_commit_it_was_built_from() {
@@ -46,6 +54,53 @@ fn help_names_the_configuration_file_and_the_environment_variables() {
             assert!(stdout.contains(named), "{args:?} does not name {named}:\n{stdout}");
         }
     }
+}
+
+/// `text` with the settings that have no default enabled: the lines that start with
+/// `#` and no space.
+fn enabled(text: &str) -> String {
+    text.lines()
+        .map(|line| match line.strip_prefix('#') {
+            Some(rest) if !rest.is_empty() && !rest.starts_with([' ', '#']) => rest,
+            _ => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The top-level keys of a configuration, serialized.
+fn keys(config: &Config) -> BTreeSet<String> {
+    let value = serde_json::to_value(config).expect("serializes");
+    value.as_object().expect("a table").keys().cloned().collect()
+}
+
+#[test]
+fn the_example_configuration_names_every_key_and_holds_the_defaults() {
+    Jail::expect_with(|jail| {
+        jail.create_file("as-is.toml", EXAMPLE)?;
+        jail.create_file("enabled.toml", &enabled(EXAMPLE))?;
+
+        jail.set_env("STUDIO_CONFIG", "as-is.toml");
+        let as_is = Config::from_figment(Config::figment()).expect("the example loads");
+        jail.set_env("STUDIO_CONFIG", "enabled.toml");
+        let all = Config::from_figment(Config::figment()).expect("the example loads with every setting enabled");
+        let written: BTreeSet<String> = figment::Figment::from(Toml::file_exact("enabled.toml"))
+            .extract::<figment::value::Dict>()?
+            .into_keys()
+            .collect();
+
+        let defaults = Config::default();
+        assert_eq!(
+            serde_json::to_value(&as_is).unwrap(),
+            serde_json::to_value(&defaults).unwrap(),
+            "the example's values are not the defaults"
+        );
+        let missing: Vec<_> = keys(&defaults).difference(&written).cloned().collect();
+        assert!(missing.is_empty(), "not in studio-bff.example.toml: {missing:?}");
+        assert_eq!(written, keys(&all));
+        assert!(all.database_url.is_some() && all.launch_at.is_some() && !all.promotions.is_empty());
+        Ok(())
+    });
 }
 
 #[test]
