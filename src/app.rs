@@ -1,7 +1,8 @@
 //! Starting and stopping the service, the one way `main` and the tests both use.
 //!
 //! [`App::build`] checks the signing secret, binds the port (first, so a port in use
-//! stops the start before the database is touched), connects and migrates, builds the
+//! stops the start before the database is touched), connects and migrates (or, with
+//! `migrate_on_start = false`, checks that nothing is left to migrate), builds the
 //! [`Ledger`], catches up on the expiries and resets that fell due while the service
 //! was down, starts the live balances ([`Hub`]) and the [`scheduler`], listens, and
 //! builds the router. [`App::run_until`] serves until a future resolves, lets requests
@@ -65,6 +66,13 @@ pub enum StartError {
     Listen { addr: SocketAddr, error: io::Error },
     #[error("cannot open the database: {0}")]
     Database(DbErr),
+    /// `migrate_on_start` is false and the database lacks these migrations.
+    #[error(
+        "the database is not up to date ({} to apply: {}): run `studio-bff migrate` with the same configuration first, or set migrate_on_start = true",
+        .0.len(),
+        .0.join(", ")
+    )]
+    NotMigrated(Vec<String>),
     #[error("cannot start the ledger: {0}")]
     Ledger(crate::Error),
 }
@@ -101,9 +109,20 @@ impl App {
             .map_or(DEFAULT_DATABASE_URL, Secret::expose)
             .to_owned();
         let pool_size = config.database_pool_size.unwrap_or_else(|| db::default_pool_size(&url));
-        let connection = db::connect_and_migrate_pool(&url, pool_size)
-            .await
-            .map_err(StartError::Database)?;
+        let connection = if config.migrate_on_start {
+            db::connect_and_migrate_pool(&url, pool_size)
+                .await
+                .map_err(StartError::Database)?
+        } else {
+            let connection = db::connect_pool(&url, pool_size).await.map_err(StartError::Database)?;
+            let pending = db::pending_migrations(&connection)
+                .await
+                .map_err(StartError::Database)?;
+            if !pending.is_empty() {
+                return Err(StartError::NotMigrated(pending));
+            }
+            connection
+        };
         let ledger = Ledger::new(connection, Arc::new(config), clock)
             .await
             .map_err(StartError::Ledger)?;

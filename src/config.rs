@@ -17,6 +17,8 @@ use crate::limits::Limits;
 use crate::rules::catalog::PackSettings;
 use crate::secret::Secret;
 
+mod explain;
+
 /// The highest `max_logos` a configuration may set: the complexity limit counts an
 /// account's logos at this number, since it cannot read the configuration.
 pub const MAX_LOGOS_CEILING: usize = 100;
@@ -77,6 +79,11 @@ pub struct Config {
     /// Connections in the database pool; none: [`crate::db::default_pool_size`] (8 on
     /// SQLite, 32 on PostgreSQL).
     pub database_pool_size: Option<u32>,
+    /// Whether the service brings the database's schema up to date when it starts.
+    /// When false it only checks, and refuses to start on a database that `studio-bff
+    /// migrate` has not brought up to date (for deployments that migrate as a step of
+    /// their own).
+    pub migrate_on_start: bool,
 }
 
 /// The shape of log lines.
@@ -129,13 +136,28 @@ pub struct BackgroundSettings {
     pub preview_url: String,
 }
 
-/// Configuration that cannot be used, with the key at fault.
-#[derive(Debug, thiserror::Error)]
+/// Configuration that cannot be used, with the key at fault, said in one line.
+#[derive(thiserror::Error)]
 pub enum ConfigError {
-    #[error("configuration: {0}")]
-    Parse(#[from] Box<figment::Error>),
+    /// A value that does not read as a setting: an unknown key, a wrong type, a value
+    /// outside a list, a file that is not TOML. `message` names the key, its value,
+    /// where it was set and what is allowed ([`explain`]); `source` is figment's own.
+    #[error("{message}")]
+    Parse {
+        message: String,
+        #[source]
+        source: Box<figment::Error>,
+    },
     #[error("configuration key `{key}`: {problem}")]
     Invalid { key: &'static str, problem: String },
+}
+
+/// The sentence, not figment's structure: a `Result` printed with `{:?}` (a `main`
+/// returning it, an `expect`) says the same one line.
+impl std::fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 impl Default for Config {
@@ -207,6 +229,7 @@ impl Default for Config {
             ws_keep_alive_ms: millis(limits.keep_alive),
             ws_max_operations: limits.subscriptions_per_connection,
             database_pool_size: None,
+            migrate_on_start: true,
         }
     }
 }
@@ -234,7 +257,10 @@ impl Config {
 
     /// Extracts and validates the settings of `figment`.
     pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
-        let config: Config = figment.extract().map_err(Box::new)?;
+        let config: Config = figment.extract().map_err(|error| ConfigError::Parse {
+            message: explain::explain(&figment, &error),
+            source: Box::new(error),
+        })?;
         config.validate()?;
         Ok(config)
     }

@@ -35,6 +35,35 @@ pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr>
 /// Opens a pool of up to `pool_size` connections on `url` (SQLite in WAL mode, or
 /// PostgreSQL) and migrates it.
 pub async fn connect_and_migrate_pool(url: &str, pool_size: u32) -> Result<DatabaseConnection, DbErr> {
+    connect(url, pool_size, true).await.map(|(db, _)| db)
+}
+
+/// Opens a pool of up to `pool_size` connections on `url` and leaves its schema as it
+/// is (`migrate_on_start = false`: see [`pending_migrations`]).
+pub async fn connect_pool(url: &str, pool_size: u32) -> Result<DatabaseConnection, DbErr> {
+    connect(url, pool_size, false).await.map(|(db, _)| db)
+}
+
+/// Brings the schema of the database at `url` up to date and closes it (`studio-bff
+/// migrate`); the names of the migrations it applied, none when it was up to date.
+pub async fn migrate_database(url: &str) -> Result<Vec<String>, DbErr> {
+    let (db, applied) = connect(url, 1, true).await?;
+    db.close().await?;
+    Ok(applied)
+}
+
+/// The migrations this binary knows that `db` has not had, by name; reads only, so
+/// a database never migrated (no `seaql_migrations` table) has them all pending.
+pub async fn pending_migrations(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    Ok(Migrator::get_pending_migrations_read_only(db)
+        .await?
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect())
+}
+
+/// A pool on `url`, migrated when `migrating`; with the migrations applied.
+async fn connect(url: &str, pool_size: u32, migrating: bool) -> Result<(DatabaseConnection, Vec<String>), DbErr> {
     let mut options = ConnectOptions::new(url);
     options
         .sqlx_logging(false)
@@ -55,7 +84,8 @@ pub async fn connect_and_migrate_pool(url: &str, pool_size: u32) -> Result<Datab
     let mut tries = 1;
     loop {
         let connected = match Database::connect(options.clone()).await {
-            Ok(db) => migrate(&db).await.map(|()| db),
+            Ok(db) if migrating => migrate(&db).await.map(|applied| (db, applied)),
+            Ok(db) => Ok((db, Vec::new())),
             Err(e) => Err(e),
         };
         match connected {
@@ -76,15 +106,24 @@ fn backoff(tries: u32) -> Duration {
 
 /// Brings the schema up to date inside one write transaction, so instances starting
 /// together take turns: on SQLite the IMMEDIATE transaction holds the write lock, on
-/// PostgreSQL an advisory lock; the later ones find nothing left to do.
-async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+/// PostgreSQL an advisory lock; the later ones find nothing left to do. The names of
+/// the migrations applied.
+async fn migrate(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
     let txn = begin_write(db).await?;
     if db.get_database_backend() == DbBackend::Postgres {
         txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
             .await?;
+        // sea-orm-migration runs `CREATE TABLE IF NOT EXISTS seaql_migrations` three
+        // times per `up`, and PostgreSQL answers the later two with a NOTICE that sqlx
+        // logs at INFO ("relation ... already exists, skipping"), on every start. Only
+        // notices go: warnings still reach the log, and errors fail the migration.
+        txn.execute_unprepared("SET LOCAL client_min_messages = warning")
+            .await?;
     }
+    let pending = Migrator::get_pending_migrations(&txn).await?;
     Migrator::up(&txn, None).await?;
-    txn.commit().await
+    txn.commit().await?;
+    Ok(pending.iter().map(|m| m.name().to_owned()).collect())
 }
 
 fn is_sqlite(url: &str) -> bool {

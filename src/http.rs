@@ -155,6 +155,13 @@ pub async fn shutdown_signal() {
 
 /// A GraphQL-shaped error answer with `extensions.code`.
 fn error_response(status: StatusCode, code: ErrorCode, message: &str) -> Response {
+    // A request refused before any operation ran: logged as the executor logs the rest.
+    tracing::info!(
+        outcome = "error",
+        codes = code.as_str(),
+        status = status.as_u16(),
+        "refused"
+    );
     (status, Json(errors::refused(code, message))).into_response()
 }
 

@@ -1,14 +1,18 @@
 //! The `studio-bff` binary: `studio-bff` serves the API; `studio-bff token` mints a
-//! token with the configured secret.
+//! token with the configured secret; `studio-bff migrate` brings the database's schema
+//! up to date and exits.
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use studio_bff::app::App;
 use studio_bff::auth::{Auth, Role, parse_ttl};
 use studio_bff::config::{Config, LogFormat};
+use studio_bff::db::{self, DEFAULT_DATABASE_URL};
 use studio_bff::ids::Kind;
+use studio_bff::secret::Secret;
 use studio_bff::{demo, http};
 
 /// The service allocates a few hundred small blocks per request on two or more worker
@@ -17,8 +21,27 @@ use studio_bff::{demo, http};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The version and the commit it was built from (`build.rs`).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("GIT_COMMIT"), ")");
+
+/// Where the settings come from, under each command's `--help`.
+const CONFIGURATION: &str = "\
+Configuration (the later wins):
+  defaults               every key and its default: studio-bff.example.toml
+  STUDIO_CONFIG=<file>   a TOML file of keys, e.g. STUDIO_CONFIG=studio-bff.toml
+  STUDIO_<KEY>=<value>   any top-level key, e.g. STUDIO_ADDR=0.0.0.0:8000,
+                         STUDIO_JWT_SECRET=<32+ characters>, STUDIO_LOG_FORMAT=json
+  DATABASE_URL=<url>     postgres://user:password@host:5432/db, or sqlite://<file>?mode=rwc
+With no database configured: the embedded default, a SQLite file studio-bff.sqlite in the
+working folder, a demo account and a development secret. Logs go to stderr; RUST_LOG
+filters them (e.g. RUST_LOG=info,studio_bff=debug).";
+
 #[derive(Parser)]
-#[command(version, about = "The GraphQL backend of the AI Background Studio's credits")]
+#[command(
+    version = VERSION,
+    about = "The GraphQL backend of the AI Background Studio's credits",
+    after_help = CONFIGURATION
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -27,6 +50,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Mints a token signed with the configured secret.
+    #[command(after_help = CONFIGURATION)]
     Token {
         /// The account's GraphQL id (or its number); required for a member.
         #[arg(long)]
@@ -40,6 +64,11 @@ enum Command {
         #[arg(long, default_value = "cli-user")]
         user: String,
     },
+    /// Brings the configured database's schema up to date and exits.
+    ///
+    /// The step to run before starting a service with migrate_on_start = false.
+    #[command(after_help = CONFIGURATION)]
+    Migrate,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -48,6 +77,10 @@ enum RoleArg {
     Ops,
 }
 
+/// Set once logs are JSON lines: a failure is then logged as one too, so that stderr
+/// holds nothing a log collector cannot parse.
+static JSON_LOGS: AtomicBool = AtomicBool::new(false);
+
 /// Any failure is printed as a sentence (a configuration key, a port in use, ...) and
 /// the process exits with 1.
 #[tokio::main]
@@ -55,7 +88,11 @@ async fn main() -> ExitCode {
     match run(Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("Error: {e}");
+            if JSON_LOGS.load(Ordering::Relaxed) {
+                tracing::error!(error = %e, "cannot go on");
+            } else {
+                eprintln!("Error: {e}");
+            }
             ExitCode::FAILURE
         }
     }
@@ -70,7 +107,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             ttl,
             user,
         }) => {
-            let auth = Auth::new(demo::jwt_secret(&config)?.expose());
+            let auth = Auth::new(token_secret(&config)?.expose());
             let role = match role {
                 RoleArg::Member => Role::Member,
                 RoleArg::Ops => Role::Ops,
@@ -90,7 +127,47 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             println!("{}", auth.mint(&user, role, account_id, ttl)?);
             Ok(())
         }
+        Some(Command::Migrate) => {
+            let url = config
+                .database_url
+                .as_ref()
+                .map_or(DEFAULT_DATABASE_URL, Secret::expose);
+            let applied = db::migrate_database(url)
+                .await
+                .map_err(|e| format!("cannot migrate the database: {e}"))?;
+            if applied.is_empty() {
+                println!("the database is up to date");
+            } else {
+                println!("applied {} migrations: {}", applied.len(), applied.join(", "));
+            }
+            Ok(())
+        }
         None => serve(config).await,
+    }
+}
+
+/// The secret the service checks tokens with. With a database configured that is
+/// `STUDIO_JWT_SECRET` and nothing else: a token signed with the development secret
+/// would be answered `UNAUTHENTICATED`. Without one (the embedded default), the
+/// development secret, and a note on stderr saying which services accept it.
+fn token_secret(config: &Config) -> Result<Secret, String> {
+    match demo::jwt_secret(config) {
+        Ok(secret) => {
+            if config.jwt_secret.is_none() {
+                eprintln!(
+                    "note: signed with the development secret, which only the embedded default \
+                     accepts (no DATABASE_URL); for a configured service, run this with its \
+                     STUDIO_JWT_SECRET and DATABASE_URL (or STUDIO_CONFIG)"
+                );
+            }
+            Ok(secret)
+        }
+        Err(_) if config.jwt_secret.is_none() => Err("refusing to sign with the development secret: \
+             a database is configured (DATABASE_URL or database_url), and the service checks \
+             tokens with its own STUDIO_JWT_SECRET; run `studio-bff token` with the same \
+             STUDIO_JWT_SECRET (or STUDIO_CONFIG) as the service"
+            .into()),
+        Err(e) => Err(e),
     }
 }
 
@@ -98,6 +175,15 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     init_logging(config.log_format);
     let embedded = demo::is_embedded_default(&config);
     let launch_at = config.launch_at;
+    let backend = match config.database_url.as_ref().map(Secret::expose) {
+        Some(url) if url.starts_with("postgres") => "PostgreSQL",
+        _ => "SQLite",
+    };
+    let graphiql = if config.public_schema {
+        " (GraphiQL in a browser)"
+    } else {
+        ""
+    };
     let mut app = App::build(config).await?;
     if embedded {
         let account = demo::seed(app.ledger()).await?;
@@ -113,18 +199,31 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
             println!("  launch promotion window opens at {launch_at} (set STUDIO_LAUNCH_AT to change)");
         }
         app = app.with_graphiql_token(member);
+    } else {
+        // No token: it would be signed with the real secret and land in a log.
+        println!("studio-bff on {backend}");
+        println!("  GraphQL: http://{}/graphql{graphiql}", app.local_addr());
+        println!(
+            "  tokens:  studio-bff token --role ops   or   studio-bff token --account <account id>,\n           \
+             run with this service's STUDIO_JWT_SECRET and DATABASE_URL (or STUDIO_CONFIG)"
+        );
     }
     Ok(app.run_until(http::shutdown_signal()).await?)
 }
 
+/// Logs go to stderr, the banner and tokens to stdout: with `log_format = "json"`,
+/// stderr holds JSON lines and nothing else.
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
     match format {
-        LogFormat::Json => tracing_subscriber::fmt().json().with_env_filter(filter).init(),
+        LogFormat::Json => {
+            logs.json().init();
+            JSON_LOGS.store(true, Ordering::Relaxed);
+        }
         // Colours only for a person at a terminal: a file or a log collector gets plain text.
-        LogFormat::Text => tracing_subscriber::fmt()
-            .with_ansi(std::io::stdout().is_terminal())
-            .with_env_filter(filter)
-            .init(),
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
     }
 }

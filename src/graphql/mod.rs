@@ -18,6 +18,7 @@ pub mod errors;
 pub mod inspect;
 pub mod loaders;
 pub mod mutation;
+mod outcome;
 pub mod query;
 pub mod subscription;
 pub mod types;
@@ -104,7 +105,8 @@ impl Api {
     }
 
     /// Adds what belongs to this one request; refuses a document with too many aliases.
-    fn prepare(&self, mut request: Request) -> Result<(Request, tracing::Span), Box<Response>> {
+    /// The request's span either way, so a refusal is logged in it too.
+    fn prepare(&self, mut request: Request) -> Result<(Request, tracing::Span), (Box<Response>, tracing::Span)> {
         let request_id = uuid::Uuid::new_v4().to_string();
         let parsed = self.documents.get(&request.query, request.operation_name.as_deref());
         let inspection = parsed.as_ref().map(|p| &p.inspection);
@@ -122,15 +124,21 @@ impl Api {
         if parsed.is_none()
             && let Some(message) = shape(&request.query).refusal()
         {
-            return Err(refusal(message));
+            return Err((refusal(message), span));
         }
         if inspection.is_some_and(|i| i.aliases > MAX_ALIASES) {
-            return Err(refusal(format!("The document uses more than {MAX_ALIASES} aliases.")));
+            return Err((
+                refusal(format!("The document uses more than {MAX_ALIASES} aliases.")),
+                span,
+            ));
         }
         if inspection.is_some_and(|i| i.selections > MAX_SELECTIONS) {
-            return Err(refusal(format!(
-                "The document's fragments spread into more than {MAX_SELECTIONS} selections, or into themselves."
-            )));
+            return Err((
+                refusal(format!(
+                    "The document's fragments spread into more than {MAX_SELECTIONS} selections, or into themselves."
+                )),
+                span,
+            ));
         }
         let subscription = matches!(
             inspection.and_then(|i| i.operation.as_ref()),
@@ -156,10 +164,16 @@ fn refusal(message: String) -> Box<Response> {
 
 impl Executor for Api {
     async fn execute(&self, request: Request) -> Response {
-        match self.prepare(request) {
-            Ok((request, span)) => errors::with_codes(self.schema.execute(request).instrument(span).await),
-            Err(refused) => *refused,
-        }
+        let started = std::time::Instant::now();
+        let (response, span) = match self.prepare(request) {
+            Ok((request, span)) => (
+                errors::with_codes(self.schema.execute(request).instrument(span.clone()).await),
+                span,
+            ),
+            Err((refused, span)) => (*refused, span),
+        };
+        span.in_scope(|| outcome::log(&response, started.elapsed()));
+        response
     }
 
     fn execute_stream(&self, request: Request, session_data: Option<Arc<Data>>) -> BoxStream<'static, Response> {
@@ -171,7 +185,7 @@ impl Executor for Api {
                     .map(errors::with_codes)
                     .boxed()
             }
-            Err(refused) => futures_util::stream::once(async move { *refused }).boxed(),
+            Err((refused, _)) => futures_util::stream::once(async move { *refused }).boxed(),
         }
     }
 }

@@ -277,3 +277,170 @@ fn a_limit_or_a_pool_size_out_of_range_stops_the_start_naming_the_key() {
         Ok(())
     });
 }
+
+/// The error of `Config::load` in the jail, checked to be one line, the same printed
+/// with `{:?}` (as a `main` returning it would).
+fn one_line_error() -> String {
+    let error = Config::load().expect_err("invalid");
+    let line = error.to_string();
+    assert!(!line.contains('\n'), "more than one line: {line}");
+    assert_eq!(format!("{error:?}"), line);
+    line
+}
+
+#[test]
+fn an_unknown_key_is_named_with_its_value_and_the_nearest_known_key() {
+    Jail::expect_with(|jail| {
+        jail.create_file("studio.toml", "launchat = \"2026-12-01T00:00:00Z\"\n")?;
+        jail.set_env("STUDIO_CONFIG", "studio.toml");
+        assert_eq!(
+            one_line_error(),
+            "configuration: unknown key `launchat` = \"2026-12-01T00:00:00Z\" in studio.toml; did you mean `launch_at`?"
+        );
+        Ok(())
+    });
+    Jail::expect_with(|jail| {
+        jail.set_env("STUDIO_MAX_LOGO", "3");
+        assert_eq!(
+            one_line_error(),
+            "configuration: unknown key `max_logo` = 3 from STUDIO_MAX_LOGO; did you mean `max_logos` (STUDIO_MAX_LOGOS)?"
+        );
+        Ok(())
+    });
+    // Nothing near: the keys there are, so the line still says what is allowed.
+    Jail::expect_with(|jail| {
+        jail.set_env("STUDIO_COLOUR", "blue");
+        let error = one_line_error();
+        assert!(
+            error.starts_with("configuration: unknown key `colour` = \"blue\" from STUDIO_COLOUR; the keys are `addr`, `database_url`,"),
+            "{error}"
+        );
+        assert!(error.ends_with("`migrate_on_start`"), "{error}");
+        Ok(())
+    });
+    // A key inside a table is named with its table.
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "studio.toml",
+            r#"
+                [[backgrounds]]
+                id = "beach"
+                name = "Beach"
+                preview = "https://cdn.example/beach.jpg"
+            "#,
+        )?;
+        jail.set_env("STUDIO_CONFIG", "studio.toml");
+        assert_eq!(
+            one_line_error(),
+            "configuration: unknown key `backgrounds[0].preview` = \"https://cdn.example/beach.jpg\" in studio.toml; did you mean `preview_url`?"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn a_value_of_the_wrong_type_is_named_with_what_the_key_takes() {
+    Jail::expect_with(|jail| {
+        jail.set_env("STUDIO_MAX_BATCH_PHOTOS", "lots");
+        assert_eq!(
+            one_line_error(),
+            "configuration key `max_batch_photos` = \"lots\" from STUDIO_MAX_BATCH_PHOTOS: must be a whole number, 0 or more"
+        );
+        Ok(())
+    });
+    Jail::expect_with(|jail| {
+        jail.create_file("studio.toml", "public_schema = \"no\"\n")?;
+        jail.set_env("STUDIO_CONFIG", "studio.toml");
+        assert_eq!(
+            one_line_error(),
+            "configuration key `public_schema` = \"no\" in studio.toml: must be true or false"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn an_invalid_value_is_named_with_what_is_allowed() {
+    let cases = [
+        (
+            "STUDIO_CLOCK",
+            "sundial",
+            "configuration key `clock` = \"sundial\" from STUDIO_CLOCK: must be `system` or `manual`",
+        ),
+        (
+            "STUDIO_LOG_FORMAT",
+            "jsn",
+            "configuration key `log_format` = \"jsn\" from STUDIO_LOG_FORMAT: must be `text` or `json`; did you mean `json`?",
+        ),
+        (
+            "STUDIO_LAUNCH_AT",
+            "tomorrow",
+            "configuration key `launch_at` = \"tomorrow\" from STUDIO_LAUNCH_AT: must be an RFC 3339 instant such as 2026-12-01T00:00:00Z",
+        ),
+        (
+            "STUDIO_BILLING_TIME_ZONE",
+            "Mars/Olympus",
+            "configuration key `billing_time_zone` = \"Mars/Olympus\" from STUDIO_BILLING_TIME_ZONE: must be an IANA time zone such as Europe/Berlin",
+        ),
+        (
+            "STUDIO_MONTHLY_RESET_DAY",
+            "-1",
+            "configuration key `monthly_reset_day` = -1 from STUDIO_MONTHLY_RESET_DAY: must be a whole number, 0 or more",
+        ),
+    ];
+    for (variable, value, message) in cases {
+        Jail::expect_with(|jail| {
+            jail.set_env(variable, value);
+            assert_eq!(one_line_error(), message);
+            Ok(())
+        });
+    }
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "studio.toml",
+            "[plans.GOLD]\nname = \"Gold\"\npromotion_credits_per_slot = 1\n",
+        )?;
+        jail.set_env("STUDIO_CONFIG", "studio.toml");
+        assert_eq!(
+            one_line_error(),
+            "configuration key `plans.GOLD` in studio.toml: `GOLD` must be one of `BASIC`, `PROFESSIONAL`, `PROFESSIONAL_PLUS`, `PREMIUM`"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn a_misspelt_secret_is_never_printed() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "studio.toml",
+            "jwt_secrte = \"a secret that is long enough to sign tokens\"\n",
+        )?;
+        jail.set_env("STUDIO_CONFIG", "studio.toml");
+        assert_eq!(
+            one_line_error(),
+            "configuration: unknown key `jwt_secrte` = [redacted] in studio.toml; did you mean `jwt_secret`?"
+        );
+        Ok(())
+    });
+    Jail::expect_with(|jail| {
+        jail.set_env("STUDIO_DATABASE_URL", "42");
+        jail.set_env("STUDIO_JWT_SECRET", "1");
+        // Both parse as numbers; neither is shown.
+        let error = one_line_error();
+        assert!(error.contains("= [redacted]"), "{error}");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_file_that_is_not_toml_is_said_in_one_line_with_the_place() {
+    Jail::expect_with(|jail| {
+        jail.create_file("studio.toml", "addr = 127.0.0.1:8000\n")?;
+        jail.set_env("STUDIO_CONFIG", "studio.toml");
+        let error = one_line_error();
+        assert!(error.starts_with("configuration file studio.toml: "), "{error}");
+        assert!(error.contains("line 1"), "{error}");
+        Ok(())
+    });
+}

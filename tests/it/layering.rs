@@ -75,16 +75,17 @@ fn named_paths(source: &str, module: &[String]) -> Vec<Vec<String>> {
     let mut found = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        let starts = |word: &str| {
-            code[i..].starts_with(word) && (i == 0 || !(ident(i - 1) || bytes[i - 1] == b'$' || bytes[i - 1] == b':'))
+        // Bytes, not `str` slices: `i` may fall inside a character of a comment's text.
+        let starts = |word: &[u8]| {
+            bytes[i..].starts_with(word) && (i == 0 || !(ident(i - 1) || bytes[i - 1] == b'$' || bytes[i - 1] == b':'))
         };
-        let base: Option<(Vec<String>, usize)> = if starts("crate::") {
+        let base: Option<(Vec<String>, usize)> = if starts(b"crate::") {
             Some((Vec::new(), i + 7))
-        } else if starts("super::") {
+        } else if starts(b"super::") {
             let mut parent = module.to_vec();
             parent.pop();
             let mut j = i + 7;
-            while code[j..].starts_with("super::") {
+            while bytes[j..].starts_with(b"super::") {
                 parent.pop();
                 j += 7;
             }
@@ -148,7 +149,7 @@ fn parse_tree(code: &str, mut at: usize) -> (Vec<Vec<String>>, usize) {
             return (vec![prefix], at);
         }
         prefix.push(code[start..at].to_owned());
-        if code[at..].starts_with("::") {
+        if bytes[at..].starts_with(b"::") {
             at += 2;
         } else {
             return (vec![prefix], at);

@@ -30,5 +30,7 @@ mod layering;
 mod ledger_model;
 mod ledger_rules;
 mod live;
+mod logs;
+mod operator;
 mod races;
 mod scheduler;
