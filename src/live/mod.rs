@@ -50,10 +50,6 @@ struct Watched {
     reading: bool,
     /// Read once more after the read in flight, which may predate a change.
     again: bool,
-    /// A change was committed since the last read started: the next read is pushed
-    /// even if it shows the same balance. A read only made to check (after the
-    /// listener reconnected) is pushed only if the balance differs.
-    committed: bool,
 }
 
 /// Why an account is read.
@@ -61,10 +57,11 @@ struct Watched {
 enum Cause {
     /// A new watcher: read if there is no value yet.
     Watcher,
-    /// A change of the account was committed.
-    Committed,
-    /// Changes may have been missed.
-    Check,
+    /// A change of the account was committed, or changes may have been missed (the
+    /// listener reconnected): read again, and push only what differs, so a read that
+    /// sees a change twice (its NOTIFY arriving while a read was in flight) pushes it
+    /// once.
+    Changed,
 }
 
 impl Drop for Inner {
@@ -109,7 +106,6 @@ impl Hub {
                         balance,
                         reading: false,
                         again: false,
-                        committed: false,
                     },
                 );
                 receiver
@@ -136,7 +132,7 @@ impl Inner {
     /// A change of `account_id` was committed: read it again if anyone watches it.
     fn changed(self: &Arc<Self>, account_id: i64) {
         let mut watched = lock(&self.watched);
-        self.request_read(&mut watched, account_id, Cause::Committed);
+        self.request_read(&mut watched, account_id, Cause::Changed);
     }
 
     /// Changes may have been missed: read every watched account again.
@@ -144,7 +140,7 @@ impl Inner {
         let mut watched = lock(&self.watched);
         let accounts: Vec<i64> = watched.keys().copied().collect();
         for account_id in accounts {
-            self.request_read(&mut watched, account_id, Cause::Check);
+            self.request_read(&mut watched, account_id, Cause::Changed);
         }
     }
 
@@ -154,7 +150,6 @@ impl Inner {
         let Some(entry) = watched.get_mut(&account_id) else {
             return;
         };
-        entry.committed |= cause == Cause::Committed;
         let needed = cause != Cause::Watcher || entry.balance.borrow().is_none();
         if entry.reading {
             entry.again |= needed;
@@ -170,10 +165,12 @@ impl Inner {
 async fn read(hub: Weak<Inner>, account_id: i64, generation: u64) {
     loop {
         let Some(inner) = hub.upgrade() else { return };
-        let committed = match lock(&inner.watched).get_mut(&account_id) {
-            Some(entry) if entry.generation == generation => std::mem::take(&mut entry.committed),
-            _ => return,
-        };
+        if lock(&inner.watched)
+            .get(&account_id)
+            .is_none_or(|entry| entry.generation != generation)
+        {
+            return;
+        }
         let result = match inner.reads.acquire().await {
             Ok(_permit) => current(&inner.ledger, account_id).await,
             Err(_) => return,
@@ -185,7 +182,7 @@ async fn read(hub: Weak<Inner>, account_id: i64, generation: u64) {
             };
             match result {
                 Ok(balance) => {
-                    if committed || differs(entry.balance.borrow().as_deref(), &balance) {
+                    if differs(entry.balance.borrow().as_deref(), &balance) {
                         entry.balance.send_replace(Some(Arc::new(balance)));
                     }
                     if !std::mem::take(&mut entry.again) {
@@ -196,7 +193,6 @@ async fn read(hub: Weak<Inner>, account_id: i64, generation: u64) {
                 }
                 Err(e) => {
                     tracing::warn!(account_id, error = %e, "reading a live balance failed; trying again");
-                    entry.committed |= committed;
                     true
                 }
             }
