@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet};
 
 use crate::graphql::inspect::parse_inspected;
+use crate::graphql::{MAX_ALIASES, MAX_SELECTIONS};
 
 /// The root fields that read the schema and nothing else.
 const SCHEMA_FIELDS: [&str; 3] = ["__schema", "__type", "__typename"];
@@ -20,6 +21,12 @@ pub fn only_introspection(query: &str, operation_name: Option<&str>) -> bool {
     let Some(parsed) = parse_inspected(query, operation_name) else {
         return false;
     };
+    // Refused before it runs in any case; and the walk below follows every spread, so a
+    // few fragments spreading each other three times would make it exponential. Within
+    // the limit it visits at most that many selections.
+    if parsed.inspection.selections > MAX_SELECTIONS || parsed.inspection.aliases > MAX_ALIASES {
+        return false;
+    }
     let document = &parsed.document;
     let operation = match (&document.operations, operation_name) {
         (DocumentOperations::Single(operation), None) => operation,
@@ -86,6 +93,19 @@ mod tests {
         }
     }
 
+    /// 40 fragments each spreading the next three times: 3^40 `__typename`s expanded.
+    fn fragment_bomb() -> String {
+        let mut bomb = String::from("{ ...F0 }");
+        for i in 0..40 {
+            let next = i + 1;
+            bomb.push_str(&format!(
+                " fragment F{i} on Query {{ ...F{next} ...F{next} ...F{next} }}"
+            ));
+        }
+        bomb.push_str(" fragment F40 on Query { __typename }");
+        bomb
+    }
+
     #[test]
     fn anything_else_is_not() {
         for (query, operation_name) in [
@@ -109,6 +129,7 @@ mod tests {
             ("{ __typename }", Some("A")),
             ("{ __typename", None),
             ("", None),
+            (&fragment_bomb(), None),
         ] {
             assert!(!only_introspection(query, operation_name), "{query}");
         }

@@ -670,6 +670,15 @@ async fn without_a_token_only_introspection_runs() {
         .mint("u", Role::Ops, None, Duration::from_secs(60))
         .unwrap();
     let expired = expired_token();
+    // 3^30 `__typename`s once spread: refused at once, not walked.
+    let mut bomb = String::from("{ ...F0 }");
+    for i in 0..30 {
+        let next = i + 1;
+        bomb.push_str(&format!(
+            " fragment F{i} on Query {{ ...F{next} ...F{next} ...F{next} }}"
+        ));
+    }
+    bomb.push_str(" fragment F30 on Query { __typename }");
 
     let refused_posts = [
         (None, json!({"query": "{ viewer { userId } }"})),
@@ -684,6 +693,7 @@ async fn without_a_token_only_introspection_runs() {
             json!({"query": "query A { __typename } query B { viewer { userId } }", "operationName": "B"}),
         ),
         (None, json!({"query": "mutation { __typename }"})),
+        (None, json!({ "query": bomb })),
         (
             None,
             json!([{"query": "{ __typename }"}, {"query": "{ viewer { userId } }"}]),
