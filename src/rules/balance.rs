@@ -141,40 +141,7 @@ pub fn breakdown(account: &account::Model, lots: &[lot::Model], fair_use_cap: i3
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn utc(s: &str) -> DateTime<Utc> {
-        s.parse().expect("a valid instant")
-    }
-
-    fn account(plan: PlanCode) -> account::Model {
-        account::Model {
-            id: 1,
-            name: "Autohaus".into(),
-            plan,
-            listing_slots: 50,
-            created_at: utc("2026-11-01T00:00:00Z"),
-            cycle_start: utc("2026-12-01T00:00:00Z"),
-            next_reset_at: utc("2027-01-01T00:00:00Z"),
-            promotion_processed: true,
-            promotions_considered: ",launch,".into(),
-        }
-    }
-
-    fn lot(id: i64, bucket: Bucket, granted: i32, remaining: i32, from: &str, to: &str) -> lot::Model {
-        lot::Model {
-            id,
-            account_id: 1,
-            bucket,
-            origin: format!("test:{id}"),
-            granted,
-            remaining,
-            valid_from: utc(from),
-            expires_at: utc(to),
-            expired: false,
-            created_at: utc(from),
-            pack_id: None,
-        }
-    }
+    use crate::rules::fixtures::{account, lot, utc};
 
     #[test]
     fn the_breakdown_sums_unexpired_lots_and_names_the_next_expiry() {

@@ -5,6 +5,8 @@ pub mod balance;
 pub mod catalog;
 pub mod cycle;
 pub mod entitlement;
+#[cfg(test)]
+mod fixtures;
 pub mod lot_origin;
 pub mod pricing;
 pub mod spending_order;

@@ -85,42 +85,11 @@ fn cannot_pay(account: &account::Model, lots: &[lot::Model], needed: usize) -> R
 
 #[cfg(test)]
 mod tests {
-    use chrono::{DateTime, Utc};
-
     use super::*;
-
-    fn utc(s: &str) -> DateTime<Utc> {
-        s.parse().expect("a valid instant")
-    }
-
-    fn account(plan: PlanCode) -> account::Model {
-        account::Model {
-            id: 1,
-            name: "Autohaus".into(),
-            plan,
-            listing_slots: 10,
-            created_at: utc("2026-11-01T00:00:00Z"),
-            cycle_start: utc("2026-12-01T00:00:00Z"),
-            next_reset_at: utc("2027-01-01T00:00:00Z"),
-            promotion_processed: true,
-            promotions_considered: String::new(),
-        }
-    }
+    use crate::rules::fixtures::{self, account};
 
     fn lot(id: i64, bucket: Bucket, remaining: i32, expires_at: &str) -> lot::Model {
-        lot::Model {
-            id,
-            account_id: 1,
-            bucket,
-            origin: format!("test:{id}"),
-            granted: remaining,
-            remaining,
-            valid_from: utc("2026-12-01T00:00:00Z"),
-            expires_at: utc(expires_at),
-            expired: false,
-            created_at: utc("2026-12-01T00:00:00Z"),
-            pack_id: None,
-        }
+        fixtures::lot(id, bucket, remaining, remaining, "2026-12-01T00:00:00Z", expires_at)
     }
 
     fn look(background: &str, logo: Option<(i64, LogoPosition)>) -> Look {

@@ -25,21 +25,10 @@ pub fn allocate(lots: &[lot::Model], photos: usize) -> Option<Vec<i64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::fixtures;
 
     fn lot(id: i64, bucket: Bucket, remaining: i32, expires_at: &str, created_at: &str) -> lot::Model {
-        lot::Model {
-            id,
-            account_id: 1,
-            bucket,
-            origin: format!("test:{id}"),
-            granted: remaining,
-            remaining,
-            valid_from: created_at.parse().expect("instant"),
-            expires_at: expires_at.parse().expect("instant"),
-            expired: false,
-            created_at: created_at.parse().expect("instant"),
-            pack_id: None,
-        }
+        fixtures::lot(id, bucket, remaining, remaining, created_at, expires_at)
     }
 
     #[test]
