@@ -47,7 +47,7 @@ pub async fn seed(ledger: &Ledger) -> Result<AccountRow, Error> {
         return Ok(existing);
     }
     let account = ledger
-        .create_account(DEMO_ACCOUNT, PlanCode::ProfessionalPlus, 20)
+        .create_account(DEMO_ACCOUNT, PlanCode::ProfessionalPlus, 20, None)
         .await?;
     let registrations: Vec<(String, String)> = (1..=12)
         .map(|i| {

@@ -54,6 +54,12 @@ pub enum RefusalCode {
     /// The account's logo library already holds `max_logos` logos; nothing was added.
     /// `field` is null: the library is full, whatever the input.
     TooManyLogos,
+    /// An account with this `externalId` exists with another plan or slot count;
+    /// nothing changed.
+    AccountExists,
+    /// The update's `sequence` is not above the last one applied to the account;
+    /// nothing changed.
+    StaleUpdate,
 }
 
 /// A business refusal: what the client is told, and which input field it concerns.

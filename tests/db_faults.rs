@@ -234,7 +234,7 @@ async fn postgres_stopped_during_load_then_started_loses_nothing_and_charges_not
     // Professional, 400 slots: 2,000 monthly credits, more than the applies can spend.
     let account = app
         .ledger
-        .create_account("Autohaus Nord", PlanCode::Professional, 400)
+        .create_account("Autohaus Nord", PlanCode::Professional, 400, None)
         .await
         .expect("an account");
     let token = app.member(account.id);
@@ -383,8 +383,8 @@ async fn hold_account(db: &TestDb, account_id: i64) -> sea_orm::DatabaseTransact
 on_both_databases! {
     async fn an_account_held_by_a_slow_transaction_takes_its_share_of_the_pool_and_no_more(db) {
         let app = Arc::new(TestApp::start(&db, Config::default()).await);
-        let held = app.ledger.create_account("Held", PlanCode::Professional, 100).await.unwrap();
-        let other = app.ledger.create_account("Other", PlanCode::Professional, 2).await.unwrap();
+        let held = app.ledger.create_account("Held", PlanCode::Professional, 100, None).await.unwrap();
+        let other = app.ledger.create_account("Other", PlanCode::Professional, 2, None).await.unwrap();
         let held_token = app.member(held.id);
         let photos = Arc::new(app.photos(held.id, 100 * BATCH).await);
         let other_photos = app.photos(other.id, 1).await;

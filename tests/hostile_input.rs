@@ -112,7 +112,7 @@ impl Target {
         let app = TestApp::start(&db, Config::default()).await;
         let account = app
             .ledger
-            .create_account("Hostile", PlanCode::Professional, 4)
+            .create_account("Hostile", PlanCode::Professional, 4, None)
             .await
             .expect("an account")
             .id;

@@ -100,7 +100,7 @@ async fn client(ledger: Ledger, accounts: Arc<Vec<(i64, Vec<i64>)>>, seed: u64, 
                 let slots = rng.random_range(0..=8);
                 tally.count(
                     "plan change",
-                    ledger.update_subscription(*account_id, plan, slots).await,
+                    ledger.update_subscription(*account_id, plan, slots, None).await,
                 );
             }
             _ => {
@@ -117,7 +117,7 @@ on_both_databases! {
         let ledger = db.ledger_with_pool(Config::default(), utc("2026-11-24T10:00:00Z"), CLIENTS as u32).await;
         let mut accounts = Vec::new();
         for i in 0..ACCOUNTS {
-            let account = ledger.create_account(&format!("Dealer {i}"), PLANS[i % PLANS.len()], 4).await.unwrap();
+            let account = ledger.create_account(&format!("Dealer {i}"), PLANS[i % PLANS.len()], 4, None).await.unwrap();
             let registrations: Vec<(String, String)> = (0..PHOTOS_PER_ACCOUNT)
                 .map(|p| (format!("l{p}"), format!("https://img.example/{i}/{p}.jpg")))
                 .collect();

@@ -20,6 +20,10 @@ pub struct Model {
     /// The promotion campaigns considered for this account, each once, as
     /// `,<id>,<id>,`: a campaign grants at most one lot per account.
     pub promotions_considered: String,
+    /// The platform's own id of the account (1–64 printable characters), unique.
+    pub external_id: Option<String>,
+    /// The platform's sequence of the last subscription update applied.
+    pub subscription_sequence: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

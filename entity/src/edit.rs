@@ -17,6 +17,9 @@ pub struct Model {
     pub paid_from: Bucket,
     pub applied_at: DateTimeUtc,
     pub reverted_at: Option<DateTimeUtc>,
+    /// Who made it: the token's `sub`, and its role (`member`, `ops`, `renderer`).
+    pub actor_user_id: Option<String>,
+    pub actor_role: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -10,6 +10,9 @@ pub struct Model {
     pub edit_id: i64,
     pub reason: Option<String>,
     pub reported_at: DateTimeUtc,
+    /// Who made it: the token's `sub`, and its role (`member`, `ops`, `renderer`).
+    pub actor_user_id: Option<String>,
+    pub actor_role: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,6 +18,9 @@ pub struct Model {
     /// What caused it, e.g. `apply:<key>`, `reset:<cycle>`, `purchase:<id>`.
     pub cause: String,
     pub description: String,
+    /// Who made it; none where the clock did: the token's `sub`, and its role (`member`, `ops`, `renderer`).
+    pub actor_user_id: Option<String>,
+    pub actor_role: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

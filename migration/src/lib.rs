@@ -3,6 +3,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_create_ledger;
 mod m20261127_000001_promotion_campaigns;
+mod m20261127_000002_accounts_and_actors;
 
 /// Every migration of the service, oldest first.
 pub struct Migrator;
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_create_ledger::Migration),
             Box::new(m20261127_000001_promotion_campaigns::Migration),
+            Box::new(m20261127_000002_accounts_and_actors::Migration),
         ]
     }
 }

@@ -6,12 +6,17 @@ use super::errors::{forbidden, internal, unauthenticated};
 use super::loaders::Loaders;
 use crate::auth::{Role, Viewer};
 use crate::ids::IdCodec;
-use crate::ledger::Ledger;
+use crate::ledger::{Actor, Ledger};
 use crate::reads::Reads;
 
 pub fn ledger<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Ledger> {
     ctx.data::<Ledger>()
         .map_err(|_| internal(ctx, "the ledger is missing from the schema"))
+}
+
+/// The ledger acting as the signed-in user: what a mutation writes records them.
+pub fn acting_ledger(ctx: &Context<'_>) -> async_graphql::Result<Ledger> {
+    Ok(ledger(ctx)?.acting_as(Actor::of(viewer(ctx)?)))
 }
 
 pub fn ids<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a IdCodec> {

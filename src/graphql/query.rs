@@ -123,6 +123,21 @@ impl Query {
         let account = ledger(ctx)?.account(account_id).await.or_internal(ctx)?;
         Ok(account.map(|a| Account::new(ids, a)))
     }
+
+    /// OPS only.
+    async fn account_by_external_id(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The platform's own id of the account.")] external_id: String,
+    ) -> async_graphql::Result<Option<Account>> {
+        ops(ctx)?;
+        let ids = ids(ctx)?;
+        let account = ledger(ctx)?
+            .account_by_external_id(&external_id)
+            .await
+            .or_internal(ctx)?;
+        Ok(account.map(|a| Account::new(ids, a)))
+    }
 }
 
 /// The stored record of `kind` and `key`, if the viewer may see its account.

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use entity::account;
 use entity::enums::{EntryKind, PlanCode};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, IntoActiveModel, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set, TryInsertResult};
 
 use super::Ledger;
 use super::book::{Book, Entry, NewLot};
@@ -14,25 +14,35 @@ use crate::db::{begin_write, retry_transient};
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::cycle::BillingCalendar;
 use crate::rules::entitlement::{MAX_LISTING_SLOTS, monthly_credits};
-use crate::rules::text::required_text;
+use crate::rules::text::{exact_text, required_text};
+
+/// Longest `externalId`, in characters (rules §4).
+pub(super) const MAX_EXTERNAL_ID_CHARS: usize = 64;
 
 impl Ledger {
     /// Opens an account with the full entitlement of the cycle it starts in (and the
-    /// launch promotion when created inside its window).
+    /// launch promotion when created inside its window). With an `external_id` that
+    /// names an account already, answers that account and grants nothing again when
+    /// plan and slots are the same, and refuses with ACCOUNT_EXISTS when they differ:
+    /// the platform may send its request again (rules §4).
     #[tracing::instrument(skip(self))]
     pub async fn create_account(
         &self,
         name: &str,
         plan: PlanCode,
         listing_slots: i32,
+        external_id: Option<&str>,
     ) -> Result<account::Model, Error> {
         let name = required_text(name, &["name"])?;
         check_slots(listing_slots)?;
+        let external_id = external_id
+            .map(|id| exact_text(id, MAX_EXTERNAL_ID_CHARS, &["externalId"]))
+            .transpose()?;
         retry_transient(|| async {
             let txn = begin_write(&self.db).await?;
             let now = self.now();
             let cycle = BillingCalendar::from_config(&self.config).cycle_containing(now);
-            let account = account::ActiveModel {
+            let row = account::ActiveModel {
                 name: Set(name.clone()),
                 plan: Set(plan),
                 listing_slots: Set(listing_slots),
@@ -41,11 +51,34 @@ impl Ledger {
                 next_reset_at: Set(cycle.end),
                 promotion_processed: Set(false),
                 promotions_considered: Set(String::new()),
+                external_id: Set(external_id.clone()),
                 ..Default::default()
-            }
-            .insert(&txn)
-            .await?;
-            let mut book = Book::new_account(account);
+            };
+            // A second instance creating the same external id at once waits for the
+            // first to commit, then inserts nothing and finds its account.
+            let inserted = account::Entity::insert(row)
+                .on_conflict_do_nothing_on([account::Column::ExternalId])
+                .exec_with_returning(&txn)
+                .await?;
+            let account = match (inserted, &external_id) {
+                (TryInsertResult::Inserted(account), _) => account,
+                (_, Some(external_id)) => {
+                    let existing = account::Entity::find()
+                        .filter(account::Column::ExternalId.eq(external_id.as_str()))
+                        .one(&txn)
+                        .await?
+                        .ok_or_else(|| {
+                            Error::Internal(format!("account {external_id:?} conflicted but is not there"))
+                        })?;
+                    return same_subscription(existing, plan, listing_slots);
+                }
+                (_, None) => {
+                    return Err(Error::Internal(
+                        "an account without external id was not inserted".into(),
+                    ));
+                }
+            };
+            let mut book = Book::new_account(account, self.actor.clone());
             grant_monthly(&txn, &mut book, &self.config, cycle.start, now, Cause::AccountOpened).await?;
             self.catch_up(&txn, &mut book, now).await?;
             self.commit(txn, &book).await?;
@@ -56,21 +89,38 @@ impl Ledger {
 
     /// Changes the plan and slots. Increases raise the current monthly lot (and the
     /// promotion lot inside its window) by the difference at once; decreases wait for
-    /// the next reset, and nothing granted is taken back.
+    /// the next reset, and nothing granted is taken back. With the platform's
+    /// `sequence`, an update that is not newer than the last one applied changes
+    /// nothing and is refused with STALE_UPDATE, so a late message never undoes a
+    /// newer one; without it, the update applies and the last sequence stays.
     #[tracing::instrument(skip(self))]
     pub async fn update_subscription(
         &self,
         account_id: i64,
         plan: PlanCode,
         listing_slots: i32,
+        sequence: Option<i64>,
     ) -> Result<account::Model, Error> {
         check_slots(listing_slots)?;
         retry_transient(|| async {
             let txn = begin_write(&self.db).await?;
             let (mut book, now) = self.open_book(&txn, account_id).await?;
+            if let (Some(sequence), Some(last)) = (sequence, book.account.subscription_sequence)
+                && sequence <= last
+            {
+                return Err(Refusal::new(
+                    RefusalCode::StaleUpdate,
+                    format!("Sequence {sequence} is not above {last}, the last update applied."),
+                )
+                .at(&["sequence"])
+                .into());
+            }
             let mut account = book.account.clone().into_active_model();
             account.plan = Set(plan);
             account.listing_slots = Set(listing_slots);
+            if sequence.is_some() {
+                account.subscription_sequence = Set(sequence);
+            }
             book.save_account(&txn, account).await?;
             self.top_up(&txn, &mut book, now).await?;
             self.commit(txn, &book).await?;
@@ -125,6 +175,21 @@ async fn raise_to(
         book.grant_new_lot(txn, wanted, now).await?;
     }
     Ok(())
+}
+
+/// The existing account of a repeated `createAccount`, when it asked for the same
+/// subscription.
+fn same_subscription(existing: account::Model, plan: PlanCode, listing_slots: i32) -> Result<account::Model, Error> {
+    if existing.plan == plan && existing.listing_slots == listing_slots {
+        Ok(existing)
+    } else {
+        Err(Refusal::new(
+            RefusalCode::AccountExists,
+            "An account with this externalId exists with another plan or slot count.",
+        )
+        .at(&["externalId"])
+        .into())
+    }
 }
 
 fn check_slots(listing_slots: i32) -> Result<(), Refusal> {

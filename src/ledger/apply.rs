@@ -142,6 +142,7 @@ impl Ledger {
             let plan = plan_batch(&batch, &wanted, &book.account, &book.lots)?;
 
             let mut edits = Vec::with_capacity(plan.charged.len());
+            let (actor_user_id, actor_role) = book.actor_columns();
             let mut paid_per_lot: BTreeMap<i64, i32> = BTreeMap::new();
             for (photo_id, lot_id) in &plan.charged {
                 let paid_from = book
@@ -159,6 +160,8 @@ impl Ledger {
                     paid_from: Set(paid_from),
                     applied_at: Set(now),
                     reverted_at: Set(None),
+                    actor_user_id: Set(actor_user_id.clone()),
+                    actor_role: Set(actor_role.clone()),
                     ..Default::default()
                 }
                 .insert(&txn)
@@ -274,12 +277,15 @@ impl Ledger {
                 .at(&["photoId"])
                 .into());
             };
+            let (actor_user_id, actor_role) = book.actor_columns();
             let report = faulty_report::ActiveModel {
                 account_id: Set(account_id),
                 photo_id: Set(photo_id),
                 edit_id: Set(edit.id),
                 reason: Set(reason.clone()),
                 reported_at: Set(now),
+                actor_user_id: Set(actor_user_id),
+                actor_role: Set(actor_role),
                 ..Default::default()
             }
             .insert(&txn)

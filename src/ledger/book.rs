@@ -7,6 +7,7 @@ use entity::{account, ledger_entry, lot};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 
+use super::actor::Actor;
 use super::cause::Cause;
 use crate::config::LAUNCH_CAMPAIGN;
 use crate::error::Error;
@@ -20,6 +21,8 @@ pub struct Book {
     pub lots: Vec<lot::Model>,
     /// Whether this transaction changed what the account's balance shows.
     changed: bool,
+    /// Who acts in this transaction; none for the clock's own.
+    pub actor: Option<Actor>,
 }
 
 /// One change of a lot, as the ledger records it.
@@ -101,16 +104,23 @@ impl Book {
             account,
             lots,
             changed: false,
+            actor: None,
         }))
     }
 
-    /// The book of an account created in this transaction.
-    pub fn new_account(account: account::Model) -> Book {
+    /// The book of an account `actor` created in this transaction.
+    pub fn new_account(account: account::Model, actor: Option<Actor>) -> Book {
         Book {
             account,
             lots: Vec::new(),
             changed: true,
+            actor,
         }
+    }
+
+    /// The stored columns of who acts, for a row this transaction writes.
+    pub fn actor_columns(&self) -> (Option<String>, Option<String>) {
+        Actor::columns(self.actor.as_ref())
     }
 
     /// Whether this transaction changed what the account's balance shows.
@@ -260,6 +270,12 @@ impl Book {
         entry: Entry,
     ) -> Result<ledger_entry::Model, Error> {
         self.changed = true;
+        let actor = if entry.cause.is_the_clocks() {
+            None
+        } else {
+            self.actor.as_ref()
+        };
+        let (actor_user_id, actor_role) = Actor::columns(actor);
         Ok(ledger_entry::ActiveModel {
             account_id: Set(self.account.id),
             lot_id: Set(lot.id),
@@ -270,6 +286,8 @@ impl Book {
             created_at: Set(entry.at),
             cause: Set(entry.cause.to_string()),
             description: Set(entry.description),
+            actor_user_id: Set(actor_user_id),
+            actor_role: Set(actor_role),
             ..Default::default()
         }
         .insert(txn)

@@ -36,6 +36,13 @@ impl fmt::Display for Cause {
     }
 }
 
+impl Cause {
+    /// Whether the clock wrote the entry, not a person: it then records no actor.
+    pub fn is_the_clocks(&self) -> bool {
+        matches!(self, Cause::Reset | Cause::Expiry | Cause::Promotion)
+    }
+}
+
 /// A cause no release wrote.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown ledger cause {0:?}")]

@@ -14,6 +14,7 @@ use crate::rules::entitlement::{Campaign, campaigns};
 use book::Book;
 
 mod accounts;
+mod actor;
 mod announce;
 mod apply;
 mod book;
@@ -25,6 +26,7 @@ mod library;
 mod purchase;
 mod reads;
 
+pub use actor::Actor;
 pub use announce::ChangeFeed;
 pub use apply::{Applied, ApplyOutcome, ApplyRequest, LogoPlacement, Reported, Reverted, Written};
 pub use book::bucket_label;
@@ -41,6 +43,8 @@ pub struct Ledger {
     campaigns: Arc<[Campaign]>,
     clock: Clock,
     announcer: Arc<announce::Announcer>,
+    /// Who acts through this handle (see [`Ledger::acting_as`]); none for the clock.
+    actor: Option<Actor>,
 }
 
 impl Ledger {
@@ -54,6 +58,7 @@ impl Ledger {
             config,
             clock,
             announcer,
+            actor: None,
         })
     }
 
@@ -72,6 +77,15 @@ impl Ledger {
     pub fn clock(&self) -> &Clock {
         &self.clock
     }
+
+    /// This ledger as `actor`: every edit, report, purchase and ledger entry it writes
+    /// for a person records them; what the clock makes due on the way records no one.
+    pub fn acting_as(&self, actor: Actor) -> Ledger {
+        Ledger {
+            actor: Some(actor),
+            ..self.clone()
+        }
+    }
 }
 
 impl Ledger {
@@ -82,6 +96,7 @@ impl Ledger {
         let Some(mut book) = Book::open(txn, account_id).await? else {
             return refuse(RefusalCode::AccountNotFound, "No such account.");
         };
+        book.actor = self.actor.clone();
         let now = self.now();
         self.catch_up(txn, &mut book, now).await?;
         Ok((book, now))

@@ -125,12 +125,15 @@ impl Ledger {
                 description: format!("Purchase of {} ({})", pack.name, number.text),
             };
             let lot = book.grant_new_lot(&txn, lot, now).await?;
+            let (actor_user_id, actor_role) = book.actor_columns();
             let purchase = purchase::ActiveModel {
                 account_id: Set(account_id),
                 pack_id: Set(pack.id.clone()),
                 lot_id: Set(lot.id),
                 invoice_id: Set(invoice.id),
                 purchased_at: Set(now),
+                actor_user_id: Set(actor_user_id),
+                actor_role: Set(actor_role),
                 ..Default::default()
             }
             .insert(&txn)

@@ -3,12 +3,26 @@ use entity::{account, ledger_entry, lot};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::Ledger;
+use super::accounts::MAX_EXTERNAL_ID_CHARS;
 use crate::error::Error;
 use crate::rules::balance::{Breakdown, breakdown};
+use crate::rules::text::is_printable;
 
 impl Ledger {
     pub async fn account(&self, account_id: i64) -> Result<Option<account::Model>, Error> {
         Ok(account::Entity::find_by_id(account_id).one(&self.db).await?)
+    }
+
+    /// The account the platform names `external_id`, if any; none for a text no
+    /// account can have (PostgreSQL would refuse a NUL in it).
+    pub async fn account_by_external_id(&self, external_id: &str) -> Result<Option<account::Model>, Error> {
+        if !is_printable(external_id, MAX_EXTERNAL_ID_CHARS) {
+            return Ok(None);
+        }
+        Ok(account::Entity::find()
+            .filter(account::Column::ExternalId.eq(external_id))
+            .one(&self.db)
+            .await?)
     }
 
     /// The account's balance and breakdown now. When the clock has passed an expiry,

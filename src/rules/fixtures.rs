@@ -19,6 +19,8 @@ pub fn account(plan: PlanCode) -> account::Model {
         next_reset_at: utc("2027-01-01T00:00:00Z"),
         promotion_processed: true,
         promotions_considered: ",launch,".into(),
+        external_id: None,
+        subscription_sequence: None,
     }
 }
 

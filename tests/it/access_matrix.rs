@@ -27,7 +27,7 @@ use studio_bff::rules::balance::Breakdown;
 use studio_bff::rules::catalog::packs_for;
 
 /// How many cases the matrix has today: a matrix that silently shrinks fails.
-const EXPECTED_CASES: usize = 106;
+const EXPECTED_CASES: usize = 110;
 
 const MODERN: &str = "graphql-transport-ws";
 const LEGACY: &str = "graphql-ws";
@@ -42,6 +42,10 @@ const NODE: &str = "query Node($id: ID!) { node(id: $id) { __typename id \
     ... on FaultyReport { reason } ... on Logo { name imageUrl } ... on LedgerEntry { amount description } \
     ... on Invoice { number } ... on Background { name } ... on CreditPack { name } } }";
 const ACCOUNT: &str = "query Account($id: ID!) { account(id: $id) { id name balance { available } } }";
+const ACCOUNT_BY_EXTERNAL_ID: &str = "query ByExternalId($externalId: String!) { \
+    accountByExternalId(externalId: $externalId) { id name externalId balance { available } } }";
+/// The platform's id of account B.
+const B_EXTERNAL_ID: &str = "platform-bravo";
 const APPLY: &str = "mutation Apply($input: ApplyChangesInput!) { applyChanges(input: $input) { \
     creditsCharged edits { id photo { id } } unchanged { id } balance { available } userErrors { code message field } } }";
 const REVERT: &str = "mutation Revert($input: RevertPhotosInput!) { revertPhotos(input: $input) { \
@@ -311,11 +315,11 @@ impl World {
         let app = TestApp::start(db, Config::default()).await;
         let ledger = &app.ledger;
         let a = ledger
-            .create_account("Alpha Autos", PlanCode::Professional, 2)
+            .create_account("Alpha Autos", PlanCode::Professional, 2, None)
             .await
             .expect("A");
         let b = ledger
-            .create_account("Bravo Motors", PlanCode::Basic, 2)
+            .create_account("Bravo Motors", PlanCode::Basic, 2, Some(B_EXTERNAL_ID))
             .await
             .expect("B");
         let a_photos = register(&app, a.id, "alpha").await;
@@ -484,6 +488,10 @@ impl World {
             "Query.backgrounds" => (Target::MemberOfB, request(BACKGROUNDS, json!({}))),
             "Query.packCatalog" => (Target::MemberOfB, request(PACK_CATALOG, json!({}))),
             "Query.account" => (Target::Ops, request(ACCOUNT, json!({"id": b}))),
+            "Query.accountByExternalId" => (
+                Target::Ops,
+                request(ACCOUNT_BY_EXTERNAL_ID, json!({"externalId": B_EXTERNAL_ID})),
+            ),
             "Mutation.addLogo" => (
                 Target::MemberOfB,
                 request(
@@ -816,6 +824,15 @@ impl World {
                     ),
                 ]
             }
+            "Query.accountByExternalId" => vec![case(
+                MemberOnOps,
+                None,
+                "B's account by its platform id",
+                Check::Forbidden {
+                    request: request(ACCOUNT_BY_EXTERNAL_ID, json!({"externalId": B_EXTERNAL_ID})),
+                    missing: Some(request(ACCOUNT_BY_EXTERNAL_ID, json!({"externalId": "no-such-account"}))),
+                },
+            )],
             "Mutation.setClock" => vec![case(
                 MemberOnOps,
                 None,

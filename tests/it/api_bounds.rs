@@ -19,7 +19,11 @@ const REPORTS_PAGE: &str = "query ReportsPage($photoId: ID!, $first: Int, $after
 /// times: the account's id, the photo's global id, and the global ids of its edits and
 /// of its reports, oldest first.
 async fn photo_with_history(app: &TestApp, edits: usize, reports: usize) -> (i64, String, Vec<String>, Vec<String>) {
-    let account = app.ledger.create_account("Studio", PlanCode::Premium, 1).await.unwrap();
+    let account = app
+        .ledger
+        .create_account("Studio", PlanCode::Premium, 1, None)
+        .await
+        .unwrap();
     let (photo, edit_ids) = edited_photo(app, account.id, edits).await;
     let mut report_ids = Vec::with_capacity(reports);
     for i in 0..reports {
@@ -126,7 +130,7 @@ on_both_databases! {
 
     async fn each_photo_of_a_list_answers_its_own_newest_edits_however_many_another_has(db) {
         let app = TestApp::start(&db, Config::default()).await;
-        let account = app.ledger.create_account("Studio", PlanCode::Premium, 1).await.unwrap();
+        let account = app.ledger.create_account("Studio", PlanCode::Premium, 1, None).await.unwrap();
         let (_, busy) = edited_photo(&app, account.id, 25).await;
         let (_, quiet) = edited_photo(&app, account.id, 3).await;
         let document = "{ viewer { account { photos(first: 2) { edges { node { edits(first: 5) { id } } } } } } }";
@@ -163,7 +167,7 @@ on_both_databases! {
     async fn sixty_concurrent_logos_on_one_account_through_two_instances_leave_exactly_50(db) {
         let one = TestApp::start(&db, Config::default()).await;
         let two = TestApp::start(&db, Config::default()).await;
-        let account = one.ledger.create_account("A", PlanCode::Professional, 1).await.unwrap();
+        let account = one.ledger.create_account("A", PlanCode::Professional, 1, None).await.unwrap();
         let token = one.member(account.id);
         let add = |app: &'static str, i: usize| json!({"name": format!("{app} {i}"), "imageUrl": "https://img.example/l.png"});
 
@@ -183,7 +187,7 @@ on_both_databases! {
 
     async fn a_configured_max_logos_of_3_accepts_3_refuses_the_4th_and_lists_3(db) {
         let app = TestApp::start(&db, Config { max_logos: 3, ..Config::default() }).await;
-        let account = app.ledger.create_account("A", PlanCode::Professional, 1).await.unwrap();
+        let account = app.ledger.create_account("A", PlanCode::Professional, 1, None).await.unwrap();
         let token = app.member(account.id);
 
         let mut answers = vec![];
@@ -204,7 +208,7 @@ on_both_databases! {
 
     async fn an_account_holding_more_logos_than_max_logos_lists_only_its_oldest_max_logos(db) {
         let roomy = TestApp::start(&db, Config { max_logos: 5, ..Config::default() }).await;
-        let account = roomy.ledger.create_account("A", PlanCode::Professional, 1).await.unwrap();
+        let account = roomy.ledger.create_account("A", PlanCode::Professional, 1, None).await.unwrap();
         for i in 1..=5 {
             roomy.ledger.add_logo(account.id, &format!("L{i}"), "https://img.example/l.png").await.unwrap();
         }

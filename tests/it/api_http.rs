@@ -87,7 +87,11 @@ async fn a_query_over_get_runs() {
 #[tokio::test]
 async fn a_mutation_over_get_is_answered_405_and_not_executed() {
     let (app, _db) = app().await;
-    let account = app.ledger.create_account("A", PlanCode::Professional, 1).await.unwrap();
+    let account = app
+        .ledger
+        .create_account("A", PlanCode::Professional, 1, None)
+        .await
+        .unwrap();
     let token = app.member(account.id);
 
     let (status, _) = get(
@@ -207,7 +211,11 @@ async fn a_request_over_the_time_limit_is_answered_408() {
         ..Limits::default()
     };
     let app = TestApp::with(&db, Config::default(), Clock::manual_at(utc(NOW)), limits).await;
-    let account = app.ledger.create_account("A", PlanCode::Professional, 1).await.unwrap();
+    let account = app
+        .ledger
+        .create_account("A", PlanCode::Professional, 1, None)
+        .await
+        .unwrap();
     // Another writer holds the database, so the mutation waits past the time limit.
     let other = studio_bff::db::connect_and_migrate(&db.url).await.unwrap();
     let blocker = studio_bff::db::begin_write(&other).await.unwrap();
@@ -454,7 +462,11 @@ async fn a_private_schema_suggests_no_name_for_a_misspelt_field_and_a_public_one
 #[tokio::test]
 async fn a_bad_cursor_or_page_size_is_bad_user_input() {
     let (app, _db) = app().await;
-    let account = app.ledger.create_account("A", PlanCode::Professional, 1).await.unwrap();
+    let account = app
+        .ledger
+        .create_account("A", PlanCode::Professional, 1, None)
+        .await
+        .unwrap();
     let token = app.member(account.id);
 
     let cursor = app
@@ -489,7 +501,11 @@ async fn a_bad_cursor_or_page_size_is_bad_user_input() {
 async fn a_database_fault_shows_the_client_only_a_request_id() {
     let db = TestDb::sqlite().await;
     let app = TestApp::start(&db, Config::default()).await;
-    let account = app.ledger.create_account("A", PlanCode::Professional, 1).await.unwrap();
+    let account = app
+        .ledger
+        .create_account("A", PlanCode::Professional, 1, None)
+        .await
+        .unwrap();
     // A fault that no retry cures (an unreachable database is `UNAVAILABLE`: db_faults.rs).
     app.ledger
         .db()
@@ -591,7 +607,11 @@ async fn each_operation_runs_in_a_span_named_after_it() {
     let subscriber = tracing_subscriber::registry().with(OperationSpans(spans.clone()));
     let _guard = tracing::subscriber::set_default(subscriber);
     let (app, _db) = app().await;
-    let account = app.ledger.create_account("A", PlanCode::Professional, 1).await.unwrap();
+    let account = app
+        .ledger
+        .create_account("A", PlanCode::Professional, 1, None)
+        .await
+        .unwrap();
     // Other tests of this binary may have met the span's callsite first, with no
     // subscriber: its interest was cached as "never" then.
     tracing::callsite::rebuild_interest_cache();

@@ -19,7 +19,7 @@ async fn page(app: &TestApp, token: &str, list: &str, first: i32, after: Value) 
 on_both_databases! {
     async fn a_retried_apply_answers_its_first_edits_and_the_balance_now(db) {
         let app = TestApp::start(&db, Config::default()).await;
-        let account = app.ledger.create_account("Autohaus Ost", PlanCode::Professional, 2).await.unwrap();
+        let account = app.ledger.create_account("Autohaus Ost", PlanCode::Professional, 2, None).await.unwrap();
         let token = app.member(account.id);
         let photos = app.photos(account.id, 3).await;
         let apply = |photos: &[&String], background: &str, key: &str| json!({"input": {
@@ -47,7 +47,7 @@ on_both_databases! {
 
     async fn the_studio_applies_a_look_lists_photos_reverts_and_reports(db) {
         let app = TestApp::start(&db, Config::default()).await;
-        let account = app.ledger.create_account("Autohaus Nord", PlanCode::Professional, 2).await.unwrap();
+        let account = app.ledger.create_account("Autohaus Nord", PlanCode::Professional, 2, None).await.unwrap();
         let token = app.member(account.id);
         let photos = app.photos(account.id, 3).await;
         let logo = app.op(&token, "AddLogo", json!({"name": "Logo", "imageUrl": "https://img.example/logo.png"})).await;
@@ -124,7 +124,7 @@ on_both_databases! {
     async fn the_billing_page_shows_every_bucket_the_history_invoices_and_the_catalog(db) {
         let config = Config { launch_at: Some(utc("2026-11-20T00:00:00Z")), ..Config::default() };
         let app = TestApp::start(&db, config).await;
-        let account = app.ledger.create_account("Autohaus Nord", PlanCode::ProfessionalPlus, 2).await.unwrap();
+        let account = app.ledger.create_account("Autohaus Nord", PlanCode::ProfessionalPlus, 2, None).await.unwrap();
         let token = app.member(account.id);
         let small = app.gid(Kind::CreditPack, "pro-small");
 
@@ -193,8 +193,8 @@ on_both_databases! {
 
     async fn the_header_shows_the_available_total_or_unlimited_for_premium(db) {
         let app = TestApp::start(&db, Config::default()).await;
-        let pro = app.ledger.create_account("Pro", PlanCode::Professional, 2).await.unwrap();
-        let premium = app.ledger.create_account("Premium", PlanCode::Premium, 2).await.unwrap();
+        let pro = app.ledger.create_account("Pro", PlanCode::Professional, 2, None).await.unwrap();
+        let premium = app.ledger.create_account("Premium", PlanCode::Premium, 2, None).await.unwrap();
 
         let pro_header = app.op(&app.member(pro.id), "HeaderBalanceInitial", json!({})).await;
         let premium_header = app.op(&app.member(premium.id), "HeaderBalanceInitial", json!({})).await;
@@ -236,8 +236,8 @@ on_both_databases! {
 
     async fn a_member_sees_another_accounts_records_as_missing_and_no_ops_field(db) {
         let app = TestApp::start(&db, Config::default()).await;
-        let mine = app.ledger.create_account("Mine", PlanCode::Professional, 2).await.unwrap();
-        let theirs = app.ledger.create_account("Theirs", PlanCode::Professional, 2).await.unwrap();
+        let mine = app.ledger.create_account("Mine", PlanCode::Professional, 2, None).await.unwrap();
+        let theirs = app.ledger.create_account("Theirs", PlanCode::Professional, 2, None).await.unwrap();
         let token = app.member(mine.id);
         let their_photo = app.photos(theirs.id, 1).await.remove(0);
 
@@ -255,7 +255,7 @@ on_both_databases! {
 
     async fn ops_sees_any_account_and_its_nodes(db) {
         let app = TestApp::start(&db, Config::default()).await;
-        let account = app.ledger.create_account("Any", PlanCode::Basic, 1).await.unwrap();
+        let account = app.ledger.create_account("Any", PlanCode::Basic, 1, None).await.unwrap();
         let photo = app.photos(account.id, 1).await.remove(0);
 
         let node = app.op(&app.ops(), "PhotoHistory", json!({"photoId": photo})).await;
@@ -267,8 +267,8 @@ on_both_databases! {
 
     async fn a_cursor_of_another_accounts_list_is_refused_exactly_like_a_forged_one(db) {
         let app = TestApp::start(&db, Config::default()).await;
-        let a = app.ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
-        let b = app.ledger.create_account("B", PlanCode::Professional, 2).await.unwrap();
+        let a = app.ledger.create_account("A", PlanCode::Professional, 2, None).await.unwrap();
+        let b = app.ledger.create_account("B", PlanCode::Professional, 2, None).await.unwrap();
         // Interleaved, so that either account's positions fall inside the other's lists.
         for n in 0..2 {
             for account in [a.id, b.id] {

@@ -45,7 +45,7 @@ fn apply(photo_ids: Vec<i64>, background: &str, logo: Option<i64>, key: String) 
 async fn studio_account(app: &TestApp, photos: usize) -> (i64, Vec<i64>) {
     let account = app
         .ledger
-        .create_account("Studio", PlanCode::ProfessionalPlus, 5)
+        .create_account("Studio", PlanCode::ProfessionalPlus, 5, None)
         .await
         .unwrap();
     let registrations: Vec<(String, String)> = (0..photos)
@@ -75,7 +75,7 @@ async fn studio_account(app: &TestApp, photos: usize) -> (i64, Vec<i64>) {
 async fn billing_account(app: &TestApp, purchases: usize, charges: usize) -> i64 {
     let account = app
         .ledger
-        .create_account("Billing", PlanCode::ProfessionalPlus, 20)
+        .create_account("Billing", PlanCode::ProfessionalPlus, 20, None)
         .await
         .unwrap();
     for i in 0..purchases {
@@ -206,8 +206,8 @@ on_both_databases! {
 
     async fn a_purchase_reads_nothing_after_its_transaction(db) {
         let (app, counter) = counted_app(&db).await;
-        let by_api = app.ledger.create_account("By API", PlanCode::ProfessionalPlus, 5).await.unwrap().id;
-        let by_ledger = app.ledger.create_account("By ledger", PlanCode::ProfessionalPlus, 5).await.unwrap().id;
+        let by_api = app.ledger.create_account("By API", PlanCode::ProfessionalPlus, 5, None).await.unwrap().id;
+        let by_ledger = app.ledger.create_account("By ledger", PlanCode::ProfessionalPlus, 5, None).await.unwrap().id;
         // The contract's BuyPack, and the invoice's lines and the lot's pack besides.
         let document = "mutation Buy($input: PurchasePackInput!) { purchasePack(input: $input) { \
             invoice { id number total { amountCents currency } \

@@ -13,8 +13,8 @@ use studio_bff::ids::Kind;
 on_both_databases! {
     async fn a_subscriber_gets_the_balance_at_once_then_each_change_of_its_account_only(db) {
         let app = TestApp::start(&db, Config::default()).await;
-        let mine = app.ledger.create_account("Mine", PlanCode::Professional, 2).await.unwrap();
-        let theirs = app.ledger.create_account("Theirs", PlanCode::Professional, 2).await.unwrap();
+        let mine = app.ledger.create_account("Mine", PlanCode::Professional, 2, None).await.unwrap();
+        let theirs = app.ledger.create_account("Theirs", PlanCode::Professional, 2, None).await.unwrap();
         let addr = serve(&app).await;
         let mut socket = connect(addr, "graphql-transport-ws").await;
         send(&mut socket, json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {}", app.member(mine.id))}})).await;
@@ -38,7 +38,7 @@ on_both_databases! {
     async fn set_clock_across_a_reset_pushes_the_new_cycle(db) {
         let app = TestApp::start(&db, Config::default()).await;
         // Professional, 2 slots: 10 monthly credits; the cycle resets on 1 December.
-        let account = app.ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
+        let account = app.ledger.create_account("A", PlanCode::Professional, 2, None).await.unwrap();
         app.charge_one(account.id, "before-the-reset").await;
         let mut socket = subscribe_header(&app, serve(&app).await, account.id).await;
         let before = receive(&mut socket).await;
@@ -73,7 +73,11 @@ async fn postgres_a_charge_on_one_instance_reaches_the_header_on_another_within_
     let db = crate::common::TestDb::postgres().await;
     let one = TestApp::start(&db, Config::default()).await;
     let other = TestApp::start(&db, Config::default()).await;
-    let account = one.ledger.create_account("A", PlanCode::Professional, 4).await.unwrap();
+    let account = one
+        .ledger
+        .create_account("A", PlanCode::Professional, 4, None)
+        .await
+        .unwrap();
     let photos = other.photos(account.id, 3).await;
     let mut socket = subscribe_header(&one, serve(&one).await, account.id).await;
     assert_eq!(
@@ -104,7 +108,11 @@ async fn postgres_after_the_listening_connection_is_killed_the_header_is_right_w
     let db = crate::common::TestDb::postgres().await;
     let one = TestApp::start(&db, Config::default()).await;
     let other = TestApp::start(&db, Config::default()).await;
-    let account = one.ledger.create_account("A", PlanCode::Professional, 4).await.unwrap();
+    let account = one
+        .ledger
+        .create_account("A", PlanCode::Professional, 4, None)
+        .await
+        .unwrap();
     let mut socket = subscribe_header(&one, serve(&one).await, account.id).await;
     assert_eq!(
         receive(&mut socket).await["payload"]["data"]["balanceChanged"]["available"],

@@ -27,7 +27,7 @@ where
 on_both_databases! {
     async fn a_batch_beyond_the_credits_is_refused_with_insufficient_credits_and_charges_nothing(db) {
         let app = TestApp::start(&db, Config::default()).await;
-        let account = app.ledger.create_account("A", PlanCode::Professional, 1).await.unwrap();
+        let account = app.ledger.create_account("A", PlanCode::Professional, 1, None).await.unwrap();
         let photos = app.photos(account.id, 6).await;
 
         let payload = app.op(&app.member(account.id), "ApplyChanges", apply_input(&photos, &app.gid(Kind::Background, "showroom"), "k1")).await["applyChanges"].clone();
@@ -41,7 +41,7 @@ on_both_databases! {
 
     async fn premium_past_its_cap_is_refused_with_fair_use_cap_reached(db) {
         let app = TestApp::start(&db, Config { fair_use_cap: 2, ..Config::default() }).await;
-        let account = app.ledger.create_account("P", PlanCode::Premium, 1).await.unwrap();
+        let account = app.ledger.create_account("P", PlanCode::Premium, 1, None).await.unwrap();
         let photos = app.photos(account.id, 3).await;
         let token = app.member(account.id);
         let showroom = app.gid(Kind::Background, "showroom");
@@ -55,7 +55,7 @@ on_both_databases! {
 
     async fn an_empty_batch_is_refused_with_empty_batch(db) {
         let app = TestApp::start(&db, Config::default()).await;
-        let account = app.ledger.create_account("A", PlanCode::Professional, 1).await.unwrap();
+        let account = app.ledger.create_account("A", PlanCode::Professional, 1, None).await.unwrap();
 
         let payload = app.op(&app.member(account.id), "ApplyChanges", apply_input(&[], &app.gid(Kind::Background, "showroom"), "k1")).await["applyChanges"].clone();
 
@@ -65,7 +65,7 @@ on_both_databases! {
 
     async fn a_batch_over_the_maximum_is_refused_with_batch_too_large(db) {
         let app = TestApp::start(&db, Config { max_batch_photos: 2, ..Config::default() }).await;
-        let account = app.ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
+        let account = app.ledger.create_account("A", PlanCode::Professional, 2, None).await.unwrap();
         let photos = app.photos(account.id, 3).await;
 
         let payload = app.op(&app.member(account.id), "ApplyChanges", apply_input(&photos, &app.gid(Kind::Background, "showroom"), "k1")).await["applyChanges"].clone();
@@ -76,8 +76,8 @@ on_both_databases! {
 
     async fn another_accounts_photo_or_a_tampered_id_is_refused_with_photo_not_found(db) {
         let app = TestApp::start(&db, Config::default()).await;
-        let mine = app.ledger.create_account("Mine", PlanCode::Professional, 2).await.unwrap();
-        let theirs = app.ledger.create_account("Theirs", PlanCode::Professional, 2).await.unwrap();
+        let mine = app.ledger.create_account("Mine", PlanCode::Professional, 2, None).await.unwrap();
+        let theirs = app.ledger.create_account("Theirs", PlanCode::Professional, 2, None).await.unwrap();
         let my_photo = app.photos(mine.id, 1).await.remove(0);
         let their_photo = app.photos(theirs.id, 1).await.remove(0);
         let token = app.member(mine.id);
@@ -99,7 +99,7 @@ on_both_databases! {
 
     async fn an_unknown_background_is_refused_with_background_not_found(db) {
         let app = TestApp::start(&db, Config::default()).await;
-        let account = app.ledger.create_account("A", PlanCode::Professional, 1).await.unwrap();
+        let account = app.ledger.create_account("A", PlanCode::Professional, 1, None).await.unwrap();
         let photos = app.photos(account.id, 1).await;
 
         let payload = app.op(&app.member(account.id), "ApplyChanges", apply_input(&photos, &app.gid(Kind::Background, "the-moon"), "k1")).await["applyChanges"].clone();
@@ -111,8 +111,8 @@ on_both_databases! {
 
     async fn another_accounts_logo_is_refused_with_logo_not_found(db) {
         let app = TestApp::start(&db, Config::default()).await;
-        let mine = app.ledger.create_account("Mine", PlanCode::Professional, 1).await.unwrap();
-        let theirs = app.ledger.create_account("Theirs", PlanCode::Professional, 1).await.unwrap();
+        let mine = app.ledger.create_account("Mine", PlanCode::Professional, 1, None).await.unwrap();
+        let theirs = app.ledger.create_account("Theirs", PlanCode::Professional, 1, None).await.unwrap();
         let photos = app.photos(mine.id, 1).await;
         let their_logo = app.ledger.add_logo(theirs.id, "Theirs", "https://img.example/l.png").await.unwrap();
 
@@ -129,7 +129,7 @@ on_both_databases! {
 
     async fn reporting_a_photo_without_an_edit_is_refused_with_photo_not_edited(db) {
         let app = TestApp::start(&db, Config::default()).await;
-        let account = app.ledger.create_account("A", PlanCode::Professional, 1).await.unwrap();
+        let account = app.ledger.create_account("A", PlanCode::Professional, 1, None).await.unwrap();
         let photo = app.photos(account.id, 1).await.remove(0);
 
         let payload = app.op(&app.member(account.id), "ReportFaultyPhoto", json!({"photoId": photo, "reason": "?"})).await["reportFaultyPhoto"].clone();
@@ -140,7 +140,7 @@ on_both_databases! {
 
     async fn a_pack_of_another_plan_is_refused_with_pack_not_available(db) {
         let app = TestApp::start(&db, Config::default()).await;
-        let account = app.ledger.create_account("A", PlanCode::Professional, 1).await.unwrap();
+        let account = app.ledger.create_account("A", PlanCode::Professional, 1, None).await.unwrap();
 
         let payload = app.op(&app.member(account.id), "BuyPack", json!({"packId": app.gid(Kind::CreditPack, "basic-small"), "idempotencyKey": "k1"})).await["purchasePack"].clone();
 
@@ -151,7 +151,7 @@ on_both_databases! {
 
     async fn a_key_reused_for_another_pack_is_refused_with_idempotency_key_reused(db) {
         let app = TestApp::start(&db, Config::default()).await;
-        let account = app.ledger.create_account("A", PlanCode::Professional, 1).await.unwrap();
+        let account = app.ledger.create_account("A", PlanCode::Professional, 1, None).await.unwrap();
         let token = app.member(account.id);
         app.op(&token, "BuyPack", json!({"packId": app.gid(Kind::CreditPack, "pro-small"), "idempotencyKey": "k1"})).await;
 
@@ -163,7 +163,7 @@ on_both_databases! {
 
     async fn a_logo_without_a_name_is_refused_with_invalid_input(db) {
         let app = TestApp::start(&db, Config::default()).await;
-        let account = app.ledger.create_account("A", PlanCode::Professional, 1).await.unwrap();
+        let account = app.ledger.create_account("A", PlanCode::Professional, 1, None).await.unwrap();
 
         let payload = app.op(&app.member(account.id), "AddLogo", json!({"name": "  ", "imageUrl": "https://img.example/l.png"})).await["addLogo"].clone();
 
@@ -174,7 +174,7 @@ on_both_databases! {
 
     async fn a_report_reason_with_a_nul_is_refused_with_invalid_input_and_stores_no_report(db) {
         let app = TestApp::start(&db, Config::default()).await;
-        let account = app.ledger.create_account("A", PlanCode::Professional, 1).await.unwrap();
+        let account = app.ledger.create_account("A", PlanCode::Professional, 1, None).await.unwrap();
         let photos = app.photos(account.id, 1).await;
         let token = app.member(account.id);
         app.op(&token, "ApplyChanges", apply_input(&photos, &app.gid(Kind::Background, "showroom"), "k1")).await;
@@ -193,7 +193,7 @@ on_both_databases! {
 
     async fn idempotency_keys_with_a_control_character_are_refused_with_invalid_input_and_charge_and_bill_nothing(db) {
         let app = TestApp::start(&db, Config::default()).await;
-        let account = app.ledger.create_account("A", PlanCode::Professional, 1).await.unwrap();
+        let account = app.ledger.create_account("A", PlanCode::Professional, 1, None).await.unwrap();
         let photos = app.photos(account.id, 1).await;
         let token = app.member(account.id);
         let showroom = app.gid(Kind::Background, "showroom");
@@ -224,7 +224,7 @@ on_both_databases! {
 
     async fn the_50th_logo_is_accepted_and_the_51st_is_refused_with_too_many_logos_storing_nothing(db) {
         let app = TestApp::start(&db, Config::default()).await;
-        let account = app.ledger.create_account("A", PlanCode::Professional, 1).await.unwrap();
+        let account = app.ledger.create_account("A", PlanCode::Professional, 1, None).await.unwrap();
         for i in 1..50 {
             app.ledger.add_logo(account.id, &format!("Logo {i}"), "https://img.example/l.png").await.unwrap();
         }

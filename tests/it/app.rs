@@ -149,7 +149,7 @@ async fn stopping_closes_open_websockets_with_1001_on_both_protocols_and_returns
     let addr = app.local_addr();
     let account = app
         .ledger()
-        .create_account("A", entity::enums::PlanCode::Professional, 2)
+        .create_account("A", entity::enums::PlanCode::Professional, 2, None)
         .await
         .unwrap();
     let token = TestApp::of(&app).member(account.id);

@@ -609,9 +609,9 @@ impl Harness {
             Action::Create { plan, slots } => m
                 .create_account(*plan, *slots)
                 .map(|a| Outcome::Account(m.account(a).clone())),
-            Action::Subscription { account, plan, slots } => {
-                m.update_subscription(*account, *plan, *slots).map(Outcome::Account)
-            }
+            Action::Subscription { account, plan, slots } => m
+                .update_subscription(*account, *plan, *slots)
+                .map(Outcome::Account),
             Action::Photos { account, n } => m.register_photos(*account, *n).map(Outcome::Photos),
             Action::Logo { account } => m.add_logo(*account).map(Outcome::Logo),
             Action::Apply { account, input, key } => m
@@ -644,7 +644,7 @@ impl Harness {
         let account = |a: &Option<usize>| a.map_or(MISSING_ID, |a| db_id(&self.ids.accounts, a));
         let result = match action {
             Action::Create { plan, slots } => l
-                .create_account(&format!("Dealer {}", self.model.account_count()), *plan, *slots)
+                .create_account(&format!("Dealer {}", self.model.account_count()), *plan, *slots, None)
                 .await
                 .map(DbOutcome::Account),
             Action::Subscription {
@@ -652,7 +652,7 @@ impl Harness {
                 plan,
                 slots,
             } => l
-                .update_subscription(account(a), *plan, *slots)
+                .update_subscription(account(a), *plan, *slots, None)
                 .await
                 .map(DbOutcome::Account),
             Action::Photos { account: a, n } => {
@@ -1221,38 +1221,38 @@ async fn spend(ledger: &Ledger, account_id: i64, n: usize, key: &str) {
 /// Premium; Professional Plus lowered to Professional before the promotion opens.
 async fn split_setup(ledger: &Ledger) -> Vec<i64> {
     let plus = ledger
-        .create_account("Plus", PlanCode::ProfessionalPlus, 50)
+        .create_account("Plus", PlanCode::ProfessionalPlus, 50, None)
         .await
         .expect("create");
     spend(ledger, plus.id, 30, "a1").await;
     ledger.purchase_pack(plus.id, "pro-medium", "p1").await.expect("buy");
 
     let pro = ledger
-        .create_account("Pro", PlanCode::Professional, 8)
+        .create_account("Pro", PlanCode::Professional, 8, None)
         .await
         .expect("create");
     ledger.purchase_pack(pro.id, "pro-small", "p1").await.expect("buy");
     spend(ledger, pro.id, 50, "a1").await;
 
     let basic = ledger
-        .create_account("Basic", PlanCode::Basic, 0)
+        .create_account("Basic", PlanCode::Basic, 0, None)
         .await
         .expect("create");
     ledger.purchase_pack(basic.id, "basic-small", "p1").await.expect("buy");
     spend(ledger, basic.id, 30, "a1").await;
 
     let premium = ledger
-        .create_account("Premium", PlanCode::Premium, 5)
+        .create_account("Premium", PlanCode::Premium, 5, None)
         .await
         .expect("create");
     spend(ledger, premium.id, 10, "a1").await;
 
     let lowered = ledger
-        .create_account("Lowered", PlanCode::ProfessionalPlus, 10)
+        .create_account("Lowered", PlanCode::ProfessionalPlus, 10, None)
         .await
         .expect("create");
     ledger
-        .update_subscription(lowered.id, PlanCode::Professional, 4)
+        .update_subscription(lowered.id, PlanCode::Professional, 4, None)
         .await
         .expect("lower the plan");
 

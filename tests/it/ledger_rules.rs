@@ -65,7 +65,7 @@ async fn assert_lots_balance(ledger: &Ledger, account_id: i64) {
 on_both_databases! {
     async fn three_photos_applied_cost_three_credits(db) {
         let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
-        let account = ledger.create_account("Autohaus Nord", PlanCode::Professional, 2).await.unwrap();
+        let account = ledger.create_account("Autohaus Nord", PlanCode::Professional, 2, None).await.unwrap();
         let ids = photos(&ledger, account.id, 3).await;
 
         let outcome = ledger.apply_changes(account.id, &apply(&ids, "showroom", "k1")).await.unwrap().outcome;
@@ -78,7 +78,7 @@ on_both_databases! {
 
     async fn the_same_look_again_is_free_and_reported_unchanged(db) {
         let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
-        let account = ledger.create_account("Autohaus", PlanCode::Professional, 2).await.unwrap();
+        let account = ledger.create_account("Autohaus", PlanCode::Professional, 2, None).await.unwrap();
         let ids = photos(&ledger, account.id, 2).await;
         ledger.apply_changes(account.id, &apply(&ids[..1], "showroom", "k1")).await.unwrap();
 
@@ -91,7 +91,7 @@ on_both_databases! {
 
     async fn background_and_logo_in_two_steps_cost_two_credits(db) {
         let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
-        let account = ledger.create_account("Autohaus", PlanCode::Professional, 2).await.unwrap();
+        let account = ledger.create_account("Autohaus", PlanCode::Professional, 2, None).await.unwrap();
         let ids = photos(&ledger, account.id, 1).await;
         let logo = ledger.add_logo(account.id, "Logo", "https://img.example/logo.png").await.unwrap();
         ledger.apply_changes(account.id, &apply(&ids, "showroom", "k1")).await.unwrap();
@@ -108,7 +108,7 @@ on_both_databases! {
 
     async fn a_batch_the_account_cannot_pay_charges_nothing(db) {
         let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
-        let account = ledger.create_account("Autohaus", PlanCode::Professional, 1).await.unwrap();
+        let account = ledger.create_account("Autohaus", PlanCode::Professional, 1, None).await.unwrap();
         let ids = photos(&ledger, account.id, 6).await;
 
         let refused = ledger.apply_changes(account.id, &apply(&ids, "showroom", "k1")).await;
@@ -147,8 +147,8 @@ on_both_databases! {
     async fn batch_refusals_name_the_input_and_change_nothing(db) {
         let config = Config { max_batch_photos: 3, ..Config::default() };
         let ledger = db.ledger(config, utc("2026-11-24T10:00:00Z")).await;
-        let account = ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
-        let other = ledger.create_account("B", PlanCode::Professional, 2).await.unwrap();
+        let account = ledger.create_account("A", PlanCode::Professional, 2, None).await.unwrap();
+        let other = ledger.create_account("B", PlanCode::Professional, 2, None).await.unwrap();
         let ids = photos(&ledger, account.id, 4).await;
         let foreign = photos(&ledger, other.id, 1).await;
         let foreign_logo = ledger.add_logo(other.id, "Theirs", "https://img.example/l.png").await.unwrap();
@@ -179,7 +179,7 @@ on_both_databases! {
 
     async fn the_same_photo_twice_in_a_batch_counts_once(db) {
         let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
-        let account = ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
+        let account = ledger.create_account("A", PlanCode::Professional, 2, None).await.unwrap();
         let ids = photos(&ledger, account.id, 2).await;
 
         let outcome = ledger.apply_changes(account.id, &apply(&[ids[0], ids[1], ids[0]], "showroom", "k")).await.unwrap().outcome;
@@ -190,7 +190,7 @@ on_both_databases! {
 
     async fn a_repeated_key_returns_the_first_answer_and_another_input_is_refused(db) {
         let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
-        let account = ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
+        let account = ledger.create_account("A", PlanCode::Professional, 2, None).await.unwrap();
         let ids = photos(&ledger, account.id, 2).await;
         let first = ledger.apply_changes(account.id, &apply(&ids, "showroom", "key-1")).await.unwrap().outcome;
 
@@ -206,7 +206,7 @@ on_both_databases! {
 
     async fn a_key_older_than_the_retention_acts_anew(db) {
         let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
-        let account = ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
+        let account = ledger.create_account("A", PlanCode::Professional, 2, None).await.unwrap();
         let ids = photos(&ledger, account.id, 1).await;
         ledger.apply_changes(account.id, &apply(&ids, "showroom", "key")).await.unwrap();
         ledger.set_clock(utc("2026-11-25T09:59:59Z")).await.unwrap();
@@ -222,7 +222,7 @@ on_both_databases! {
 
     async fn revert_is_free_and_a_no_op_without_an_edit(db) {
         let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
-        let account = ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
+        let account = ledger.create_account("A", PlanCode::Professional, 2, None).await.unwrap();
         let ids = photos(&ledger, account.id, 2).await;
         ledger.apply_changes(account.id, &apply(&ids[..1], "showroom", "k1")).await.unwrap();
 
@@ -237,8 +237,8 @@ on_both_databases! {
 
     async fn only_a_photo_with_an_applied_edit_can_be_reported_and_reports_are_free(db) {
         let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
-        let account = ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
-        let other = ledger.create_account("B", PlanCode::Professional, 2).await.unwrap();
+        let account = ledger.create_account("A", PlanCode::Professional, 2, None).await.unwrap();
+        let other = ledger.create_account("B", PlanCode::Professional, 2, None).await.unwrap();
         let ids = photos(&ledger, account.id, 1).await;
         assert_eq!(refusal_code(ledger.report_faulty_photo(account.id, ids[0], None).await), RefusalCode::PhotoNotEdited);
         let applied = ledger.apply_changes(account.id, &apply(&ids, "showroom", "k1")).await.unwrap().outcome;
@@ -258,8 +258,8 @@ on_both_databases! {
 
     async fn a_purchase_grants_a_lot_for_twelve_months_and_numbers_invoices_without_gaps(db) {
         let ledger = db.ledger(Config::default(), utc("2028-02-29T15:00:00Z")).await;
-        let basic = ledger.create_account("Basic", PlanCode::Basic, 0).await.unwrap();
-        let pro = ledger.create_account("Pro", PlanCode::Professional, 1).await.unwrap();
+        let basic = ledger.create_account("Basic", PlanCode::Basic, 0, None).await.unwrap();
+        let pro = ledger.create_account("Pro", PlanCode::Professional, 1, None).await.unwrap();
 
         let first = ledger.purchase_pack(basic.id, "basic-medium", "p1").await.unwrap().outcome;
         let refused = ledger.purchase_pack(pro.id, "basic-medium", "p2").await;
@@ -285,7 +285,7 @@ on_both_databases! {
     async fn premium_has_no_packs_and_stops_at_its_fair_use_cap(db) {
         let config = Config { fair_use_cap: 2, ..Config::default() };
         let ledger = db.ledger(config, utc("2026-11-24T10:00:00Z")).await;
-        let account = ledger.create_account("Premium", PlanCode::Premium, 10).await.unwrap();
+        let account = ledger.create_account("Premium", PlanCode::Premium, 10, None).await.unwrap();
         let ids = photos(&ledger, account.id, 3).await;
         assert!(ledger.balance(&account).await.unwrap().unlimited);
 
@@ -304,7 +304,7 @@ on_both_databases! {
 
     async fn credits_are_spent_promotion_first_then_monthly_then_purchased(db) {
         let ledger = db.ledger(launch_config("2026-12-01T00:00:00Z"), utc("2026-12-02T10:00:00Z")).await;
-        let account = ledger.create_account("Plus", PlanCode::ProfessionalPlus, 1).await.unwrap();
+        let account = ledger.create_account("Plus", PlanCode::ProfessionalPlus, 1, None).await.unwrap();
         ledger.purchase_pack(account.id, "pro-small", "buy").await.unwrap();
         let ids = photos(&ledger, account.id, 30).await;
 
@@ -321,7 +321,7 @@ on_both_databases! {
 
     async fn the_monthly_reset_expires_what_is_left_and_grants_the_new_cycle(db) {
         let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
-        let account = ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
+        let account = ledger.create_account("A", PlanCode::Professional, 2, None).await.unwrap();
         let ids = photos(&ledger, account.id, 3).await;
         ledger.apply_changes(account.id, &apply(&ids, "showroom", "k")).await.unwrap();
 
@@ -342,7 +342,7 @@ on_both_databases! {
 
     async fn a_restarted_service_catches_up_on_resets_it_slept_through(db) {
         let before = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
-        let account = before.create_account("A", PlanCode::Professional, 2).await.unwrap();
+        let account = before.create_account("A", PlanCode::Professional, 2, None).await.unwrap();
         drop(before);
 
         let after = db.ledger(Config::default(), utc("2027-01-15T08:00:00Z")).await;
@@ -355,7 +355,7 @@ on_both_databases! {
 
     async fn free_actions_and_purchases_work_at_a_zero_balance(db) {
         let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
-        let account = ledger.create_account("A", PlanCode::Professional, 1).await.unwrap();
+        let account = ledger.create_account("A", PlanCode::Professional, 1, None).await.unwrap();
         let ids = photos(&ledger, account.id, 5).await;
         ledger.apply_changes(account.id, &apply(&ids, "showroom", "k")).await.unwrap();
 
@@ -368,13 +368,13 @@ on_both_databases! {
 
     async fn increases_top_up_at_once_and_decreases_wait_for_the_reset(db) {
         let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
-        let account = ledger.create_account("A", PlanCode::ProfessionalPlus, 50).await.unwrap();
+        let account = ledger.create_account("A", PlanCode::ProfessionalPlus, 50, None).await.unwrap();
 
-        ledger.update_subscription(account.id, PlanCode::ProfessionalPlus, 10).await.unwrap();
+        ledger.update_subscription(account.id, PlanCode::ProfessionalPlus, 10, None).await.unwrap();
         let after_decrease = ledger.balance(&ledger.account(account.id).await.unwrap().unwrap()).await.unwrap();
-        ledger.update_subscription(account.id, PlanCode::ProfessionalPlus, 60).await.unwrap();
+        ledger.update_subscription(account.id, PlanCode::ProfessionalPlus, 60, None).await.unwrap();
         let after_increase = ledger.balance(&ledger.account(account.id).await.unwrap().unwrap()).await.unwrap();
-        ledger.update_subscription(account.id, PlanCode::Professional, 60).await.unwrap();
+        ledger.update_subscription(account.id, PlanCode::Professional, 60, None).await.unwrap();
         ledger.set_clock(utc("2026-12-01T00:00:00Z")).await.unwrap();
         let next_cycle = ledger.balance(&ledger.account(account.id).await.unwrap().unwrap()).await.unwrap();
 
@@ -387,10 +387,10 @@ on_both_databases! {
 
     async fn basic_upgraded_mid_cycle_gets_its_monthly_lot_at_once(db) {
         let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
-        let account = ledger.create_account("A", PlanCode::Basic, 20).await.unwrap();
+        let account = ledger.create_account("A", PlanCode::Basic, 20, None).await.unwrap();
         assert_eq!(ledger.balance(&account).await.unwrap().available, 0);
 
-        let upgraded = ledger.update_subscription(account.id, PlanCode::Professional, 20).await.unwrap();
+        let upgraded = ledger.update_subscription(account.id, PlanCode::Professional, 20, None).await.unwrap();
 
         let balance = ledger.balance(&upgraded).await.unwrap();
         assert_eq!((balance.available, balance.monthly.granted), (100, 100));
@@ -398,11 +398,11 @@ on_both_databases! {
 
     async fn the_launch_promotion_is_granted_at_launch_and_expires_with_its_window(db) {
         let ledger = db.ledger(launch_config("2026-12-10T00:00:00Z"), utc("2026-11-24T10:00:00Z")).await;
-        let early = ledger.create_account("Early", PlanCode::ProfessionalPlus, 5).await.unwrap();
+        let early = ledger.create_account("Early", PlanCode::ProfessionalPlus, 5, None).await.unwrap();
         assert!(ledger.balance(&early).await.unwrap().launch_promotion.is_none());
 
         ledger.set_clock(utc("2026-12-31T12:00:00Z")).await.unwrap();
-        let late = ledger.create_account("Late", PlanCode::ProfessionalPlus, 5).await.unwrap();
+        let late = ledger.create_account("Late", PlanCode::ProfessionalPlus, 5, None).await.unwrap();
         let late_balance = ledger.balance(&late).await.unwrap();
         ledger.set_clock(utc("2027-01-07T00:00:00Z")).await.unwrap();
 
@@ -426,7 +426,7 @@ on_both_databases! {
 
     async fn an_account_created_after_the_window_gets_no_promotion(db) {
         let ledger = db.ledger(launch_config("2026-10-01T00:00:00Z"), utc("2026-11-24T10:00:00Z")).await;
-        let account = ledger.create_account("A", PlanCode::ProfessionalPlus, 5).await.unwrap();
+        let account = ledger.create_account("A", PlanCode::ProfessionalPlus, 5, None).await.unwrap();
 
         ledger.process_due().await.unwrap();
 
@@ -436,7 +436,7 @@ on_both_databases! {
 
     async fn an_expired_purchased_lot_is_never_spent(db) {
         let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
-        let account = ledger.create_account("A", PlanCode::Basic, 0).await.unwrap();
+        let account = ledger.create_account("A", PlanCode::Basic, 0, None).await.unwrap();
         ledger.purchase_pack(account.id, "basic-small", "buy").await.unwrap();
         let ids = photos(&ledger, account.id, 1).await;
 
@@ -505,7 +505,7 @@ on_both_databases! {
             ..Config::default()
         };
         let ledger = db.ledger(config, utc("2026-11-24T10:00:00Z")).await;
-        let account = ledger.create_account("Plus", PlanCode::ProfessionalPlus, 5).await.unwrap();
+        let account = ledger.create_account("Plus", PlanCode::ProfessionalPlus, 5, None).await.unwrap();
         let ids = photos(&ledger, account.id, 12).await;
         ledger.set_clock(utc("2026-12-12T09:00:00Z")).await.unwrap();
 
@@ -532,18 +532,18 @@ on_both_databases! {
             ..Config::default()
         };
         let ledger = db.ledger(config, utc("2026-11-24T10:00:00Z")).await;
-        let account = ledger.create_account("Basic", PlanCode::Basic, 5).await.unwrap();
+        let account = ledger.create_account("Basic", PlanCode::Basic, 5, None).await.unwrap();
         ledger.set_clock(utc("2026-12-12T00:00:00Z")).await.unwrap();
         assert_eq!(promotions(&ledger, account.id).await, vec![]);
 
-        ledger.update_subscription(account.id, PlanCode::Professional, 5).await.unwrap();
-        ledger.update_subscription(account.id, PlanCode::Professional, 10).await.unwrap();
+        ledger.update_subscription(account.id, PlanCode::Professional, 5, None).await.unwrap();
+        ledger.update_subscription(account.id, PlanCode::Professional, 10, None).await.unwrap();
 
         assert_eq!(promotions(&ledger, account.id).await, vec![
             ("professional".into(), 40, 40, utc("2026-12-10T00:00:00Z"), utc("2026-12-24T00:00:00Z")),
         ]);
         ledger.set_clock(utc("2026-12-27T00:00:00Z")).await.unwrap();
-        ledger.update_subscription(account.id, PlanCode::Professional, 20).await.unwrap();
+        ledger.update_subscription(account.id, PlanCode::Professional, 20, None).await.unwrap();
         assert_eq!(promotions(&ledger, account.id).await, vec![]);
         assert_eq!(promotion_lots(&ledger, account.id).await, 1);
         assert_lots_balance(&ledger, account.id).await;
@@ -551,7 +551,7 @@ on_both_databases! {
 
     async fn a_campaign_changed_after_it_started_never_fails_an_operation_or_grants_twice(db) {
         let before = db.ledger(launch_config("2026-12-01T00:00:00Z"), utc("2026-11-24T10:00:00Z")).await;
-        let account = before.create_account("Plus", PlanCode::ProfessionalPlus, 5).await.unwrap();
+        let account = before.create_account("Plus", PlanCode::ProfessionalPlus, 5, None).await.unwrap();
         before.set_clock(utc("2026-12-02T00:00:00Z")).await.unwrap();
         drop(before);
 
@@ -561,7 +561,7 @@ on_both_databases! {
         richer.launch_promotion_days = 40;
         richer.plans.get_mut(&PlanCode::ProfessionalPlus).unwrap().promotion_credits_per_slot = 20;
         let ledger = db.ledger(richer, utc("2026-12-05T00:00:00Z")).await;
-        ledger.update_subscription(account.id, PlanCode::ProfessionalPlus, 6).await.unwrap();
+        ledger.update_subscription(account.id, PlanCode::ProfessionalPlus, 6, None).await.unwrap();
         assert_eq!(promotions(&ledger, account.id).await, vec![
             ("launch".into(), 120, 120, utc("2026-12-01T00:00:00Z"), utc("2026-12-29T00:00:00Z")),
         ]);
@@ -569,7 +569,7 @@ on_both_databases! {
 
         // Moved to a later start, after the lot expired: nothing is granted again.
         let ledger = db.ledger(launch_config("2027-01-05T00:00:00Z"), utc("2027-01-10T00:00:00Z")).await;
-        ledger.update_subscription(account.id, PlanCode::ProfessionalPlus, 10).await.unwrap();
+        ledger.update_subscription(account.id, PlanCode::ProfessionalPlus, 10, None).await.unwrap();
 
         assert_eq!(promotions(&ledger, account.id).await, vec![]);
         assert_eq!(promotion_lots(&ledger, account.id).await, 1);
@@ -586,7 +586,7 @@ on_both_databases! {
 
         let a_month_later = utc("2026-12-28T09:00:00Z");
         let restarted = db.ledger(demo::with_demo_launch(Config::default(), a_month_later), a_month_later).await;
-        restarted.update_subscription(account.id, PlanCode::ProfessionalPlus, 25).await.unwrap();
+        restarted.update_subscription(account.id, PlanCode::ProfessionalPlus, 25, None).await.unwrap();
 
         assert_eq!(promotion_lots(&restarted, account.id).await, 1);
         assert_eq!(promotions(&restarted, account.id).await, vec![]);
@@ -596,13 +596,13 @@ on_both_databases! {
     async fn premium_moved_from_a_larger_lot_shows_its_cap_and_keeps_the_lot_until_the_reset(db) {
         let config = Config { fair_use_cap: 20, ..Config::default() };
         let ledger = db.ledger(config, utc("2026-11-24T10:00:00Z")).await;
-        let account = ledger.create_account("Plus", PlanCode::ProfessionalPlus, 3).await.unwrap();
+        let account = ledger.create_account("Plus", PlanCode::ProfessionalPlus, 3, None).await.unwrap();
         let ids = photos(&ledger, account.id, 31).await;
         ledger.apply_changes(account.id, &apply(&ids[..5], "showroom", "k1")).await.unwrap();
         let fair_use = |b: &studio_bff::rules::balance::Breakdown| (b.unlimited, b.available, b.monthly.granted, b.fair_use.map(|f| (f.used, f.cap)));
 
         // A decrease (30 to 20): it waits for the reset, and nothing is taken back.
-        let premium = ledger.update_subscription(account.id, PlanCode::Premium, 3).await.unwrap();
+        let premium = ledger.update_subscription(account.id, PlanCode::Premium, 3, None).await.unwrap();
         assert_eq!(fair_use(&ledger.balance(&premium).await.unwrap()), (true, 25, 30, Some((5, 20))));
 
         ledger.apply_changes(account.id, &apply(&ids[5..20], "showroom", "k2")).await.unwrap();
@@ -621,7 +621,7 @@ on_both_databases! {
 
     async fn the_same_key_with_the_batch_reordered_or_repeated_replays(db) {
         let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
-        let account = ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
+        let account = ledger.create_account("A", PlanCode::Professional, 2, None).await.unwrap();
         let ids = photos(&ledger, account.id, 2).await;
         let first = ledger.apply_changes(account.id, &apply(&ids, "showroom", "k")).await.unwrap();
 
@@ -635,7 +635,7 @@ on_both_databases! {
 
     async fn a_refused_apply_is_not_remembered_and_its_key_acts_when_sent_again(db) {
         let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
-        let account = ledger.create_account("A", PlanCode::Professional, 1).await.unwrap();
+        let account = ledger.create_account("A", PlanCode::Professional, 1, None).await.unwrap();
         let ids = photos(&ledger, account.id, 6).await;
         let refused = ledger.apply_changes(account.id, &apply(&ids, "showroom", "k")).await;
         assert_eq!(refusal_code(refused), RefusalCode::InsufficientCredits);
@@ -649,7 +649,7 @@ on_both_databases! {
 
     async fn an_apply_that_waited_for_the_lock_across_a_reset_acts_after_it(db) {
         let ledger = db.ledger(Config::default(), utc("2026-11-30T23:59:00Z")).await;
-        let account = ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
+        let account = ledger.create_account("A", PlanCode::Professional, 2, None).await.unwrap();
         let ids = photos(&ledger, account.id, 1).await;
         let holder = hold_lock(&ledger, account.id).await;
 
@@ -677,8 +677,8 @@ on_both_databases! {
 
     async fn one_account_that_cannot_catch_up_does_not_hold_back_the_others(db) {
         let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
-        let broken = ledger.create_account("Broken", PlanCode::Professional, 2).await.unwrap();
-        let healthy = ledger.create_account("Healthy", PlanCode::Professional, 2).await.unwrap();
+        let broken = ledger.create_account("Broken", PlanCode::Professional, 2, None).await.unwrap();
+        let healthy = ledger.create_account("Healthy", PlanCode::Professional, 2, None).await.unwrap();
         // A retired lot already holding the next cycle's origin: the reset cannot grant it.
         entity::lot::ActiveModel {
             account_id: Set(broken.id),
@@ -707,7 +707,7 @@ on_both_databases! {
 
     async fn the_auditor_counts_refunds_and_adjustments_like_every_other_entry(db) {
         let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
-        let account = ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
+        let account = ledger.create_account("A", PlanCode::Professional, 2, None).await.unwrap();
         let lot = ledger.lots(account.id).await.unwrap().remove(0);
 
         write_entry(&ledger, &lot, EntryKind::Refund, 1, 11, true).await;

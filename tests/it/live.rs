@@ -57,7 +57,7 @@ on_both_databases! {
     async fn a_watcher_gets_the_balance_then_each_committed_change(db) {
         let ledger = db.ledger(Config::default(), utc(NOW)).await;
         // Professional, 4 slots: 20 monthly credits.
-        let account = ledger.create_account("A", PlanCode::Professional, 4).await.unwrap();
+        let account = ledger.create_account("A", PlanCode::Professional, 4, None).await.unwrap();
         let hub = Hub::start(ledger.clone());
         let mut watch = hub.watch(account.id);
 
@@ -66,7 +66,7 @@ on_both_databases! {
         let after_charge = next_within(&mut watch, Duration::from_secs(2)).await;
         ledger.purchase_pack(account.id, "pro-small", "key-00000002").await.unwrap();
         let after_purchase = next_within(&mut watch, Duration::from_secs(2)).await;
-        ledger.update_subscription(account.id, PlanCode::Professional, 6).await.unwrap();
+        ledger.update_subscription(account.id, PlanCode::Professional, 6, None).await.unwrap();
         let after_upgrade = next_within(&mut watch, Duration::from_secs(2)).await;
 
         assert_eq!((first.available, first.monthly.remaining), (20, 20));
@@ -79,8 +79,8 @@ on_both_databases! {
 
     async fn a_watcher_of_another_account_gets_nothing(db) {
         let ledger = db.ledger(Config::default(), utc(NOW)).await;
-        let mine = ledger.create_account("Mine", PlanCode::Professional, 4).await.unwrap();
-        let other = ledger.create_account("Other", PlanCode::Professional, 4).await.unwrap();
+        let mine = ledger.create_account("Mine", PlanCode::Professional, 4, None).await.unwrap();
+        let other = ledger.create_account("Other", PlanCode::Professional, 4, None).await.unwrap();
         let hub = Hub::start(ledger.clone());
         let mut watch = hub.watch(mine.id);
         assert_eq!(next_within(&mut watch, Duration::from_secs(2)).await.available, 20);
@@ -93,7 +93,7 @@ on_both_databases! {
 
     async fn the_clock_alone_pushes_the_reset(db) {
         let ledger = db.ledger(Config::default(), utc("2026-11-30T23:59:00Z")).await;
-        let account = ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
+        let account = ledger.create_account("A", PlanCode::Professional, 2, None).await.unwrap();
         let hub = Hub::start(ledger.clone());
         let mut watch = hub.watch(account.id);
         assert_eq!(next_within(&mut watch, Duration::from_secs(2)).await.available, 10);
@@ -114,8 +114,8 @@ on_both_databases! {
 
     async fn the_last_watcher_gone_the_account_is_no_longer_read(db) {
         let ledger = db.ledger(Config::default(), utc(NOW)).await;
-        let a = ledger.create_account("A", PlanCode::Professional, 4).await.unwrap();
-        let b = ledger.create_account("B", PlanCode::Professional, 4).await.unwrap();
+        let a = ledger.create_account("A", PlanCode::Professional, 4, None).await.unwrap();
+        let b = ledger.create_account("B", PlanCode::Professional, 4, None).await.unwrap();
         let hub = Hub::start(ledger.clone());
         let mut first = hub.watch(a.id);
         let mut second = hub.watch(a.id);
@@ -138,7 +138,7 @@ on_both_databases! {
 async fn watched_on_one_of_two(db: &TestDb) -> (Hub, BalanceWatch, Ledger, i64) {
     let one = db.ledger(Config::default(), utc(NOW)).await;
     let other = db.ledger(Config::default(), utc(NOW)).await;
-    let account = one.create_account("A", PlanCode::Professional, 4).await.unwrap();
+    let account = one.create_account("A", PlanCode::Professional, 4, None).await.unwrap();
     let hub = Hub::start(one);
     let mut watch = hub.watch(account.id);
     assert_eq!(next_within(&mut watch, Duration::from_secs(2)).await.available, 20);
@@ -186,8 +186,14 @@ async fn postgres_instances_of_other_schemas_share_no_channel() {
     let ledger_a = db_a.ledger(Config::default(), utc(NOW)).await;
     let ledger_b = db_b.ledger(Config::default(), utc(NOW)).await;
     // Both schemas number their first account 1.
-    let account_a = ledger_a.create_account("A", PlanCode::Professional, 4).await.unwrap();
-    let account_b = ledger_b.create_account("B", PlanCode::Professional, 4).await.unwrap();
+    let account_a = ledger_a
+        .create_account("A", PlanCode::Professional, 4, None)
+        .await
+        .unwrap();
+    let account_b = ledger_b
+        .create_account("B", PlanCode::Professional, 4, None)
+        .await
+        .unwrap();
     assert_eq!(account_a.id, account_b.id);
     let hub = Hub::start(ledger_a.clone());
     let mut watch = hub.watch(account_a.id);

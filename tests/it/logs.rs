@@ -72,7 +72,11 @@ async fn each_request_is_one_info_line_with_its_operation_outcome_latency_and_re
     let _guard = tracing::subscriber::set_default(subscriber);
     let db = TestDb::sqlite().await;
     let app = TestApp::start(&db, Config::default()).await;
-    let account = app.ledger.create_account("A", PlanCode::Professional, 1).await.unwrap();
+    let account = app
+        .ledger
+        .create_account("A", PlanCode::Professional, 1, None)
+        .await
+        .unwrap();
     let member = app.member(account.id);
     // Other tests of this binary may have met these callsites first, with no
     // subscriber: their interest was cached as "never" then.

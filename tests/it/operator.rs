@@ -168,6 +168,6 @@ on_both_databases! {
         assert!(again.success());
         assert_eq!(again_out, "the database is up to date\n");
         let app = started.expect("starts on the migrated database");
-        assert!(app.ledger().create_account("A", entity::enums::PlanCode::Basic, 1).await.is_ok());
+        assert!(app.ledger().create_account("A", entity::enums::PlanCode::Basic, 1, None).await.is_ok());
     }
 }

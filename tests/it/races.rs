@@ -15,7 +15,7 @@ const NOW: &str = "2026-11-24T10:00:00Z";
 /// A Professional account with 8 slots: 40 monthly credits, and `photos` photos.
 async fn account_with_40_credits(ledger: &Ledger, photos: usize) -> (i64, Vec<i64>) {
     let account = ledger
-        .create_account("Race", PlanCode::Professional, 8)
+        .create_account("Race", PlanCode::Professional, 8, None)
         .await
         .expect("create account");
     let registrations: Vec<(String, String)> = (0..photos)

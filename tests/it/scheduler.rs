@@ -20,7 +20,7 @@ on_both_databases! {
         };
         let app = App::build_with(config, Clock::manual_at(utc("2026-11-30T23:59:00Z"))).await.unwrap();
         let ledger = app.ledger().clone();
-        let account = ledger.create_account("A", PlanCode::Professional, 2).await.unwrap();
+        let account = ledger.create_account("A", PlanCode::Professional, 2, None).await.unwrap();
         let mut watch = app.hub().watch(account.id);
         let before = watch.next().await.expect("the current balance");
 

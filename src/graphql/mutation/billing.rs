@@ -2,7 +2,7 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
 use super::common::{InputId, UserError, balance_now, own_account_id, settle};
-use crate::graphql::context::{ids, ledger, reads, store};
+use crate::graphql::context::{acting_ledger, ids, reads, store};
 use crate::graphql::errors::OrInternal;
 use crate::graphql::loaders::LinesOfInvoice;
 use crate::graphql::types::{Balance, Invoice, PurchasedLot};
@@ -46,7 +46,7 @@ impl BillingMutation {
         #[graphql(desc = "The pack and the idempotency key.")] input: PurchasePackInput,
     ) -> async_graphql::Result<PurchasePackPayload> {
         let account_id = own_account_id(ctx)?;
-        let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
+        let (ledger, ids) = (acting_ledger(ctx)?, ids(ctx)?);
         let outcome = async {
             let pack_id: String = InputId::PACK.key(ids, &input.pack_id, &["packId"])?;
             ledger.purchase_pack(account_id, &pack_id, &input.idempotency_key).await

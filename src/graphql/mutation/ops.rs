@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
 use super::common::{InputId, UserError, settle};
-use crate::graphql::context::{ids, ledger, ops};
+use crate::graphql::context::{acting_ledger, ids, ledger, ops};
 use crate::graphql::types::{Account, DateTime, Photo, PlanCode};
 use crate::ids::IdCodec;
 use crate::reads::AccountRow;
@@ -18,6 +18,10 @@ pub struct CreateAccountInput {
     /// Listing slots booked, 0 to 10,000; monthly credits are slots × the plan's
     /// credits per slot (premium: the fair-use cap).
     pub listing_slots: i32,
+    /// The platform's own id of the account, 1 to 64 printable characters, unique. Sent
+    /// again with the same plan and slots, it answers the account it made and grants
+    /// nothing again; with others, ACCOUNT_EXISTS.
+    pub external_id: Option<String>,
 }
 
 /// A new plan or slot count for an account.
@@ -30,6 +34,9 @@ pub struct UpdateSubscriptionInput {
     /// The new listing slots, 0 to 10,000. An increase tops up the current monthly
     /// lot (and open promotion lots) at once; a decrease waits for the next reset.
     pub listing_slots: i32,
+    /// The platform's increasing sequence per account: an update whose sequence is not
+    /// above the last one applied changes nothing and is refused with STALE_UPDATE.
+    pub sequence: Option<i64>,
 }
 
 /// The result of opening or changing an account.
@@ -37,7 +44,8 @@ pub struct UpdateSubscriptionInput {
 pub struct AccountPayload {
     /// The account as it is now; null when refused.
     pub account: Option<Account>,
-    /// Why it was refused (ACCOUNT_NOT_FOUND, INVALID_INPUT); empty when done.
+    /// Why it was refused (ACCOUNT_NOT_FOUND, ACCOUNT_EXISTS, STALE_UPDATE,
+    /// INVALID_INPUT); empty when done.
     pub user_errors: Vec<UserError>,
 }
 
@@ -98,9 +106,14 @@ impl OpsMutation {
         #[graphql(desc = "The account's name, plan and slots.")] input: CreateAccountInput,
     ) -> async_graphql::Result<AccountPayload> {
         ops(ctx)?;
-        let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
+        let (ledger, ids) = (acting_ledger(ctx)?, ids(ctx)?);
         let outcome = ledger
-            .create_account(&input.name, input.plan.into(), input.listing_slots)
+            .create_account(
+                &input.name,
+                input.plan.into(),
+                input.listing_slots,
+                input.external_id.as_deref(),
+            )
             .await;
         Ok(account_payload(ids, settle(ctx, outcome)?))
     }
@@ -112,11 +125,11 @@ impl OpsMutation {
         #[graphql(desc = "The account and its new plan and slots.")] input: UpdateSubscriptionInput,
     ) -> async_graphql::Result<AccountPayload> {
         ops(ctx)?;
-        let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
+        let (ledger, ids) = (acting_ledger(ctx)?, ids(ctx)?);
         let outcome = async {
             let account_id = InputId::ACCOUNT.key(ids, &input.account_id, &["accountId"])?;
             ledger
-                .update_subscription(account_id, input.plan.into(), input.listing_slots)
+                .update_subscription(account_id, input.plan.into(), input.listing_slots, input.sequence)
                 .await
         }
         .await;
@@ -130,7 +143,7 @@ impl OpsMutation {
         #[graphql(desc = "The account and its photos.")] input: RegisterPhotosInput,
     ) -> async_graphql::Result<RegisterPhotosPayload> {
         ops(ctx)?;
-        let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
+        let (ledger, ids) = (acting_ledger(ctx)?, ids(ctx)?);
         let registrations: Vec<(String, String)> = input
             .photos
             .into_iter()

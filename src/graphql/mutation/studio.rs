@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
 use super::common::{InputId, UserError, balance_now, own_account_id, settle};
-use crate::graphql::context::{ids, ledger, reads, store};
+use crate::graphql::context::{acting_ledger, ids, ledger, reads, store};
 use crate::graphql::errors::{OrInternal, unauthenticated};
 use crate::graphql::loaders::{EditKey, PhotoKey};
 use crate::graphql::types::{Balance, FaultyReport, Logo, LogoPosition, Photo, PhotoEdit};
@@ -140,7 +140,7 @@ impl StudioMutation {
         // The transaction reads the account anyway; one that is not stored is refused
         // (as `balance_now` shows) without a read before it.
         let account_id = own_account_id(ctx)?;
-        let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
+        let (ledger, ids) = (acting_ledger(ctx)?, ids(ctx)?);
         let outcome = async {
             let logo = match &input.logo {
                 Some(l) => Some(LogoPlacement {
@@ -221,7 +221,7 @@ impl StudioMutation {
         // A missing account is refused by the transaction, and then by `balance_now`
         // as before, without a read ahead of it.
         let account_id = own_account_id(ctx)?;
-        let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
+        let (ledger, ids) = (acting_ledger(ctx)?, ids(ctx)?);
         let outcome = async {
             let keys = InputId::PHOTO.keys(ids, &input.photo_ids, "photoIds")?;
             ledger.revert_photos(account_id, &keys).await
@@ -248,7 +248,7 @@ impl StudioMutation {
         #[graphql(desc = "The photo and what is wrong with it.")] input: ReportFaultyPhotoInput,
     ) -> async_graphql::Result<ReportFaultyPhotoPayload> {
         let account_id = own_account_id(ctx)?;
-        let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
+        let (ledger, ids) = (acting_ledger(ctx)?, ids(ctx)?);
         let outcome = async {
             let photo_id = InputId::PHOTO.key(ids, &input.photo_id, &["photoId"])?;
             ledger
@@ -282,7 +282,7 @@ impl StudioMutation {
         #[graphql(desc = "The logo's name and image.")] input: AddLogoInput,
     ) -> async_graphql::Result<AddLogoPayload> {
         let account = own_account(ctx).await?;
-        let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
+        let (ledger, ids) = (acting_ledger(ctx)?, ids(ctx)?);
         let outcome = ledger.add_logo(account.id, &input.name, &input.image_url).await;
         Ok(match settle(ctx, outcome)? {
             Ok(logo) => AddLogoPayload {

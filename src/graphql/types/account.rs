@@ -67,6 +67,11 @@ impl Account {
         &self.id
     }
 
+    /// The platform's own id of the account; null when it was created without one.
+    async fn external_id(&self) -> Option<&str> {
+        self.model.external_id.as_deref()
+    }
+
     /// The dealer's display name, as the account was created with.
     async fn name(&self) -> &str {
         &self.model.name

@@ -1,6 +1,7 @@
 //! What the billing page lists: packs to buy, invoices and their lines, the ledger.
 use async_graphql::{ComplexObject, Context, Enum, ID, SimpleObject};
 
+use super::actor::Actor;
 use super::paging::PageInfo;
 use super::scalars::{CreditBucket, DateTime};
 use crate::config::Config;
@@ -89,6 +90,9 @@ pub struct LedgerEntry {
     pub created_at: DateTime,
     /// What happened, in words for the dealer, e.g. "Apply changes: 3 photos".
     pub description: String,
+    /// Who made the change: the user for an apply, a purchase or an OPS action; null
+    /// where the clock did (expiry, reset, promotion).
+    pub actor: Option<Actor>,
 }
 
 impl LedgerEntry {
@@ -100,6 +104,7 @@ impl LedgerEntry {
             amount: model.amount,
             balance_after: model.balance_after,
             created_at: model.created_at.into(),
+            actor: Actor::stored(model.actor_user_id.as_deref(), model.actor_role.as_deref()),
             description: model.description,
         }
     }

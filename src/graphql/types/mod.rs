@@ -1,9 +1,10 @@
 //! The schema's object types, by area, each a thin wrapper over a stored row or the
 //! balance rules that resolves nested records through the request's loaders:
 //! [`scalars`] (`DateTime`, the credit bucket), [`paging`] (pages and their cursors),
-//! [`account`], [`balance`], [`photos`] (the studio), [`billing`] (packs, invoices,
+//! [`account`], [`actor`] (who made a change), [`balance`], [`photos`] (the studio), [`billing`] (packs, invoices,
 //! the ledger) and [`node`] (anything with a global id).
 pub mod account;
+pub mod actor;
 pub mod balance;
 pub mod billing;
 pub mod node;
@@ -12,6 +13,7 @@ pub mod photos;
 pub mod scalars;
 
 pub use account::{Account, Plan, PlanCode};
+pub use actor::Actor;
 pub use balance::{
     Balance, CreditExpiry, FairUse, MonthlyBalance, PromotionBalance, PurchasedBalance, PurchasedLot, balance_of,
 };

@@ -2,6 +2,7 @@
 //! backgrounds and logos an edit shows.
 use async_graphql::{ComplexObject, Context, Enum, ID, SimpleObject};
 
+use super::actor::Actor;
 use super::paging::{self, Page, PageInfo};
 use super::scalars::{CreditBucket, DateTime};
 use crate::config::BackgroundSettings;
@@ -170,6 +171,8 @@ pub struct PhotoEdit {
     /// When the photo was reverted to its original while it showed this edit (UTC);
     /// null if it never was (an edit replaced by another apply stays null).
     pub reverted_at: Option<DateTime>,
+    /// Who applied it.
+    pub applied_by: Option<Actor>,
     #[graphql(skip)]
     pub model: EditRow,
 }
@@ -183,6 +186,7 @@ impl PhotoEdit {
             paid_from: model.paid_from.into(),
             applied_at: model.applied_at.into(),
             reverted_at: model.reverted_at.map(DateTime),
+            applied_by: Actor::stored(model.actor_user_id.as_deref(), model.actor_role.as_deref()),
             model,
         }
     }
@@ -248,6 +252,8 @@ pub struct FaultyReport {
     pub reason: Option<String>,
     /// When the report was made (UTC).
     pub reported_at: DateTime,
+    /// Who reported it.
+    pub reported_by: Option<Actor>,
     #[graphql(skip)]
     pub model: ReportRow,
 }
@@ -258,6 +264,7 @@ impl FaultyReport {
             id: ID(ids.encode(Kind::FaultyReport, model.id)),
             reason: model.reason.clone(),
             reported_at: model.reported_at.into(),
+            reported_by: Actor::stored(model.actor_user_id.as_deref(), model.actor_role.as_deref()),
             model,
         }
     }

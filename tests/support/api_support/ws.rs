@@ -72,7 +72,7 @@ impl Server {
         tokio::spawn(started.run_until(std::future::pending()));
         let account = app
             .ledger
-            .create_account("A", PlanCode::Professional, 2)
+            .create_account("A", PlanCode::Professional, 2, None)
             .await
             .expect("an account")
             .id;
