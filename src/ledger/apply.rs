@@ -117,7 +117,7 @@ impl Ledger {
                         written: None,
                     });
                 }
-                Opened::Fresh(book, now) => (book, now),
+                Opened::Fresh(book, now) => (*book, now),
             };
             if let Some(placement) = request.logo {
                 let owned = logo::Entity::find_by_id(placement.logo_id)

@@ -45,7 +45,7 @@ pub fn fingerprint(operation: &str, input: &impl Serialize) -> Result<String, Er
 pub enum Opened<T> {
     /// The key is new (or forgotten): here is the locked account to act on, and the
     /// instant read once its lock was held.
-    Fresh(Book, DateTime<Utc>),
+    Fresh(Box<Book>, DateTime<Utc>),
     /// The key already acted: here is its first answer, to give again.
     Replay(T),
 }
@@ -64,7 +64,7 @@ impl Ledger {
         Ok(
             match first_answer(txn, account_id, key, fingerprint, retention, now).await? {
                 Some(first) => Opened::Replay(first),
-                None => Opened::Fresh(book, now),
+                None => Opened::Fresh(Box::new(book), now),
             },
         )
     }

@@ -75,7 +75,7 @@ impl Ledger {
                         written: None,
                     });
                 }
-                Opened::Fresh(book, now) => (book, now),
+                Opened::Fresh(book, now) => (*book, now),
             };
             let Some(pack) = packs_for(&self.config.packs, book.account.plan).find(|p| p.id == pack_id) else {
                 return Err(Refusal::new(

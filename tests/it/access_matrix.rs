@@ -830,7 +830,10 @@ impl World {
                 "B's account by its platform id",
                 Check::Forbidden {
                     request: request(ACCOUNT_BY_EXTERNAL_ID, json!({"externalId": B_EXTERNAL_ID})),
-                    missing: Some(request(ACCOUNT_BY_EXTERNAL_ID, json!({"externalId": "no-such-account"}))),
+                    missing: Some(request(
+                        ACCOUNT_BY_EXTERNAL_ID,
+                        json!({"externalId": "no-such-account"}),
+                    )),
                 },
             )],
             "Mutation.setClock" => vec![case(

@@ -609,9 +609,9 @@ impl Harness {
             Action::Create { plan, slots } => m
                 .create_account(*plan, *slots)
                 .map(|a| Outcome::Account(m.account(a).clone())),
-            Action::Subscription { account, plan, slots } => m
-                .update_subscription(*account, *plan, *slots)
-                .map(Outcome::Account),
+            Action::Subscription { account, plan, slots } => {
+                m.update_subscription(*account, *plan, *slots).map(Outcome::Account)
+            }
             Action::Photos { account, n } => m.register_photos(*account, *n).map(Outcome::Photos),
             Action::Logo { account } => m.add_logo(*account).map(Outcome::Logo),
             Action::Apply { account, input, key } => m
