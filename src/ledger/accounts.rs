@@ -58,10 +58,13 @@ impl Ledger {
             // first to commit, then inserts nothing and finds its account.
             let inserted = account::Entity::insert(row)
                 .on_conflict_do_nothing_on([account::Column::ExternalId])
-                .exec_with_returning(&txn)
+                .exec(&txn)
                 .await?;
             let account = match (inserted, &external_id) {
-                (TryInsertResult::Inserted(account), _) => account,
+                (TryInsertResult::Inserted(inserted), _) => account::Entity::find_by_id(inserted.last_insert_id)
+                    .one(&txn)
+                    .await?
+                    .ok_or_else(|| Error::Internal("the account inserted is not there".into()))?,
                 (_, Some(external_id)) => {
                     let existing = account::Entity::find()
                         .filter(account::Column::ExternalId.eq(external_id.as_str()))

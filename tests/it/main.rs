@@ -32,5 +32,6 @@ mod ledger_rules;
 mod live;
 mod logs;
 mod operator;
+mod platform_accounts;
 mod races;
 mod scheduler;
