@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Interop tests with the JavaScript clients the front ends use (npm graphql-ws, urql,
-# subscriptions-transport-ws), and GraphiQL in Debian's Chromium (puppeteer-core,
-# installing the `chromium` package with apt-get when it is missing): builds the
-# service, starts it in the embedded default (a fresh SQLite file with the demo
-# account, the development secret) on a free port, mints tokens with the binary's own
+# subscriptions-transport-ws), and GraphiQL and a front end on another origin in
+# Debian's Chromium (puppeteer-core, installing the `chromium` package with apt-get
+# when it is missing): builds the service, starts it in the embedded default (a fresh
+# SQLite file with the demo account, the development secret) on a free port, with
+# `cors_origins` naming the loopback origin the front end's page is served from, mints
+# tokens with the binary's own
 # `token` command, finds the demo account and its photos through GraphQL, runs
 # `node --test`, and always stops the service.
 set -euo pipefail
@@ -15,11 +17,11 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/studio-bff-target}"
 contract="${STUDIO_CONTRACT_OPERATIONS:-$repo/contract/operations}"
 [ -d "$contract" ] || { echo "interop: no contract operations at $contract" >&2; exit 1; }
 command -v node >/dev/null || { echo "interop: node is not installed" >&2; exit 1; }
-# The GraphiQL test drives Debian's Chromium; puppeteer-core downloads no browser.
+# The browser tests drive Debian's Chromium; puppeteer-core downloads no browser.
 export STUDIO_CHROMIUM="${STUDIO_CHROMIUM:-/usr/bin/chromium}"
 if [ ! -x "$STUDIO_CHROMIUM" ]; then
     [ "$(id -u)" -eq 0 ] || { echo "interop: $STUDIO_CHROMIUM is missing; as root: apt-get install chromium" >&2; exit 1; }
-    echo "interop: installing Debian's chromium for the GraphiQL test" >&2
+    echo "interop: installing Debian's chromium for the browser tests" >&2
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
     STUDIO_CHROMIUM="$(command -v chromium)"
@@ -48,11 +50,16 @@ stop() {
 trap stop EXIT
 trap 'exit 130' INT TERM
 
-port="$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')"
-# Nothing configured but the address: the embedded default, in a folder of its own.
+free_port() { node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'; }
+port="$(free_port)"
+# The origin test/other-origin.test.js serves its front end's page from.
+page_origin="http://127.0.0.1:$(free_port)"
+# Nothing configured but the address and that origin: the embedded default, in a
+# folder of its own.
 in_work() { env -i -C "$work" PATH="$PATH" HOME="$HOME" "$@"; }
 # Not through the function: `$!` must be the service itself (env execs it), for `stop`.
-env -i -C "$work" PATH="$PATH" HOME="$HOME" STUDIO_ADDR="127.0.0.1:$port" "$bin" >"$work/service.log" 2>&1 &
+env -i -C "$work" PATH="$PATH" HOME="$HOME" STUDIO_ADDR="127.0.0.1:$port" STUDIO_CORS_ORIGINS="$page_origin" \
+    "$bin" >"$work/service.log" 2>&1 &
 pid=$!
 
 base="http://127.0.0.1:$port"
@@ -103,6 +110,7 @@ export STUDIO_EXPIRED_TOKEN="$expired"
 export STUDIO_FOREIGN_SECRET_TOKEN="$foreign"
 export STUDIO_CONTRACT_OPERATIONS="$contract"
 export STUDIO_GRAPHIQL_TOKEN="$printed"
+export STUDIO_PAGE_ORIGIN="$page_origin"
 
 cd "$interop"
 npm ci --no-audit --no-fund --loglevel=error >/dev/null

@@ -11,11 +11,13 @@ use chrono_tz::Tz;
 use entity::enums::PlanCode;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::limits::Limits;
+use crate::origins;
 use crate::rules::catalog::PackSettings;
 use crate::secret::Secret;
+use crate::trusted;
 
 mod explain;
 
@@ -62,6 +64,13 @@ pub struct Config {
     pub public_schema: bool,
     /// How logs are written (`STUDIO_LOG_FORMAT`): readable text or JSON lines.
     pub log_format: LogFormat,
+    /// Origins of front ends served from elsewhere (`https://studio.example.com`):
+    /// `POST /graphql` answers their CORS requests and the WebSocket takes their
+    /// `Origin`. In the environment, one string separated by commas.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub cors_origins: Vec<String>,
+    /// Whether member tokens may run only the contract's documents ([`trusted`]).
+    pub trusted_documents: trusted::Mode,
     /// Largest request body, in bytes; a larger one is answered 413.
     pub max_body_bytes: usize,
     /// Longest a request may take before it is answered 408, in milliseconds.
@@ -84,6 +93,26 @@ pub struct Config {
     /// migrate` has not brought up to date (for deployments that migrate as a step of
     /// their own).
     pub migrate_on_start: bool,
+}
+
+/// A list, or one string of items separated by commas: the form an environment
+/// variable can hold (`STUDIO_CORS_ORIGINS=https://a.example,https://b.example`).
+fn list_or_commas<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Form {
+        List(Vec<String>),
+        Commas(String),
+    }
+    Ok(match Form::deserialize(deserializer)? {
+        Form::List(items) => items,
+        Form::Commas(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
 }
 
 /// The shape of log lines.
@@ -230,6 +259,8 @@ impl Default for Config {
             ws_max_operations: limits.subscriptions_per_connection,
             database_pool_size: None,
             migrate_on_start: true,
+            cors_origins: Vec::new(),
+            trusted_documents: trusted::Mode::Off,
         }
     }
 }
@@ -310,6 +341,9 @@ impl Config {
             );
         }
         self.validate_limits()?;
+        if let Some(problem) = self.cors_origins.iter().find_map(|o| origins::check(o).err()) {
+            return invalid("cors_origins", problem);
+        }
         if !(1..=24 * 365).contains(&self.idempotency_retention_hours) {
             return invalid(
                 "idempotency_retention_hours",

@@ -1,6 +1,7 @@
 //! The one HTTP port: `POST /graphql` (JSON only), `GET /graphql` (GraphiQL, or a
 //! query, never a mutation), `GET /graphql/ws` (subscriptions), `/healthz`, `/readyz`;
-//! with a body limit, a request timeout, a batch cap and graceful shutdown.
+//! with a body limit, a request timeout, a batch cap, CORS for the configured origins
+//! and graceful shutdown.
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +30,7 @@ use crate::introspection;
 use crate::ledger::Ledger;
 use crate::limits::Limits;
 use crate::live::Hub;
+use crate::origins::{self, Origins};
 use crate::stopping::{self, StopSignal, Stopping};
 use crate::ws;
 
@@ -44,6 +46,8 @@ pub struct AppState {
     graphiql_token: Option<String>,
     limits: Limits,
     gate: Gate,
+    /// The front ends' origins (`cors_origins`).
+    origins: Origins,
     /// Tells the open WebSockets that the service is stopping.
     stop: StopSignal,
     stopping: Stopping,
@@ -58,6 +62,7 @@ impl AppState {
         let public_schema = ledger.config().public_schema;
         let schema = graphql::schema(ledger.clone(), auth.ids().clone(), hub, public_schema);
         let (stop, stopping) = stopping::channel();
+        let origins = Origins::new(&ledger.config().cors_origins);
         AppState {
             api: Api::new(schema, ledger.clone()),
             ledger,
@@ -66,6 +71,7 @@ impl AppState {
             graphiql_token,
             limits,
             gate: Gate::new(limits.requests_per_account),
+            origins,
             stop,
             stopping,
         }
@@ -81,8 +87,15 @@ impl AppState {
 /// The service's routes and layers.
 pub fn app(state: AppState) -> Router {
     let limits = state.limits;
+    let cors = state.origins.cors();
     Router::new()
-        .route("/graphql", get(graphql_get).post(graphql_post))
+        .route(
+            "/graphql",
+            get(graphql_get)
+                .post(graphql_post)
+                .layer(cors)
+                .layer(axum::middleware::map_response(origins::only_for_allowed)),
+        )
         .route("/graphql/ws", get(graphql_ws))
         .route("/graphiql/{name}", get(graphiql_asset))
         .route("/healthz", get(healthz))
@@ -336,9 +349,7 @@ async fn graphql_get(State(state): State<Arc<AppState>>, headers: HeaderMap, Raw
             );
         }
     };
-    let operation = state
-        .api
-        .operation_type(&request.query, request.operation_name.as_deref());
+    let operation = state.api.operation_type(&request);
     if matches!(operation, Some(OperationType::Mutation | OperationType::Subscription)) {
         let mut refused = error_response(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -382,12 +393,21 @@ async fn graphiql_asset(
 }
 
 /// `GraphQLProtocol` refuses an upgrade that offers neither protocol; the one spoken is
-/// the one echoed in the handshake (see [`ws::negotiated`]).
+/// the one echoed in the handshake (see [`ws::negotiated`]). A browser page of an origin
+/// that is neither ours nor configured is refused before the upgrade.
 async fn graphql_ws(
     State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
     _offered: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    if !state.origins.allows_socket(&headers) {
+        return error_response(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "This origin may not open a WebSocket here.",
+        );
+    }
     let upgrade = ws::sized(upgrade).protocols(ALL_WEBSOCKET_PROTOCOLS);
     let Some(protocol) = ws::negotiated(&upgrade) else {
         return StatusCode::BAD_REQUEST.into_response();

@@ -276,8 +276,12 @@ impl Connection<'_> {
         payload: Option<Map<String, serde_json::Value>>,
     ) -> Result<(), End> {
         let id = id.ok_or_else(|| close(CLOSE_BAD_REQUEST, "The message has no id"))?;
+        // A persisted query may come as its hash alone (`crate::trusted`).
         let request = payload
-            .filter(|p| p.get("query").is_some_and(serde_json::Value::is_string))
+            .filter(|p| match p.get("query") {
+                Some(query) => query.is_string(),
+                None => p.get("extensions").is_some_and(|e| e.get("persistedQuery").is_some()),
+            })
             .and_then(|p| serde_json::from_value::<Request>(serde_json::Value::Object(p)).ok())
             .ok_or_else(|| close(CLOSE_BAD_REQUEST, "The payload is not a GraphQL request"))?;
         let Some(session) = &self.session else {

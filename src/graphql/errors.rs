@@ -23,6 +23,11 @@ pub enum ErrorCode {
     Unavailable,
     /// A WebSocket already runs as many operations as it may.
     TooManySubscriptions,
+    /// A persisted-query hash sent without text names no trusted document.
+    PersistedQueryNotFound,
+    /// Under `trusted_documents = "enforce"`, a member sent a document that is not
+    /// one of the contract's.
+    DocumentNotTrusted,
 }
 
 impl ErrorCode {
@@ -35,6 +40,8 @@ impl ErrorCode {
             ErrorCode::Internal => "INTERNAL",
             ErrorCode::Unavailable => "UNAVAILABLE",
             ErrorCode::TooManySubscriptions => "TOO_MANY_SUBSCRIPTIONS",
+            ErrorCode::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            ErrorCode::DocumentNotTrusted => "DOCUMENT_NOT_TRUSTED",
         }
     }
 }

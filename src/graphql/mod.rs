@@ -4,6 +4,8 @@
 //! [`loaders`] (batched nested reads), [`context`] (what a resolver takes from the
 //! request), [`errors`] (every top-level error and its code), [`inspect`] (what a
 //! document asks for, read before it runs), [`documents`] (parsed documents kept).
+//! Every request passes [`crate::trusted::admit`] first, over HTTP and WebSocket alike.
+use std::any::TypeId;
 use std::sync::Arc;
 
 use async_graphql::parser::types::OperationType;
@@ -31,10 +33,12 @@ use mutation::Mutation;
 use query::Query;
 use subscription::Subscription;
 
+use crate::auth::Viewer;
 use crate::ids::IdCodec;
 use crate::ledger::Ledger;
 use crate::live::Hub;
 use crate::reads::Reads;
+use crate::trusted::{self, Refusal};
 
 /// The schema type of the service.
 pub type StudioSchema = Schema<Query, Mutation, Subscription>;
@@ -86,28 +90,52 @@ pub struct Api {
     /// What each request's loaders read through.
     reads: Reads,
     documents: Arc<Documents>,
+    /// Whether members are held to the trusted documents.
+    trusted: trusted::Mode,
 }
 
 impl Api {
     pub fn new(schema: StudioSchema, ledger: Ledger) -> Self {
+        // Split now, so that the first request does not pay for it.
+        trusted::documents();
         Api {
             schema,
             reads: Reads::new(ledger.db().clone()),
             documents: Arc::default(),
+            trusted: ledger.config().trusted_documents,
         }
     }
 
-    /// The type of the operation `query` would run, read through the document cache so
-    /// that running it next parses nothing again.
-    pub fn operation_type(&self, query: &str, operation_name: Option<&str>) -> Option<OperationType> {
-        let parsed = self.documents.get(query, operation_name)?;
+    /// The type of the operation `request` would run (its persisted-query hash
+    /// followed), read through the document cache so that running it next parses
+    /// nothing again.
+    pub fn operation_type(&self, request: &Request) -> Option<OperationType> {
+        let parsed = self
+            .documents
+            .get(trusted::text(request), request.operation_name.as_deref())?;
         parsed.inspection.operation.as_ref().map(|(_, ty)| *ty)
     }
 
-    /// Adds what belongs to this one request; refuses a document with too many aliases.
-    /// The request's span either way, so a refusal is logged in it too.
-    fn prepare(&self, mut request: Request) -> Result<(Request, tracing::Span), (Box<Response>, tracing::Span)> {
+    /// Adds what belongs to this one request, sent by the viewer in its data or in
+    /// `session` (a WebSocket's); refuses a document that is not trusted or has too
+    /// many aliases. The request's span either way, so a refusal is logged in it too.
+    fn prepare(
+        &self,
+        mut request: Request,
+        session: Option<&Data>,
+    ) -> Result<(Request, tracing::Span), (Box<Response>, tracing::Span)> {
         let request_id = uuid::Uuid::new_v4().to_string();
+        let role = viewer(&request.data)
+            .or_else(|| session.and_then(viewer))
+            .map(|v| v.role);
+        if let Err(refusal) = trusted::admit(self.trusted, role, &mut request) {
+            let span = tracing::info_span!(
+                "graphql",
+                operation = request.operation_name.as_deref().unwrap_or("anonymous"),
+                request_id = %request_id,
+            );
+            return Err((untrusted(&refusal), span));
+        }
         let parsed = self.documents.get(&request.query, request.operation_name.as_deref());
         let inspection = parsed.as_ref().map(|p| &p.inspection);
         let name = request.operation_name.clone().or_else(|| {
@@ -157,6 +185,21 @@ impl Api {
     }
 }
 
+/// The viewer a request's or a session's data holds.
+fn viewer(data: &Data) -> Option<&Viewer> {
+    data.get(&TypeId::of::<Viewer>())?.downcast_ref()
+}
+
+/// A request [`trusted::admit`] refused, with its code.
+fn untrusted(refusal: &Refusal) -> Box<Response> {
+    let code = match refusal {
+        Refusal::UnknownHash(_) => ErrorCode::PersistedQueryNotFound,
+        Refusal::HashMismatch => ErrorCode::BadUserInput,
+        Refusal::NotTrusted => ErrorCode::DocumentNotTrusted,
+    };
+    Box::new(errors::refused(code, refusal.message()))
+}
+
 /// A document refused before it runs, as `BAD_USER_INPUT`.
 fn refusal(message: String) -> Box<Response> {
     Box::new(errors::refused(ErrorCode::BadUserInput, message))
@@ -165,7 +208,7 @@ fn refusal(message: String) -> Box<Response> {
 impl Executor for Api {
     async fn execute(&self, request: Request) -> Response {
         let started = std::time::Instant::now();
-        let (response, span) = match self.prepare(request) {
+        let (response, span) = match self.prepare(request, None) {
             Ok((request, span)) => (
                 errors::with_codes(self.schema.execute(request).instrument(span.clone()).await),
                 span,
@@ -177,7 +220,7 @@ impl Executor for Api {
     }
 
     fn execute_stream(&self, request: Request, session_data: Option<Arc<Data>>) -> BoxStream<'static, Response> {
-        match self.prepare(request) {
+        match self.prepare(request, session_data.as_deref()) {
             Ok((request, span)) => {
                 span.in_scope(|| tracing::info!("subscription started"));
                 self.schema

@@ -7,8 +7,9 @@ use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, N
 use async_graphql::{Request, Response, Value};
 use std::sync::Arc;
 
-/// Stops every request after validation: nothing resolves, so no data is needed.
-struct ValidateOnly;
+/// Stops every request after validation: nothing resolves, so no data is needed (also
+/// used by `trusted_documents`).
+pub struct ValidateOnly;
 
 impl ExtensionFactory for ValidateOnly {
     fn create(&self) -> Arc<dyn Extension> {
