@@ -101,7 +101,7 @@ async fn every_operation_of_every_contract_file_is_one_valid_trusted_document() 
         assert!(response.errors.is_empty(), "{}: {:?}", document.name, response.errors);
     }
     assert_eq!(trusted::documents().len(), names.len());
-    assert_eq!(names.len(), 15);
+    assert_eq!(names.len(), 16);
 }
 
 #[test]
@@ -124,7 +124,7 @@ fn sha256_of(text: &str) -> String {
 on_both_databases! {
     async fn under_enforce_a_member_runs_a_known_hash_and_a_known_text_only(db) {
         let app = TestApp::start(&db, enforcing()).await;
-        let account = app.ledger.create_account("A", PlanCode::Professional, 2).await.expect("an account").id;
+        let account = app.ledger.create_account("A", PlanCode::Professional, 2, None).await.expect("an account").id;
         let member = app.member(account);
         let header = document("HeaderBalanceInitial");
 
@@ -145,7 +145,7 @@ on_both_databases! {
 
     async fn under_enforce_a_member_is_refused_an_unknown_hash_or_text(db) {
         let app = TestApp::start(&db, enforcing()).await;
-        let account = app.ledger.create_account("A", PlanCode::Professional, 2).await.expect("an account").id;
+        let account = app.ledger.create_account("A", PlanCode::Professional, 2, None).await.expect("an account").id;
         let member = app.member(account);
         // The whole file is not a document: the operation and its fragment are.
         let whole_file = trusted::CONTRACT[1].1;
@@ -181,7 +181,7 @@ on_both_databases! {
 
     async fn off_runs_anything_and_still_takes_a_known_hash(db) {
         let app = TestApp::start(&db, Config::default()).await;
-        let account = app.ledger.create_account("A", PlanCode::Professional, 2).await.expect("an account").id;
+        let account = app.ledger.create_account("A", PlanCode::Professional, 2, None).await.expect("an account").id;
         let member = app.member(account);
 
         let ad_hoc = app.post(Some(&member), json!({"query": "{ viewer { role } }"})).await;
