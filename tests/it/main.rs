@@ -26,6 +26,7 @@ mod api_ws_protocol;
 mod app;
 mod config;
 mod hostile_ws;
+mod identity;
 mod layering;
 mod ledger_model;
 mod ledger_rules;
