@@ -87,7 +87,7 @@ async fn the_matrix_holds_with_rs256_tokens_of_the_providers_jwks() {
     let provider = JwksServer::start(&[&key]).await;
     let jwks = Jwks::new(provider.url.parse().expect("a URL"), Refresh::default()).expect("a JWKS client");
     let auth = Auth::with_keys(None, SECRET).with_jwks(jwks);
-    let app = TestApp::with_identity(&db, Config::default(), auth, Signer::Key(key)).await;
+    let app = TestApp::with_identity(&db, Config::default(), auth, Signer::Key(Box::new(key))).await;
 
     run_matrix(World::new(app).await).await;
 

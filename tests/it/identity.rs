@@ -328,7 +328,7 @@ on_both_databases! {
             &db,
             Config::default(),
             Auth::with_keys(None, SECRET).with_jwks(jwks),
-            Signer::Key(key.clone()),
+            Signer::Key(Box::new(key.clone())),
         )
         .await;
         let hs256 = Signer::Secret(SECRET.into()).sign(&ops_claims());
@@ -378,7 +378,7 @@ async fn a_service_configured_with_the_jwks_and_an_id_secret_takes_the_providers
         .await
         .expect("the service starts without a jwt_secret");
     let app = TestApp {
-        signer: Signer::Key(key.clone()),
+        signer: Signer::Key(Box::new(key.clone())),
         ..TestApp::of(&started)
     };
     let viewer = json!({"query": "{ viewer { userId role } }"});

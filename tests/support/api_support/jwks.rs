@@ -206,7 +206,7 @@ fn key_set(provider: &Provider) -> Response {
 #[derive(Clone)]
 pub enum Signer {
     Secret(String),
-    Key(KeyPair),
+    Key(Box<KeyPair>),
 }
 
 impl Signer {
