@@ -1,6 +1,6 @@
 //! Starting and stopping the service, the one way `main` and the tests both use.
 //!
-//! [`App::build`] checks the signing secret, binds the port (first, so a port in use
+//! [`App::build`] checks the secrets and the token settings, binds the port (first, so a port in use
 //! stops the start before the database is touched), connects and migrates (or, with
 //! `migrate_on_start = false`, checks that nothing is left to migrate), builds the
 //! [`Ledger`], catches up on the expiries and resets that fell due while the service
@@ -59,7 +59,7 @@ pub struct App {
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// No usable secret to sign tokens with.
+    /// No usable secret or way to check tokens.
     #[error("{0}")]
     Secret(String),
     #[error("cannot listen on {addr}: {}", listen_failure(.error))]
@@ -98,7 +98,8 @@ impl App {
     /// (tests start a manual clock at a fixed instant). `config` is used as given:
     /// [`Config::load`] validates a loaded one.
     pub async fn build_with(config: Config, clock: Clock) -> Result<App, StartError> {
-        let auth = Auth::new(demo::jwt_secret(&config).map_err(StartError::Secret)?.expose());
+        let keys = demo::keys(&config).map_err(StartError::Secret)?;
+        let auth = Auth::configured(&config, &keys).map_err(StartError::Secret)?;
         let addr = config.addr;
         let listen_failed = |error| StartError::Listen { addr, error };
         let socket = bind(addr).map_err(listen_failed)?;
@@ -176,7 +177,7 @@ impl App {
         &self.hub
     }
 
-    /// Checks and mints tokens with the configured secret.
+    /// Checks tokens as configured, and mints them with the configured secret.
     pub fn auth(&self) -> &Auth {
         &self.auth
     }

@@ -34,7 +34,17 @@ pub struct Config {
     /// None: the embedded SQLite file `studio-bff.sqlite` in the working folder. A
     /// [`Secret`]: the URL may carry a password.
     pub database_url: Option<Secret>,
+    /// The HS256 secret of the tokens; none: HS256 tokens are refused (but see
+    /// [`crate::demo::keys`] for the embedded default).
     pub jwt_secret: Option<Secret>,
+    /// The secret of global ids and cursors; none: `jwt_secret`'s.
+    pub id_secret: Option<Secret>,
+    /// The identity provider's JWKS: RS256 and ES256 tokens are checked with its keys.
+    pub jwt_jwks_url: Option<String>,
+    /// When set, every token's `iss` must be this.
+    pub jwt_issuer: Option<String>,
+    /// When set, every token's `aud` must name this.
+    pub jwt_audience: Option<String>,
     pub clock: ClockMode,
     /// Start of the promotion campaign `launch`; none configured means no such campaign.
     pub launch_at: Option<DateTime<Utc>>,
@@ -214,6 +224,10 @@ impl Default for Config {
             addr: "127.0.0.1:8000".parse().expect("a literal address"),
             database_url: None,
             jwt_secret: None,
+            id_secret: None,
+            jwt_jwks_url: None,
+            jwt_issuer: None,
+            jwt_audience: None,
             clock: ClockMode::System,
             launch_at: None,
             launch_promotion_days: 28,
@@ -311,6 +325,7 @@ impl Config {
             );
         }
         self.validate_promotions()?;
+        self.validate_identity()?;
         if !(0..=1_000_000).contains(&self.fair_use_cap) {
             return invalid(
                 "fair_use_cap",
@@ -411,6 +426,28 @@ impl Config {
         }
         if self.backgrounds.is_empty() {
             return invalid("backgrounds", "at least one background is needed".into());
+        }
+        Ok(())
+    }
+
+    /// The provider's JWKS is an http(s) URL; an issuer or audience set is not empty.
+    fn validate_identity(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.jwt_jwks_url {
+            let parsed: Option<reqwest::Url> = url.parse().ok();
+            if !parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some()) {
+                return Err(ConfigError::Invalid {
+                    key: "jwt_jwks_url",
+                    problem: format!("must be an http:// or https:// URL, not {url:?}"),
+                });
+            }
+        }
+        for (key, value) in [("jwt_issuer", &self.jwt_issuer), ("jwt_audience", &self.jwt_audience)] {
+            if value.as_ref().is_some_and(|v| v.trim().is_empty()) {
+                return Err(ConfigError::Invalid {
+                    key,
+                    problem: "must not be empty (leave it out to check nothing)".into(),
+                });
+            }
         }
         Ok(())
     }

@@ -10,7 +10,7 @@ use crate::reads::{AccountRow, PlanCode, Reads};
 use crate::secret::Secret;
 
 /// The JWT secret of the embedded default, and only of it: anywhere else the service
-/// refuses to start without `STUDIO_JWT_SECRET`.
+/// refuses to start without `STUDIO_JWT_SECRET` or `STUDIO_JWT_JWKS_URL`.
 pub const DEV_JWT_SECRET: &str = "studio-bff development secret: never use in production";
 
 /// The demo account's name, by which a restart finds it again.
@@ -21,14 +21,55 @@ pub fn is_embedded_default(config: &Config) -> bool {
     config.database_url.is_none()
 }
 
-/// The secret to sign tokens with, or why the service cannot start.
-pub fn jwt_secret(config: &Config) -> Result<Secret, String> {
-    match &config.jwt_secret {
-        Some(secret) if secret.expose().len() >= 32 => Ok(secret.clone()),
-        Some(_) => Err("STUDIO_JWT_SECRET must be at least 32 characters".into()),
-        None if is_embedded_default(config) => Ok(Secret::new(DEV_JWT_SECRET)),
-        None => Err("STUDIO_JWT_SECRET is required when a database is configured".into()),
+/// The secrets a service uses, as [`keys`] chose them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keys {
+    /// Signs and checks HS256 tokens; none: HS256 tokens are refused.
+    pub jwt_secret: Option<Secret>,
+    /// Signs global ids and cursors.
+    pub id_secret: Secret,
+}
+
+/// Shortest secret accepted, in characters.
+const MIN_SECRET_CHARS: usize = 32;
+
+/// The secrets of `config`, or why the service cannot start. The embedded default
+/// falls back to the development secret for both. With a database, tokens need a way
+/// to be checked (`jwt_secret` for HS256, `jwt_jwks_url` for the provider's RS256 and
+/// ES256), and global ids a secret of their own: `id_secret`, else `jwt_secret`. Ids
+/// outlive tokens (clients store them), so a service moving to the provider's tokens
+/// keeps its old `jwt_secret` as `id_secret`.
+pub fn keys(config: &Config) -> Result<Keys, String> {
+    for (name, secret) in [
+        ("STUDIO_JWT_SECRET", &config.jwt_secret),
+        ("STUDIO_ID_SECRET", &config.id_secret),
+    ] {
+        if secret.as_ref().is_some_and(|s| s.expose().len() < MIN_SECRET_CHARS) {
+            return Err(format!("{name} must be at least {MIN_SECRET_CHARS} characters"));
+        }
     }
+    let jwt_secret = match &config.jwt_secret {
+        None if is_embedded_default(config) => Some(Secret::new(DEV_JWT_SECRET)),
+        None if config.jwt_jwks_url.is_none() => {
+            return Err(
+                "STUDIO_JWT_SECRET or STUDIO_JWT_JWKS_URL is required when a database is configured: \
+                 tokens must be checked with something"
+                    .into(),
+            );
+        }
+        configured => configured.clone(),
+    };
+    let id_secret = match (&config.id_secret, &jwt_secret) {
+        (Some(secret), _) | (None, Some(secret)) => secret.clone(),
+        (None, None) => {
+            return Err(
+                "STUDIO_ID_SECRET (or STUDIO_JWT_SECRET) is required when a database is configured: \
+                 it signs the global ids"
+                    .into(),
+            );
+        }
+    };
+    Ok(Keys { jwt_secret, id_secret })
 }
 
 /// In the embedded default without a configured launch, opens the launch promotion

@@ -220,9 +220,9 @@ async fn too_large_as_graphql(State(limits): State<Limits>, response: Response) 
     response
 }
 
-fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Box<Response>> {
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Box<Response>> {
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    state.auth.verify_bearer(authorization).map_err(|e| {
+    state.auth.verify_bearer(authorization).await.map_err(|e| {
         tracing::debug!(error = %e, "token refused");
         Box::new(error_response(
             StatusCode::UNAUTHORIZED,
@@ -244,8 +244,8 @@ enum Caller {
 }
 
 /// Who sends a request with `headers`: a token, when there is one, must be valid.
-fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Box<Response>> {
-    match authenticate(state, headers) {
+async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Box<Response>> {
+    match authenticate(state, headers).await {
         Ok(viewer) => Ok(Caller::Viewer(viewer)),
         Err(refused) if state.public_schema && !headers.contains_key(header::AUTHORIZATION) => {
             Ok(Caller::Nobody(refused))
@@ -296,7 +296,7 @@ async fn graphql_post(
             "POST /graphql takes application/json only.",
         );
     }
-    let caller = match caller(&state, &headers) {
+    let caller = match caller(&state, &headers).await {
         Ok(caller) => caller,
         Err(refused) => return *refused,
     };
@@ -361,7 +361,7 @@ async fn graphql_get(State(state): State<Arc<AppState>>, headers: HeaderMap, Raw
             .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
         return refused;
     }
-    let viewer = match caller(&state, &headers) {
+    let viewer = match caller(&state, &headers).await {
         Ok(Caller::Viewer(viewer)) => viewer,
         Ok(Caller::Nobody(_)) if reads_only_schema(&request) => {
             return GraphQLResponse::from(state.api.execute(request).await).into_response();

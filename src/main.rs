@@ -75,6 +75,7 @@ enum Command {
 enum RoleArg {
     Member,
     Ops,
+    Renderer,
 }
 
 /// Set once logs are JSON lines: a failure is then logged as one too, so that stderr
@@ -107,10 +108,11 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             ttl,
             user,
         }) => {
-            let auth = Auth::new(token_secret(&config)?.expose());
+            let auth = Auth::configured(&config, &token_keys(&config)?)?;
             let role = match role {
                 RoleArg::Member => Role::Member,
                 RoleArg::Ops => Role::Ops,
+                RoleArg::Renderer => Role::Renderer,
             };
             let account_id = match account {
                 None => None,
@@ -146,13 +148,18 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
-/// The secret the service checks tokens with. With a database configured that is
-/// `STUDIO_JWT_SECRET` and nothing else: a token signed with the development secret
-/// would be answered `UNAUTHENTICATED`. Without one (the embedded default), the
-/// development secret, and a note on stderr saying which services accept it.
-fn token_secret(config: &Config) -> Result<Secret, String> {
-    match demo::jwt_secret(config) {
-        Ok(secret) => {
+/// The secrets the service checks tokens and ids with. With a database configured
+/// that is `STUDIO_JWT_SECRET` and nothing else: a token signed with the development
+/// secret would be answered `UNAUTHENTICATED`, and with only the provider's JWKS
+/// configured the service accepts no token this command could sign. Without one (the
+/// embedded default), the development secret, and a note on stderr saying which
+/// services accept it.
+fn token_keys(config: &Config) -> Result<demo::Keys, String> {
+    match demo::keys(config) {
+        Ok(keys) if keys.jwt_secret.is_none() => Err("refusing to sign: no STUDIO_JWT_SECRET is configured, so \
+             the service accepts only its identity provider's tokens (jwt_jwks_url); get one there"
+            .into()),
+        Ok(keys) => {
             if config.jwt_secret.is_none() {
                 eprintln!(
                     "note: signed with the development secret, which only the embedded default \
@@ -160,13 +167,15 @@ fn token_secret(config: &Config) -> Result<Secret, String> {
                      STUDIO_JWT_SECRET and DATABASE_URL (or STUDIO_CONFIG)"
                 );
             }
-            Ok(secret)
+            Ok(keys)
         }
-        Err(_) if config.jwt_secret.is_none() => Err("refusing to sign with the development secret: \
+        Err(_) if config.jwt_secret.is_none() && config.jwt_jwks_url.is_none() => {
+            Err("refusing to sign with the development secret: \
              a database is configured (DATABASE_URL or database_url), and the service checks \
              tokens with its own STUDIO_JWT_SECRET; run `studio-bff token` with the same \
              STUDIO_JWT_SECRET (or STUDIO_CONFIG) as the service"
-            .into()),
+                .into())
+        }
         Err(e) => Err(e),
     }
 }

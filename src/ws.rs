@@ -253,7 +253,7 @@ impl Connection<'_> {
             .as_ref()
             .and_then(|p| p.get("authorization").or_else(|| p.get("Authorization")))
             .and_then(serde_json::Value::as_str);
-        let viewer = auth.verify_bearer(authorization).map_err(|e| {
+        let viewer = auth.verify_bearer(authorization).await.map_err(|e| {
             tracing::debug!(error = %e, "WebSocket token refused");
             close(CLOSE_FORBIDDEN, "Forbidden")
         })?;

@@ -1,5 +1,5 @@
 //! What a resolver takes from the request: the ledger, the viewer, the id codec, the
-//! loaders, and who may see what. Its errors are built in [`super::errors`].
+//! loaders, and who may see what: every role rule is here. Its errors are built in [`super::errors`].
 use async_graphql::Context;
 
 use super::errors::{forbidden, internal, unauthenticated};
@@ -36,6 +36,17 @@ pub fn store<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Loaders> {
 
 pub fn viewer<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Viewer> {
     ctx.data::<Viewer>().map_err(|_| unauthenticated())
+}
+
+/// The viewer, who must be a member or an OPS user: the fields of accounts and what
+/// they hold. The render service (RENDERER) acts for no account and reads only the
+/// public fields (backgrounds, the pack catalog, its own `viewer { userId role }`).
+pub fn account_user<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Viewer> {
+    let viewer = viewer(ctx)?;
+    match viewer.role {
+        Role::Member | Role::Ops => Ok(viewer),
+        Role::Renderer => Err(forbidden("This field is for members and OPS users only.")),
+    }
 }
 
 /// The viewer, who must be an OPS user.

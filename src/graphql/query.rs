@@ -1,6 +1,6 @@
 //! What clients read: the viewer and their account, the pack catalog, backgrounds, any
 //! node by id, and (OPS) any account.
-use super::context::{ids, ledger, may_see, ops, reads, viewer};
+use super::context::{account_user, ids, ledger, may_see, ops, reads, viewer};
 use super::errors::OrInternal;
 use super::types::{Account, Background, CreditPack, Node};
 use crate::auth::Role;
@@ -24,14 +24,15 @@ impl Viewer {
         &self.inner.user_id
     }
 
-    /// What the user may do: MEMBER acts for one account, OPS for the back office.
+    /// What the user may do: MEMBER acts for one account, OPS for the back office,
+    /// RENDERER is the render service.
     async fn role(&self) -> Role {
         self.inner.role
     }
 
-    /// Null for an OPS user without an account.
+    /// Null for an OPS user without an account; FORBIDDEN for RENDERER.
     async fn account(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Account>> {
-        let Some(account_id) = self.inner.account_id else {
+        let Some(account_id) = account_user(ctx)?.account_id else {
             return Ok(None);
         };
         let account = ledger(ctx)?.account(account_id).await.or_internal(ctx)?;
@@ -142,7 +143,7 @@ impl Query {
 
 /// The stored record of `kind` and `key`, if the viewer may see its account.
 async fn stored_node(ctx: &Context<'_>, ids: &IdCodec, kind: Kind, key: i64) -> async_graphql::Result<Option<Node>> {
-    let viewer = viewer(ctx)?;
+    let viewer = account_user(ctx)?;
     let stored = reads(ctx)?.node(kind, key).await.or_internal(ctx)?;
     Ok(stored
         .filter(|s| may_see(viewer, s.account_id()))

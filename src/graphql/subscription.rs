@@ -4,7 +4,7 @@ use async_graphql::{Context, Subscription as SubscriptionRoot};
 use futures_util::Stream;
 use futures_util::stream;
 
-use super::context::{ids, ledger, viewer};
+use super::context::{account_user, ids, ledger};
 use super::errors::forbidden;
 use super::types::Balance;
 use crate::live::Hub;
@@ -16,7 +16,7 @@ pub struct Subscription;
 impl Subscription {
     /// The viewer's account balance: the current value at once, then every change.
     async fn balance_changed(&self, ctx: &Context<'_>) -> async_graphql::Result<impl Stream<Item = Balance> + use<>> {
-        let account_id = viewer(ctx)?
+        let account_id = account_user(ctx)?
             .account_id
             .ok_or_else(|| forbidden("This user acts for no account."))?;
         let ledger = ledger(ctx)?.clone();

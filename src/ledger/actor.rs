@@ -35,6 +35,7 @@ impl Actor {
         let role = match role? {
             "member" => Role::Member,
             "ops" => Role::Ops,
+            "renderer" => Role::Renderer,
             _ => return None,
         };
         Some(Actor {
@@ -49,6 +50,7 @@ fn role_name(role: Role) -> &'static str {
     match role {
         Role::Member => "member",
         Role::Ops => "ops",
+        Role::Renderer => "renderer",
     }
 }
 
@@ -58,7 +60,7 @@ mod tests {
 
     #[test]
     fn an_actor_reads_back_from_its_columns_and_none_stays_none() {
-        for role in [Role::Member, Role::Ops] {
+        for role in [Role::Member, Role::Ops, Role::Renderer] {
             let actor = Actor {
                 user_id: "u-17".into(),
                 role,

@@ -4,13 +4,18 @@
 //! account's objects, a member on OPS fields. The matrix is read from the schema's SDL:
 //! a new root field, node type or ID argument without a case fails the test, so every
 //! addition forces a decision. Both accounts' stored state is compared before and after
-//! the refused requests: nothing may change.
+//! the refused requests: nothing may change. The render service (RENDERER) reads the
+//! public fields and is FORBIDDEN everything else. The whole matrix runs twice: with
+//! HS256 tokens of the service's secret, and with RS256 tokens of an identity provider
+//! whose JWKS a server of the test's own serves on loopback (the app then configured
+//! for the JWKS alone).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
+use crate::api_support::jwks::{JwksServer, KeyPair, Signer};
 use crate::api_support::ws::{assert_closed_with, connect, initialise, receive, send, serve};
-use crate::api_support::{SECRET, TestApp, expired_token};
+use crate::api_support::{SECRET, TestApp};
 use crate::common::TestDb;
 use async_graphql::parser::types::{BaseType, Type, TypeDefinition, TypeKind, TypeSystemDefinition};
 use axum::http::StatusCode;
@@ -19,7 +24,7 @@ use entity::enums::{LogoPosition, PlanCode};
 use entity::{account, edit, faulty_report, idempotency_record, invoice, ledger_entry, logo, lot, photo};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
-use studio_bff::auth::{Claims, Role};
+use studio_bff::auth::{Auth, Claims, Jwks, Refresh, Role};
 use studio_bff::config::Config;
 use studio_bff::ids::Kind;
 use studio_bff::ledger::{ApplyRequest, LogoPlacement};
@@ -27,7 +32,7 @@ use studio_bff::rules::balance::Breakdown;
 use studio_bff::rules::catalog::packs_for;
 
 /// How many cases the matrix has today: a matrix that silently shrinks fails.
-const EXPECTED_CASES: usize = 110;
+const EXPECTED_CASES: usize = 135;
 
 const MODERN: &str = "graphql-transport-ws";
 const LEGACY: &str = "graphql-ws";
@@ -71,9 +76,26 @@ const OWN_BALANCE: &str =
 on_both_databases! {
     async fn every_identity_is_refused_on_every_field_and_nothing_changes(db) {
         let started = std::time::Instant::now();
-        run_matrix(&db).await;
+        run_matrix(World::new(TestApp::start(&db, Config::default()).await).await).await;
         eprintln!("access matrix ran in {:?}", started.elapsed());
     }
+}
+
+/// The same matrix with the identity provider's RS256 tokens, on a service that
+/// checks tokens with its JWKS only (no HS256). It is about tokens, not storage: once,
+/// on SQLite.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_matrix_holds_with_rs256_tokens_of_the_providers_jwks() {
+    let db = TestDb::sqlite().await;
+    let key = KeyPair::rsa("jwt-rsa-1.pem", "rsa-1");
+    let provider = JwksServer::start(&[&key]).await;
+    let jwks = Jwks::new(provider.url.parse().expect("a URL"), Refresh::default()).expect("a JWKS client");
+    let auth = Auth::with_keys(None, SECRET).with_jwks(jwks);
+    let app = TestApp::with_identity(&db, Config::default(), auth, Signer::Key(Box::new(key))).await;
+
+    run_matrix(World::new(app).await).await;
+
+    assert_eq!(provider.requests(), 1, "the key was fetched once and cached");
 }
 
 /// Who sends a request of the matrix.
@@ -86,6 +108,8 @@ enum Identity {
     OtherAccount,
     /// A member of account A on a field for OPS users.
     MemberOnOps,
+    /// The render service, on any field.
+    Renderer,
 }
 
 const BAD_TOKENS: [Identity; 3] = [Identity::NoToken, Identity::Expired, Identity::WrongSignature];
@@ -98,6 +122,7 @@ impl Identity {
             Identity::WrongSignature => "wrong signature",
             Identity::OtherAccount => "other account",
             Identity::MemberOnOps => "member on OPS",
+            Identity::Renderer => "renderer",
         }
     }
 }
@@ -134,9 +159,19 @@ enum Check {
         pointer: &'static str,
         expected: Value,
     },
-    /// Member A gets one `FORBIDDEN` error and no data; with `missing`, exactly the
+    /// `by` gets one `FORBIDDEN` error and no data; with `missing`, exactly the
     /// answer for a missing id, so the refusal says nothing about B.
-    Forbidden { request: Request, missing: Option<Request> },
+    Forbidden {
+        by: Sender,
+        request: Request,
+        missing: Option<Request>,
+    },
+    /// Public: the renderer gets exactly what OPS gets, and something.
+    RendererPublic { request: Request, pointer: &'static str },
+    /// The renderer reads its own `userId` and `role`; its `account` is FORBIDDEN.
+    RendererViewer,
+    /// The renderer's subscription gets one `error`, FORBIDDEN.
+    SocketForbidden { protocol: &'static str },
     /// Nothing in it belongs to an account: member A gets exactly what member B gets.
     Shared { request: Request, pointer: &'static str },
     /// No argument to misuse: member A's answer at `pointer` is its own account's.
@@ -155,6 +190,13 @@ enum Check {
     },
     /// Member A's subscription starts with its own account's balance.
     SocketOwnBalance { protocol: &'static str },
+}
+
+/// Whose valid token a [`Check::Forbidden`] sends.
+#[derive(Debug, Clone, Copy)]
+enum Sender {
+    MemberA,
+    Renderer,
 }
 
 /// One (operation, identity) pair of the matrix.
@@ -311,8 +353,7 @@ impl World {
     /// A (Professional, pro packs) and B (Basic, basic packs): each with an edited and a
     /// plain photo, a logo, a purchased pack and its invoice; B's edit also carries its
     /// logo and a faulty report.
-    async fn new(db: &TestDb) -> World {
-        let app = TestApp::start(db, Config::default()).await;
+    async fn new(app: TestApp) -> World {
         let ledger = &app.ledger;
         let a = ledger
             .create_account("Alpha Autos", PlanCode::Professional, 2, None)
@@ -429,14 +470,20 @@ impl World {
         let now = Utc::now().timestamp();
         match (identity, target) {
             (Identity::NoToken, _) => None,
-            (Identity::Expired, Target::Ops) => Some(expired_token()),
-            (Identity::Expired, Target::MemberOfB) => Some(signed(&self.claims(target, now - 60))),
+            (Identity::Expired, _) => Some(self.signed(&self.claims(target, now - 60))),
             (Identity::WrongSignature, _) => Some(with_signature_of(
-                &signed(&self.claims(target, now + 3600)),
+                &self.signed(&self.claims(target, now + 3600)),
                 &self.app.member(self.a.id),
             )),
-            (Identity::OtherAccount | Identity::MemberOnOps, _) => unreachable!("a member's token is valid"),
+            (Identity::OtherAccount | Identity::MemberOnOps | Identity::Renderer, _) => {
+                unreachable!("a member's or the renderer's token is valid")
+            }
         }
+    }
+
+    /// A token of `claims` signed as the app's tokens are (HS256 or the provider's key).
+    fn signed(&self, claims: &Claims) -> String {
+        self.app.signer.sign(claims)
     }
 
     // ---- the matrix ----
@@ -470,6 +517,10 @@ impl World {
             }
             match self.member_cases(&field) {
                 Some(member) => cases.extend(member),
+                None => decided = false,
+            }
+            match self.renderer_cases(&field) {
+                Some(renderer) => cases.extend(renderer),
                 None => decided = false,
             }
             if !decided {
@@ -629,6 +680,7 @@ impl World {
                     Some("Query.account.id"),
                     "B's account",
                     Check::Forbidden {
+                        by: Sender::MemberA,
                         request: request(ACCOUNT, json!({"id": b})),
                         missing: Some(request(ACCOUNT, json!({"id": missing_account}))),
                     },
@@ -638,6 +690,7 @@ impl World {
                     Some("Query.account.id"),
                     "A's own account",
                     Check::Forbidden {
+                        by: Sender::MemberA,
                         request: request(ACCOUNT, json!({"id": a})),
                         missing: None,
                     },
@@ -790,6 +843,7 @@ impl World {
                 None,
                 "a new account",
                 Check::Forbidden {
+                    by: Sender::MemberA,
                     request: request(
                         CREATE_ACCOUNT,
                         json!({"input": {"name": "Mine", "plan": "PREMIUM", "listingSlots": 99}}),
@@ -809,6 +863,7 @@ impl World {
                         id_path,
                         "B's account",
                         Check::Forbidden {
+                            by: Sender::MemberA,
                             request: make(&b),
                             missing: Some(make(&missing_account)),
                         },
@@ -818,6 +873,7 @@ impl World {
                         id_path,
                         "A's own account",
                         Check::Forbidden {
+                            by: Sender::MemberA,
                             request: make(&a),
                             missing: None,
                         },
@@ -829,6 +885,7 @@ impl World {
                 None,
                 "B's account by its platform id",
                 Check::Forbidden {
+                    by: Sender::MemberA,
                     request: request(ACCOUNT_BY_EXTERNAL_ID, json!({"externalId": B_EXTERNAL_ID})),
                     missing: Some(request(
                         ACCOUNT_BY_EXTERNAL_ID,
@@ -841,6 +898,7 @@ impl World {
                 None,
                 "moving the clock",
                 Check::Forbidden {
+                    by: Sender::MemberA,
                     request: request(SET_CLOCK, json!({"input": {"now": "2027-02-15T00:00:00Z"}})),
                     missing: None,
                 },
@@ -880,6 +938,73 @@ impl World {
             }
         };
         Some(cases)
+    }
+
+    /// The cases of the render service on `field`: the public fields answer it as
+    /// they answer OPS, every other one is FORBIDDEN (and, for a foreign id, exactly as
+    /// for a missing one).
+    fn renderer_cases(&self, field: &str) -> Option<Vec<Case>> {
+        let case = |id_path, what, check| Case {
+            field: field.to_owned(),
+            identity: Identity::Renderer,
+            id_path,
+            what,
+            check,
+        };
+        let forbidden = |request, missing| Check::Forbidden {
+            by: Sender::Renderer,
+            request,
+            missing,
+        };
+        Some(match field {
+            "Query.node" => Vec::new(),
+            "Query.viewer" => vec![case(None, "its own userId and role, no account", Check::RendererViewer)],
+            "Query.backgrounds" => vec![case(
+                None,
+                "the backgrounds",
+                Check::RendererPublic {
+                    request: request(BACKGROUNDS, json!({})),
+                    pointer: "/data/backgrounds",
+                },
+            )],
+            "Query.packCatalog" => vec![case(
+                None,
+                "every pack, as OPS sees them",
+                Check::RendererPublic {
+                    request: request(PACK_CATALOG, json!({})),
+                    pointer: "/data/packCatalog",
+                },
+            )],
+            "Subscription.balanceChanged" => [MODERN, LEGACY]
+                .into_iter()
+                .map(|protocol| case(None, "no balance to watch", Check::SocketForbidden { protocol }))
+                .collect(),
+            _ => match field.strip_prefix("Node.") {
+                Some(node_type) => match self.foreign_node(node_type) {
+                    Some((kind, foreign)) => vec![case(
+                        None,
+                        "an account's record",
+                        forbidden(
+                            request(NODE, json!({"id": foreign})),
+                            Some(request(NODE, json!({"id": self.missing(kind)}))),
+                        ),
+                    )],
+                    None => vec![case(
+                        None,
+                        "the studio's configuration",
+                        Check::RendererPublic {
+                            request: request(NODE, json!({"id": self.shared_node(node_type)?})),
+                            pointer: "/data/node",
+                        },
+                    )],
+                },
+                None => vec![case(
+                    None,
+                    "what a member or OPS may do",
+                    forbidden(self.attack(field)?.1, None),
+                )],
+            },
+        })
     }
 
     /// The subscription with each bad token, on both protocols.
@@ -963,8 +1088,12 @@ impl World {
                 })?;
                 no_leak(&answer.1, secrets)
             }
-            Check::Forbidden { request, missing } => {
-                let answer = self.post(Some(&a), request).await;
+            Check::Forbidden { by, request, missing } => {
+                let token = match by {
+                    Sender::MemberA => a.clone(),
+                    Sender::Renderer => self.app.renderer(),
+                };
+                let answer = self.post(Some(&token), request).await;
                 let errors = answer.1["errors"].as_array().map_or(0, Vec::len);
                 let code = &answer.1["errors"][0]["extensions"]["code"];
                 let no_data = match &answer.1["data"] {
@@ -977,12 +1106,60 @@ impl World {
                     || format!("{answer:?}"),
                 )?;
                 if let Some(missing) = missing {
-                    let for_missing = self.post(Some(&a), missing).await;
+                    let for_missing = self.post(Some(&token), missing).await;
                     expect(answer == for_missing, || {
                         format!("foreign: {answer:?}\nmissing: {for_missing:?}")
                     })?;
                 }
                 no_leak(&answer.1, secrets)
+            }
+            Check::RendererPublic { request, pointer } => {
+                let answer = self.post(Some(&self.app.renderer()), request).await;
+                let for_ops = self.post(Some(&self.app.ops()), request).await;
+                ok_answer(&answer)?;
+                expect(answer == for_ops, || format!("renderer: {answer:?}\nOPS: {for_ops:?}"))?;
+                let shown = answer.1.pointer(pointer).unwrap_or(&Value::Null);
+                let empty = shown.is_null() || shown.as_array().is_some_and(Vec::is_empty);
+                expect(!empty, || format!("nothing at {pointer} in {}", answer.1))?;
+                no_leak(&answer.1, secrets)
+            }
+            Check::RendererViewer => {
+                let renderer = self.app.renderer();
+                let own = self
+                    .post(Some(&renderer), &request("{ viewer { userId role } }", json!({})))
+                    .await;
+                let wanted = json!({"data": {"viewer": {"userId": "render-1", "role": "RENDERER"}}});
+                expect(own == (StatusCode::OK, wanted), || format!("{own:?}"))?;
+                let with_account = self.post(Some(&renderer), &request(VIEWER, json!({}))).await;
+                let body = &with_account.1;
+                let errors = body["errors"].as_array().map_or(0, Vec::len);
+                expect(
+                    with_account.0 == StatusCode::OK
+                        && errors == 1
+                        && body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+                        && body["errors"][0]["path"] == json!(["viewer", "account"])
+                        && body["data"]["viewer"]["account"].is_null(),
+                    || format!("{with_account:?}"),
+                )?;
+                no_leak(body, secrets)
+            }
+            Check::SocketForbidden { protocol } => {
+                let (addr, protocol, token) = (self.addr, *protocol, self.app.renderer());
+                let first = tokio::spawn(async move {
+                    let mut socket = connect(addr, protocol).await;
+                    initialise(&mut socket, &token).await;
+                    send(&mut socket, subscribe(protocol)).await;
+                    receive(&mut socket).await
+                })
+                .await
+                .map_err(|e| format!("the subscription failed: {e}"))?;
+                expect(
+                    first["type"] == "error"
+                        && first["id"] == "1"
+                        && first["payload"].as_array().map_or(0, Vec::len) == 1
+                        && first["payload"][0]["extensions"]["code"] == "FORBIDDEN",
+                    || format!("first message {first}, not one FORBIDDEN error"),
+                )
             }
             Check::Shared { request, pointer } => {
                 let answer = self.post(Some(&a), request).await;
@@ -1157,16 +1334,6 @@ fn subscribe(protocol: &str) -> Value {
     json!({"id": "1", "type": kind, "payload": {"query": BALANCE_CHANGED}})
 }
 
-/// A token of `claims` signed with the test apps' secret.
-fn signed(claims: &Claims) -> String {
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        claims,
-        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .expect("a token")
-}
-
 /// `token`'s header and claims with the signature of `other`: a forged token.
 fn with_signature_of(token: &str, other: &str) -> String {
     let (signed_part, _) = token.rsplit_once('.').expect("a JWT");
@@ -1233,13 +1400,16 @@ fn assert_covers(surface: &Surface, cases: &[Case], undecided: &[String]) {
             } else {
                 Identity::OtherAccount
             };
-            for identity in BAD_TOKENS.into_iter().chain([member]) {
+            for identity in BAD_TOKENS.into_iter().chain([member, Identity::Renderer]) {
                 required.insert((field.clone(), identity));
             }
         }
     }
     for field in &node_fields {
-        for identity in BAD_TOKENS.into_iter().chain([Identity::OtherAccount]) {
+        for identity in BAD_TOKENS
+            .into_iter()
+            .chain([Identity::OtherAccount, Identity::Renderer])
+        {
             required.insert((field.clone(), identity));
         }
     }
@@ -1276,14 +1446,13 @@ fn assert_covers(surface: &Surface, cases: &[Case], undecided: &[String]) {
     );
 }
 
-async fn run_matrix(db: &TestDb) {
-    let world = World::new(db).await;
+async fn run_matrix(world: World) {
     let surface = surface();
     let (cases, undecided) = world.cases(&surface);
     assert_covers(&surface, &cases, &undecided);
 
     // The forged token differs from a valid one only in its signature.
-    let twin = signed(&world.claims(Target::MemberOfB, Utc::now().timestamp() + 3600));
+    let twin = world.signed(&world.claims(Target::MemberOfB, Utc::now().timestamp() + 3600));
     let control = world.post(Some(&twin), &request(VIEWER, json!({}))).await;
     assert_eq!(
         control.1["data"]["viewer"]["account"]["id"],

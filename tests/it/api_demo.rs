@@ -5,6 +5,7 @@ use chrono::{DurationRound, TimeDelta};
 use entity::enums::PlanCode;
 use studio_bff::config::Config;
 use studio_bff::demo;
+use studio_bff::secret::Secret;
 
 #[tokio::test]
 async fn the_demo_account_has_photos_a_logo_an_edit_and_credits_in_every_bucket() {
@@ -43,13 +44,66 @@ fn the_development_secret_serves_only_the_embedded_default() {
         jwt_secret: Some("short".into()),
         ..Config::default()
     };
+    let dev = Secret::new(demo::DEV_JWT_SECRET);
 
     assert_eq!(
-        demo::jwt_secret(&embedded).as_ref().map(|s| s.expose()),
-        Ok(demo::DEV_JWT_SECRET)
+        demo::keys(&embedded),
+        Ok(demo::Keys {
+            jwt_secret: Some(dev.clone()),
+            id_secret: dev
+        })
     );
-    assert!(demo::jwt_secret(&with_database).is_err());
-    assert!(demo::jwt_secret(&short_secret).is_err());
+    assert_eq!(
+        demo::keys(&with_database),
+        Err(
+            "STUDIO_JWT_SECRET or STUDIO_JWT_JWKS_URL is required when a database is configured: \
+             tokens must be checked with something"
+                .into()
+        )
+    );
+    assert_eq!(
+        demo::keys(&short_secret),
+        Err("STUDIO_JWT_SECRET must be at least 32 characters".into())
+    );
+}
+
+#[test]
+fn a_database_with_only_the_providers_keys_needs_a_secret_for_ids() {
+    let jwks_only = Config {
+        database_url: Some("postgres://db/studio".into()),
+        jwt_jwks_url: Some("https://id.example/.well-known/jwks.json".into()),
+        ..Config::default()
+    };
+    let ids = "a secret of at least thirty-two characters for ids";
+    let with_id_secret = Config {
+        id_secret: Some(ids.into()),
+        ..jwks_only.clone()
+    };
+    let both = Config {
+        jwt_secret: Some("a secret of at least thirty-two characters for tokens".into()),
+        ..jwks_only.clone()
+    };
+
+    assert_eq!(
+        demo::keys(&jwks_only),
+        Err(
+            "STUDIO_ID_SECRET (or STUDIO_JWT_SECRET) is required when a database is configured: \
+             it signs the global ids"
+                .into()
+        )
+    );
+    assert_eq!(
+        demo::keys(&with_id_secret),
+        Ok(demo::Keys {
+            jwt_secret: None,
+            id_secret: Secret::new(ids)
+        })
+    );
+    assert_eq!(
+        demo::keys(&both).map(|k| k.id_secret),
+        Ok(Secret::new("a secret of at least thirty-two characters for tokens")),
+        "without id_secret, ids keep being signed with jwt_secret"
+    );
 }
 
 #[test]

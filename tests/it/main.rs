@@ -27,6 +27,7 @@ mod app;
 mod config;
 mod cors;
 mod hostile_ws;
+mod identity;
 mod layering;
 mod ledger_model;
 mod ledger_rules;

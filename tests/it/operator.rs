@@ -103,8 +103,8 @@ fn the_example_configuration_names_every_key_and_holds_the_defaults() {
     });
 }
 
-#[test]
-fn the_token_command_signs_with_the_secret_the_service_checks_or_not_at_all() {
+#[tokio::test]
+async fn the_token_command_signs_with_the_secret_the_service_checks_or_not_at_all() {
     let database = ("DATABASE_URL", "postgres://studio@db.internal/studio");
     let secret = ("STUDIO_JWT_SECRET", SECRET);
 
@@ -123,6 +123,7 @@ fn the_token_command_signs_with_the_secret_the_service_checks_or_not_at_all() {
     assert_eq!(stderr, "");
     let viewer = Auth::new(SECRET)
         .verify_bearer(Some(&format!("Bearer {}", stdout.trim())))
+        .await
         .expect("the service's secret verifies it");
     assert_eq!(viewer.role, Role::Ops);
 
@@ -132,6 +133,16 @@ fn the_token_command_signs_with_the_secret_the_service_checks_or_not_at_all() {
     assert!(!stdout.trim().is_empty());
     assert!(
         stderr.starts_with("note: signed with the development secret"),
+        "{stderr}"
+    );
+
+    // Only the provider's keys: the service takes no HS256 token, so none is signed.
+    let jwks = ("STUDIO_JWT_JWKS_URL", "https://id.example/jwks.json");
+    let id_secret = ("STUDIO_ID_SECRET", SECRET);
+    let (status, stdout, stderr) = Binary::run(&["token", "--role", "ops"], &[database, jwks, id_secret]);
+    assert_eq!((status.code(), stdout.as_str()), (Some(1), ""));
+    assert!(
+        stderr.starts_with("Error: refusing to sign: no STUDIO_JWT_SECRET is configured"),
         "{stderr}"
     );
 }

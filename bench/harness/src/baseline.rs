@@ -100,7 +100,7 @@ fn error(status: StatusCode, message: &str) -> Response {
 /// HeaderBalanceInitial's answer for the bearer's account, without GraphQL.
 async fn header_balance(State(state): State<Arc<HeaderState>>, headers: HeaderMap, _body: Bytes) -> Response {
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let Ok(viewer) = state.auth.verify_bearer(authorization) else {
+    let Ok(viewer) = state.auth.verify_bearer(authorization).await else {
         return error(StatusCode::UNAUTHORIZED, "A valid bearer token is required.");
     };
     let Some(account_id) = viewer.account_id else {

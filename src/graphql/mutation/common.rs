@@ -5,7 +5,7 @@ use std::str::FromStr;
 use async_graphql::{Context, ID, SimpleObject};
 
 use crate::error::{Error, Refusal, RefusalCode};
-use crate::graphql::context::{ledger, viewer};
+use crate::graphql::context::{account_user, ledger};
 use crate::graphql::errors::{OrInternal, forbidden, internal, unauthenticated};
 use crate::graphql::types::{Balance, balance_of};
 use crate::ids::{IdCodec, Kind};
@@ -88,7 +88,7 @@ impl InputId {
 /// The id of the account the signed-in user acts for, as the token says. Whether it
 /// is stored is the ledger's to say: its transaction refuses a missing account.
 pub fn own_account_id(ctx: &Context<'_>) -> async_graphql::Result<i64> {
-    viewer(ctx)?
+    account_user(ctx)?
         .account_id
         .ok_or_else(|| forbidden("This user acts for no account."))
 }

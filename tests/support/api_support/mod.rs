@@ -4,7 +4,6 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -27,8 +26,11 @@ use tower::ServiceExt;
 
 use crate::common::TestDb;
 
+pub mod jwks;
 pub mod service;
 pub mod ws;
+
+use jwks::Signer;
 
 /// The secret every test app signs with.
 pub const SECRET: &str = "a test secret that is long enough to sign tokens";
@@ -57,6 +59,8 @@ pub struct TestApp {
     pub router: Router,
     pub ledger: Ledger,
     pub auth: Auth,
+    /// Signs the tokens of [`TestApp::member`] and its kind.
+    pub signer: Signer,
 }
 
 impl TestApp {
@@ -72,11 +76,49 @@ impl TestApp {
 
     /// The app over an open connection (one a test may be counting statements on).
     pub async fn over(conn: sea_orm::DatabaseConnection, config: Config, clock: Clock, limits: Limits) -> TestApp {
+        Self::checking(
+            conn,
+            config,
+            clock,
+            limits,
+            Auth::new(SECRET),
+            Signer::Secret(SECRET.into()),
+        )
+        .await
+    }
+
+    /// The app over `db` with `config`, checking tokens with `auth`; its own tokens
+    /// signed by `signer`.
+    pub async fn with_identity(db: &TestDb, config: Config, auth: Auth, signer: Signer) -> TestApp {
+        let conn = connect_and_migrate(&db.url).await.expect("connect and migrate");
+        Self::checking(
+            conn,
+            config,
+            Clock::manual_at(utc(NOW)),
+            Limits::default(),
+            auth,
+            signer,
+        )
+        .await
+    }
+
+    async fn checking(
+        conn: sea_orm::DatabaseConnection,
+        config: Config,
+        clock: Clock,
+        limits: Limits,
+        auth: Auth,
+        signer: Signer,
+    ) -> TestApp {
         let ledger = Ledger::new(conn, Arc::new(config), clock).await.expect("a ledger");
-        let auth = Auth::new(SECRET);
         let hub = Hub::start(ledger.clone());
         let router = app(AppState::new(ledger.clone(), hub, auth.clone(), None, limits));
-        TestApp { router, ledger, auth }
+        TestApp {
+            router,
+            ledger,
+            auth,
+            signer,
+        }
     }
 
     /// The router, ledger and tokens of a started service (its secret must be
@@ -86,19 +128,30 @@ impl TestApp {
             router: app.router(),
             ledger: app.ledger().clone(),
             auth: app.auth().clone(),
+            signer: Signer::Secret(SECRET.into()),
         }
     }
 
+    /// A token for `user` as `role` of `account_id`, valid for an hour.
+    pub fn token(&self, user: &str, role: Role, account_id: Option<i64>) -> String {
+        self.signer.sign(&studio_bff::auth::Claims {
+            sub: user.into(),
+            account_id: account_id.map(|id| self.gid(Kind::Account, id)),
+            role,
+            exp: Utc::now().timestamp() + 3600,
+        })
+    }
+
     pub fn member(&self, account_id: i64) -> String {
-        self.auth
-            .mint("user-1", Role::Member, Some(account_id), Duration::from_secs(3600))
-            .expect("a token")
+        self.token("user-1", Role::Member, Some(account_id))
     }
 
     pub fn ops(&self) -> String {
-        self.auth
-            .mint("ops-1", Role::Ops, None, Duration::from_secs(3600))
-            .expect("a token")
+        self.token("ops-1", Role::Ops, None)
+    }
+
+    pub fn renderer(&self) -> String {
+        self.token("render-1", Role::Renderer, None)
     }
 
     /// The global id of a record.
