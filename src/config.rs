@@ -84,6 +84,11 @@ pub struct Config {
     /// migrate` has not brought up to date (for deployments that migrate as a step of
     /// their own).
     pub migrate_on_start: bool,
+    /// Where `/metrics` is served, alone and without a token; none: on `addr`, to an
+    /// OPS token.
+    pub metrics_addr: Option<SocketAddr>,
+    /// The OTLP/HTTP collector the traces go to (`http://host:4318`); none: no export.
+    pub otlp_endpoint: Option<String>,
 }
 
 /// The shape of log lines.
@@ -230,6 +235,8 @@ impl Default for Config {
             ws_max_operations: limits.subscriptions_per_connection,
             database_pool_size: None,
             migrate_on_start: true,
+            metrics_addr: None,
+            otlp_endpoint: None,
         }
     }
 }
@@ -310,6 +317,7 @@ impl Config {
             );
         }
         self.validate_limits()?;
+        self.validate_telemetry()?;
         if !(1..=24 * 365).contains(&self.idempotency_retention_hours) {
             return invalid(
                 "idempotency_retention_hours",
@@ -408,6 +416,36 @@ impl Config {
                 return Err(ConfigError::Invalid {
                     key,
                     problem: format!("must be {} to {}, not {value}", range.start(), range.end()),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// `/metrics` on a port of its own, and a collector over plain HTTP.
+    fn validate_telemetry(&self) -> Result<(), ConfigError> {
+        if let Some(metrics_addr) = self.metrics_addr
+            && metrics_addr.port() != 0
+            && metrics_addr.port() == self.addr.port()
+            && (metrics_addr.ip() == self.addr.ip()
+                || metrics_addr.ip().is_unspecified()
+                || self.addr.ip().is_unspecified())
+        {
+            return Err(ConfigError::Invalid {
+                key: "metrics_addr",
+                problem: format!("must differ from addr ({}), not {metrics_addr}", self.addr),
+            });
+        }
+        if let Some(endpoint) = &self.otlp_endpoint {
+            let well_formed = endpoint
+                .parse::<axum::http::Uri>()
+                .is_ok_and(|uri| uri.scheme_str() == Some("http") && uri.host().is_some_and(|h| !h.is_empty()));
+            if !well_formed {
+                return Err(ConfigError::Invalid {
+                    key: "otlp_endpoint",
+                    problem: format!(
+                        "must be an OTLP/HTTP collector's http:// address such as http://127.0.0.1:4318, not {endpoint:?}"
+                    ),
                 });
             }
         }

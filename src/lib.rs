@@ -15,6 +15,8 @@
 //! - [`gate`]: fair shares of the connection pool, so one account's slow requests cannot starve the rest;
 //! - [`graphiql`]: GraphiQL's page and its pinned files, served from the binary; [`introspection`]:
 //!   the documents that read only the schema, which a public schema answers without a token;
+//! - [`metrics`]: the series `/metrics` shows, one registry per instance; [`telemetry`]:
+//!   logs, and traces over OTLP;
 //! - [`error`]: what a client is told when something does not happen.
 pub mod app;
 pub mod auth;
@@ -32,11 +34,13 @@ pub mod introspection;
 pub mod ledger;
 pub mod limits;
 pub mod live;
+pub mod metrics;
 pub mod reads;
 pub mod rules;
 pub mod scheduler;
 pub mod secret;
 pub mod stopping;
+pub mod telemetry;
 pub mod ws;
 
 pub use error::Error;

@@ -200,6 +200,7 @@ fn allowed_for(key: &str) -> Option<&'static str> {
         "launch_at" | "starts_at" => Some("an RFC 3339 instant such as 2026-12-01T00:00:00Z"),
         "billing_time_zone" => Some("an IANA time zone such as Europe/Berlin"),
         "addr" => Some("an address and port such as 127.0.0.1:8000"),
+        "metrics_addr" => Some("an address and port such as 127.0.0.1:9100"),
         _ => None,
     }
 }

@@ -4,6 +4,7 @@
 //! [`loaders`] (batched nested reads), [`context`] (what a resolver takes from the
 //! request), [`errors`] (every top-level error and its code), [`inspect`] (what a
 //! document asks for, read before it runs), [`documents`] (parsed documents kept).
+use std::any::TypeId;
 use std::sync::Arc;
 
 use async_graphql::parser::types::OperationType;
@@ -34,7 +35,9 @@ use subscription::Subscription;
 use crate::ids::IdCodec;
 use crate::ledger::Ledger;
 use crate::live::Hub;
+use crate::metrics::Metrics;
 use crate::reads::Reads;
+use crate::telemetry::{self, RemoteParent};
 
 /// The schema type of the service.
 pub type StudioSchema = Schema<Query, Mutation, Subscription>;
@@ -79,13 +82,21 @@ pub fn sdl() -> String {
 }
 
 /// Runs requests on the schema, each with fresh loaders, a request id and a span
-/// named after its operation.
+/// named after its operation (a child of the request's `traceparent`).
 #[derive(Clone)]
 pub struct Api {
     schema: StudioSchema,
     /// What each request's loaders read through.
     reads: Reads,
     documents: Arc<Documents>,
+    /// Where each request's outcome is counted.
+    metrics: Metrics,
+}
+
+/// A request's span, and the operation it names (none for an anonymous one).
+struct Traced {
+    span: tracing::Span,
+    operation: Option<String>,
 }
 
 impl Api {
@@ -94,6 +105,7 @@ impl Api {
             schema,
             reads: Reads::new(ledger.db().clone()),
             documents: Arc::default(),
+            metrics: ledger.metrics().clone(),
         }
     }
 
@@ -106,7 +118,7 @@ impl Api {
 
     /// Adds what belongs to this one request; refuses a document with too many aliases.
     /// The request's span either way, so a refusal is logged in it too.
-    fn prepare(&self, mut request: Request) -> Result<(Request, tracing::Span), (Box<Response>, tracing::Span)> {
+    fn prepare(&self, mut request: Request) -> (Result<Request, Box<Response>>, Traced) {
         let request_id = uuid::Uuid::new_v4().to_string();
         let parsed = self.documents.get(&request.query, request.operation_name.as_deref());
         let inspection = parsed.as_ref().map(|p| &p.inspection);
@@ -116,29 +128,40 @@ impl Api {
                 .and_then(|i| i.operation.as_ref())
                 .and_then(|(name, _)| name.clone())
         });
+        let operation = name.as_deref().unwrap_or("anonymous");
         let span = tracing::info_span!(
-            "graphql",
-            operation = name.as_deref().unwrap_or("anonymous"),
+            telemetry::OPERATION_SPAN,
+            otel.name = operation,
+            operation,
             request_id = %request_id,
+            trace_id = tracing::field::Empty,
         );
+        telemetry::adopt(
+            &span,
+            request
+                .data
+                .get(&TypeId::of::<RemoteParent>())
+                .and_then(|p| p.downcast_ref()),
+        );
+        let traced = Traced { span, operation: name };
         if parsed.is_none()
             && let Some(message) = shape(&request.query).refusal()
         {
-            return Err((refusal(message), span));
+            return (Err(refusal(message)), traced);
         }
         if inspection.is_some_and(|i| i.aliases > MAX_ALIASES) {
-            return Err((
-                refusal(format!("The document uses more than {MAX_ALIASES} aliases.")),
-                span,
-            ));
+            return (
+                Err(refusal(format!("The document uses more than {MAX_ALIASES} aliases."))),
+                traced,
+            );
         }
         if inspection.is_some_and(|i| i.selections > MAX_SELECTIONS) {
-            return Err((
-                refusal(format!(
+            return (
+                Err(refusal(format!(
                     "The document's fragments spread into more than {MAX_SELECTIONS} selections, or into themselves."
-                )),
-                span,
-            ));
+                ))),
+                traced,
+            );
         }
         let subscription = matches!(
             inspection.and_then(|i| i.operation.as_ref()),
@@ -153,7 +176,7 @@ impl Api {
         if !subscription {
             request = request.data(loaders::for_request(self.reads.clone()));
         }
-        Ok((request, span))
+        (Ok(request), traced)
     }
 }
 
@@ -165,27 +188,28 @@ fn refusal(message: String) -> Box<Response> {
 impl Executor for Api {
     async fn execute(&self, request: Request) -> Response {
         let started = std::time::Instant::now();
-        let (response, span) = match self.prepare(request) {
-            Ok((request, span)) => (
-                errors::with_codes(self.schema.execute(request).instrument(span.clone()).await),
-                span,
-            ),
-            Err((refused, span)) => (*refused, span),
+        let (prepared, traced) = self.prepare(request);
+        let response = match prepared {
+            Ok(request) => errors::with_codes(self.schema.execute(request).instrument(traced.span.clone()).await),
+            Err(refused) => *refused,
         };
-        span.in_scope(|| outcome::log(&response, started.elapsed()));
+        let operation = traced.operation.as_deref().unwrap_or_default();
+        traced
+            .span
+            .in_scope(|| outcome::log(&response, started.elapsed(), &self.metrics, operation));
         response
     }
 
     fn execute_stream(&self, request: Request, session_data: Option<Arc<Data>>) -> BoxStream<'static, Response> {
         match self.prepare(request) {
-            Ok((request, span)) => {
-                span.in_scope(|| tracing::info!("subscription started"));
+            (Ok(request), traced) => {
+                traced.span.in_scope(|| tracing::info!("subscription started"));
                 self.schema
                     .execute_stream_with_session_data(request, session_data.unwrap_or_default())
                     .map(errors::with_codes)
                     .boxed()
             }
-            Err((refused, _)) => futures_util::stream::once(async move { *refused }).boxed(),
+            (Err(refused), _) => futures_util::stream::once(async move { *refused }).boxed(),
         }
     }
 }

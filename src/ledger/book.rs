@@ -20,6 +20,9 @@ pub struct Book {
     pub lots: Vec<lot::Model>,
     /// Whether this transaction changed what the account's balance shows.
     changed: bool,
+    /// The kind, bucket and amount of each entry this transaction wrote, counted in
+    /// the metrics once it commits.
+    written: Vec<(EntryKind, Bucket, i32)>,
 }
 
 /// One change of a lot, as the ledger records it.
@@ -101,6 +104,7 @@ impl Book {
             account,
             lots,
             changed: false,
+            written: Vec::new(),
         }))
     }
 
@@ -110,12 +114,18 @@ impl Book {
             account,
             lots: Vec::new(),
             changed: true,
+            written: Vec::new(),
         }
     }
 
     /// Whether this transaction changed what the account's balance shows.
     pub fn changed(&self) -> bool {
         self.changed
+    }
+
+    /// The kind, bucket and amount of each ledger entry written so far.
+    pub fn written(&self) -> &[(EntryKind, Bucket, i32)] {
+        &self.written
     }
 
     /// Writes a change of the account row (plan, slots, cycle).
@@ -260,6 +270,7 @@ impl Book {
         entry: Entry,
     ) -> Result<ledger_entry::Model, Error> {
         self.changed = true;
+        self.written.push((entry.kind, lot.bucket, entry.amount));
         Ok(ledger_entry::ActiveModel {
             account_id: Set(self.account.id),
             lot_id: Set(lot.id),

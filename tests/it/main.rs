@@ -31,6 +31,7 @@ mod ledger_model;
 mod ledger_rules;
 mod live;
 mod logs;
+mod metrics;
 mod operator;
 mod races;
 mod scheduler;
