@@ -35,3 +35,4 @@ mod metrics;
 mod operator;
 mod races;
 mod scheduler;
+mod traces;
