@@ -35,4 +35,5 @@ mod metrics;
 mod operator;
 mod races;
 mod scheduler;
+mod shutdown;
 mod traces;
