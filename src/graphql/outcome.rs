@@ -3,7 +3,7 @@
 //! long it took. The same outcome is counted in the metrics here.
 //!
 //! ```text
-//! INFO graphql{operation="BuyPack" request_id=5f0c…}: studio_bff::graphql::outcome: answered outcome="user_error" codes="PACK_NOT_AVAILABLE" latency_ms=4.1
+//! INFO graphql{otel.name="BuyPack" operation="BuyPack" request_id=5f0c… trace_id=4bf9…}: studio_bff::graphql::outcome: answered outcome="user_error" codes="PACK_NOT_AVAILABLE" latency_ms=4.1
 //! ```
 use std::collections::BTreeSet;
 use std::time::Duration;
