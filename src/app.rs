@@ -47,13 +47,15 @@ const BACKLOG: u32 = 1024;
 pub struct App {
     listener: TcpListener,
     local_addr: SocketAddr,
+    /// `/metrics` on a port of its own, when `metrics_addr` is set.
+    metrics_listener: Option<TcpListener>,
     ledger: Ledger,
     hub: Hub,
     auth: Auth,
     router: Router,
     /// Tells the router's open WebSockets that the service is stopping.
     stop: StopSignal,
-    scheduler: Scheduler,
+    scheduler: AbortOnDrop,
 }
 
 /// Why the service could not start.
@@ -77,11 +79,12 @@ pub enum StartError {
     Ledger(crate::Error),
 }
 
-/// The scheduler's task, stopped when dropped, so an `App` dropped without running
-/// (a start that failed after `build`, a test that ended) leaves no task behind.
-struct Scheduler(JoinHandle<()>);
+/// A task stopped when dropped (the scheduler, `/metrics` on its own port), so an
+/// `App` dropped without running (a start that failed after `build`, a test that
+/// ended) leaves no task behind.
+struct AbortOnDrop(JoinHandle<()>);
 
-impl Drop for Scheduler {
+impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
@@ -103,6 +106,10 @@ impl App {
         let addr = config.addr;
         let listen_failed = |error| StartError::Listen { addr, error };
         let socket = bind(addr).map_err(listen_failed)?;
+        let metrics_socket = match config.metrics_addr {
+            Some(addr) => Some((addr, bind(addr).map_err(|error| StartError::Listen { addr, error })?)),
+            None => None,
+        };
 
         let url = config
             .database_url
@@ -134,14 +141,23 @@ impl App {
             "caught up on expiries and resets"
         );
         let hub = Hub::start(ledger.clone());
-        let scheduler = Scheduler(scheduler::spawn(ledger.clone()));
+        let scheduler = AbortOnDrop(scheduler::spawn(ledger.clone()));
         let (router, stop) = router(&ledger, &hub, &auth, None);
 
         let listener = socket.listen(BACKLOG).map_err(listen_failed)?;
         let local_addr = listener.local_addr().map_err(listen_failed)?;
+        let metrics_listener = match metrics_socket {
+            Some((addr, socket)) => Some(
+                socket
+                    .listen(BACKLOG)
+                    .map_err(|error| StartError::Listen { addr, error })?,
+            ),
+            None => None,
+        };
         Ok(App {
             listener,
             local_addr,
+            metrics_listener,
             ledger,
             hub,
             auth,
@@ -166,6 +182,11 @@ impl App {
 
     pub fn port(&self) -> u16 {
         self.local_addr.port()
+    }
+
+    /// Where `/metrics` is served when `metrics_addr` gives it a port of its own.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn ledger(&self) -> &Ledger {
@@ -194,12 +215,24 @@ impl App {
         let App {
             listener,
             local_addr,
+            metrics_listener,
+            ledger,
             router,
             stop,
             scheduler,
             ..
         } = self;
         tracing::info!(addr = %local_addr, "listening");
+        // Stopped with the service: a scrape is short, and nothing waits for one.
+        let metrics_server = metrics_listener.map(|listener| {
+            tracing::info!(addr = ?listener.local_addr().ok(), "serving /metrics");
+            let app = http::metrics_app(ledger.metrics().clone());
+            AbortOnDrop(tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app).await {
+                    tracing::error!(error = %e, "/metrics stopped");
+                }
+            }))
+        });
         // The WebSockets hear it too and close with 1001, rather than being dropped
         // when the drain period ends.
         let stopping = async move {
@@ -208,6 +241,7 @@ impl App {
         };
         let served = http::serve(listener, router, stopping, DRAIN).await;
         drop(scheduler);
+        drop(metrics_server);
         served
     }
 }

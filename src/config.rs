@@ -17,7 +17,6 @@ use crate::limits::Limits;
 use crate::origins;
 use crate::rules::catalog::PackSettings;
 use crate::secret::Secret;
-use crate::trusted;
 
 mod explain;
 
@@ -79,8 +78,8 @@ pub struct Config {
     /// `Origin`. In the environment, one string separated by commas.
     #[serde(deserialize_with = "list_or_commas")]
     pub cors_origins: Vec<String>,
-    /// Whether member tokens may run only the contract's documents ([`trusted`]).
-    pub trusted_documents: trusted::Mode,
+    /// Whether member tokens may run only the contract's documents ([`crate::trusted`]).
+    pub trusted_documents: TrustedDocuments,
     /// Largest request body, in bytes; a larger one is answered 413.
     pub max_body_bytes: usize,
     /// Longest a request may take before it is answered 408, in milliseconds.
@@ -103,6 +102,11 @@ pub struct Config {
     /// migrate` has not brought up to date (for deployments that migrate as a step of
     /// their own).
     pub migrate_on_start: bool,
+    /// Where `/metrics` is served, alone and without a token; none: on `addr`, to an
+    /// OPS token.
+    pub metrics_addr: Option<SocketAddr>,
+    /// The OTLP/HTTP collector the traces go to (`http://host:4318`); none: no export.
+    pub otlp_endpoint: Option<String>,
 }
 
 /// A list, or one string of items separated by commas: the form an environment
@@ -131,6 +135,16 @@ fn list_or_commas<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Stri
 pub enum LogFormat {
     Text,
     Json,
+}
+
+/// Whether member tokens are held to the contract's documents ([`crate::trusted`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrustedDocuments {
+    /// Any document runs (the embedded default's, so GraphiQL works).
+    Off,
+    /// A member runs only the trusted documents; others run anything.
+    Enforce,
 }
 
 /// Where the service reads the time from.
@@ -274,7 +288,9 @@ impl Default for Config {
             database_pool_size: None,
             migrate_on_start: true,
             cors_origins: Vec::new(),
-            trusted_documents: trusted::Mode::Off,
+            trusted_documents: TrustedDocuments::Off,
+            metrics_addr: None,
+            otlp_endpoint: None,
         }
     }
 }
@@ -359,6 +375,7 @@ impl Config {
         if let Some(problem) = self.cors_origins.iter().find_map(|o| origins::check(o).err()) {
             return invalid("cors_origins", problem);
         }
+        self.validate_telemetry()?;
         if !(1..=24 * 365).contains(&self.idempotency_retention_hours) {
             return invalid(
                 "idempotency_retention_hours",
@@ -479,6 +496,36 @@ impl Config {
                 return Err(ConfigError::Invalid {
                     key,
                     problem: format!("must be {} to {}, not {value}", range.start(), range.end()),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// `/metrics` on a port of its own, and a collector over plain HTTP.
+    fn validate_telemetry(&self) -> Result<(), ConfigError> {
+        if let Some(metrics_addr) = self.metrics_addr
+            && metrics_addr.port() != 0
+            && metrics_addr.port() == self.addr.port()
+            && (metrics_addr.ip() == self.addr.ip()
+                || metrics_addr.ip().is_unspecified()
+                || self.addr.ip().is_unspecified())
+        {
+            return Err(ConfigError::Invalid {
+                key: "metrics_addr",
+                problem: format!("must differ from addr ({}), not {metrics_addr}", self.addr),
+            });
+        }
+        if let Some(endpoint) = &self.otlp_endpoint {
+            let well_formed = endpoint
+                .parse::<axum::http::Uri>()
+                .is_ok_and(|uri| uri.scheme_str() == Some("http") && uri.host().is_some_and(|h| !h.is_empty()));
+            if !well_formed {
+                return Err(ConfigError::Invalid {
+                    key: "otlp_endpoint",
+                    problem: format!(
+                        "must be an OTLP/HTTP collector's http:// address such as http://127.0.0.1:4318, not {endpoint:?}"
+                    ),
                 });
             }
         }

@@ -9,8 +9,10 @@ use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, RuntimeErr,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
+use tracing::Instrument;
 
 use crate::error::Error;
+use crate::telemetry::WRITE_SPAN;
 
 /// How often a transaction that lost a race to a conflict is tried again.
 const MAX_ATTEMPTS: u32 = 8;
@@ -142,6 +144,7 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
 
 /// Runs `attempt` (one whole transaction) until it succeeds, fails for good, or has
 /// lost `MAX_ATTEMPTS` races to serialization failures, deadlocks or a busy SQLite.
+/// Each attempt is a span of its own ([`WRITE_SPAN`]), a child of the caller's.
 pub async fn retry_transient<T, F, Fut>(mut attempt: F) -> Result<T, Error>
 where
     F: FnMut() -> Fut,
@@ -149,7 +152,8 @@ where
 {
     let mut tries = 1;
     loop {
-        match attempt().await {
+        let span = tracing::info_span!(WRITE_SPAN, attempt = tries);
+        match attempt().instrument(span).await {
             Err(Error::Db(e)) if tries < MAX_ATTEMPTS && is_transient(&e) => {
                 tracing::debug!(error = %e, tries, "transient database conflict, trying again");
                 tokio::time::sleep(backoff(tries)).await;

@@ -1,5 +1,6 @@
 //! The one HTTP port: `POST /graphql` (JSON only), `GET /graphql` (GraphiQL, or a
-//! query, never a mutation), `GET /graphql/ws` (subscriptions), `/healthz`, `/readyz`;
+//! query, never a mutation), `GET /graphql/ws` (subscriptions), `/healthz`, `/readyz`,
+//! and `/metrics` unless `metrics_addr` gives it a port of its own ([`metrics_app`]);
 //! with a body limit, a request timeout, a batch cap, CORS for the configured origins
 //! and graceful shutdown.
 use std::future::Future;
@@ -22,7 +23,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::{Auth, Viewer};
+use crate::auth::{Auth, Role, Viewer};
 use crate::gate::Gate;
 use crate::graphql::errors::{self, ErrorCode};
 use crate::graphql::{self, Api};
@@ -30,8 +31,10 @@ use crate::introspection;
 use crate::ledger::Ledger;
 use crate::limits::Limits;
 use crate::live::Hub;
+use crate::metrics::{self, Metrics, Outcome};
 use crate::origins::{self, Origins};
 use crate::stopping::{self, StopSignal, Stopping};
+use crate::telemetry::RemoteParent;
 use crate::ws;
 
 /// Longest `/readyz` waits for the database's answer.
@@ -88,7 +91,8 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let limits = state.limits;
     let cors = state.origins.cors();
-    Router::new()
+    let metrics = state.ledger.metrics().clone();
+    let mut routes = Router::new()
         .route(
             "/graphql",
             get(graphql_get)
@@ -99,7 +103,11 @@ pub fn app(state: AppState) -> Router {
         .route("/graphql/ws", get(graphql_ws))
         .route("/graphiql/{name}", get(graphiql_asset))
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .route("/readyz", get(readyz));
+    if state.ledger.config().metrics_addr.is_none() {
+        routes = routes.route("/metrics", get(metrics_for_ops));
+    }
+    routes
         .with_state(Arc::new(state))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -107,7 +115,46 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(RequestBodyLimitLayer::new(limits.body_bytes))
         .layer(axum::middleware::map_response_with_state(limits, too_large_as_graphql))
+        .layer(axum::middleware::map_response_with_state(metrics, count_refused))
         .layer(TraceLayer::new_for_http())
+}
+
+/// `/metrics` alone, without a token: what `metrics_addr` serves.
+pub fn metrics_app(metrics: Metrics) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(|State(metrics): State<Metrics>| async move { scrape(&metrics) }),
+        )
+        .with_state(metrics)
+}
+
+/// Every series in Prometheus text.
+fn scrape(metrics: &Metrics) -> Response {
+    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], metrics.render()).into_response()
+}
+
+/// `/metrics` on the API's port takes an OPS token, as every path there but the health
+/// checks and GraphiQL's page; a refusal is plain, not a GraphQL answer.
+async fn metrics_for_ops(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    match state.auth.verify_bearer(authorization).await {
+        Ok(viewer) if viewer.role == Role::Ops => scrape(state.ledger.metrics()),
+        Ok(_) => (StatusCode::FORBIDDEN, "/metrics takes an OPS token\n").into_response(),
+        Err(_) => (StatusCode::UNAUTHORIZED, "/metrics takes an OPS token\n").into_response(),
+    }
+}
+
+/// Marks an answer refused before any operation ran, for [`count_refused`].
+#[derive(Clone, Copy)]
+struct Refused;
+
+/// Counts the requests [`error_response`] refused, as the executor counts the rest.
+async fn count_refused(State(metrics): State<Metrics>, response: Response) -> Response {
+    if response.extensions().get::<Refused>().is_some() {
+        metrics.request(None, Outcome::refused, None);
+    }
+    response
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets requests in flight
@@ -175,7 +222,9 @@ fn error_response(status: StatusCode, code: ErrorCode, message: &str) -> Respons
         status = status.as_u16(),
         "refused"
     );
-    (status, Json(errors::refused(code, message))).into_response()
+    let mut response = (status, Json(errors::refused(code, message))).into_response();
+    response.extensions_mut().insert(Refused);
+    response
 }
 
 /// How many items `body` holds when it is a JSON array, counted without building them.
@@ -324,6 +373,10 @@ async fn graphql_post(
             "The body is not a GraphQL request in JSON.",
         );
     };
+    let batch = match RemoteParent::from_headers(&headers) {
+        Some(parent) => batch.data(parent),
+        None => batch,
+    };
     let viewer = match caller {
         Caller::Viewer(viewer) => viewer,
         Caller::Nobody(_) if batch.iter().all(reads_only_schema) => {
@@ -361,6 +414,10 @@ async fn graphql_get(State(state): State<Arc<AppState>>, headers: HeaderMap, Raw
             .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
         return refused;
     }
+    let request = match RemoteParent::from_headers(&headers) {
+        Some(parent) => request.data(parent),
+        None => request,
+    };
     let viewer = match caller(&state, &headers).await {
         Ok(Caller::Viewer(viewer)) => viewer,
         Ok(Caller::Nobody(_)) if reads_only_schema(&request) => {
@@ -413,6 +470,7 @@ async fn graphql_ws(
         return StatusCode::BAD_REQUEST.into_response();
     };
     upgrade.on_upgrade(move |socket| async move {
+        let _open = state.ledger.metrics().socket();
         let stopping = state.stopping.clone();
         ws::serve(socket, protocol, &state.api, &state.auth, &state.limits, stopping).await;
     })

@@ -17,6 +17,8 @@
 //!   the documents that read only the schema, which a public schema answers without a token;
 //! - [`origins`]: front ends on other origins, for CORS and the WebSocket's `Origin`;
 //! - [`trusted`]: the contract's documents, the only ones a member runs under `enforce`;
+//! - [`metrics`]: the series `/metrics` shows, one registry per instance; [`telemetry`]:
+//!   logs, and traces over OTLP;
 //! - [`error`]: what a client is told when something does not happen.
 pub mod app;
 pub mod auth;
@@ -34,12 +36,14 @@ pub mod introspection;
 pub mod ledger;
 pub mod limits;
 pub mod live;
+pub mod metrics;
 pub mod origins;
 pub mod reads;
 pub mod rules;
 pub mod scheduler;
 pub mod secret;
 pub mod stopping;
+pub mod telemetry;
 pub mod trusted;
 pub mod ws;
 

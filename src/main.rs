@@ -13,7 +13,7 @@ use studio_bff::config::{Config, LogFormat};
 use studio_bff::db::{self, DEFAULT_DATABASE_URL};
 use studio_bff::ids::Kind;
 use studio_bff::secret::Secret;
-use studio_bff::{demo, http};
+use studio_bff::{demo, http, telemetry};
 
 /// The service allocates a few hundred small blocks per request on two or more worker
 /// threads; glibc's arenas serialize a block freed on another thread than allocated it
@@ -181,7 +181,8 @@ fn token_keys(config: &Config) -> Result<demo::Keys, String> {
 }
 
 async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
-    init_logging(config.log_format);
+    // Flushes the spans still buffered when the service returns.
+    let _telemetry = init_logging(&config)?;
     let embedded = demo::is_embedded_default(&config);
     let launch_at = config.launch_at;
     let backend = match config.database_url.as_ref().map(Secret::expose) {
@@ -221,18 +222,13 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Logs go to stderr, the banner and tokens to stdout: with `log_format = "json"`,
-/// stderr holds JSON lines and nothing else.
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let logs = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(filter);
-    match format {
-        LogFormat::Json => {
-            logs.json().init();
-            JSON_LOGS.store(true, Ordering::Relaxed);
-        }
-        // Colours only for a person at a terminal: a file or a log collector gets plain text.
-        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+/// stderr holds JSON lines and nothing else. Traces leave for `otlp_endpoint` when set.
+fn init_logging(config: &Config) -> Result<telemetry::Telemetry, String> {
+    // Colours only for a person at a terminal: a file or a log collector gets plain text.
+    let colours = std::io::stderr().is_terminal();
+    let telemetry = telemetry::init(config.log_format, colours, config.otlp_endpoint.as_deref())?;
+    if config.log_format == LogFormat::Json {
+        JSON_LOGS.store(true, Ordering::Relaxed);
     }
+    Ok(telemetry)
 }

@@ -17,7 +17,11 @@ pub fn spawn(ledger: Ledger) -> JoinHandle<()> {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            match ledger.process_due().await {
+            let pass = ledger.process_due().await;
+            ledger
+                .metrics()
+                .scheduler_pass(pass.as_ref().ok().map(|pass| pass.failed.len()));
+            match pass {
                 Ok(pass) if !pass.failed.is_empty() => {
                     tracing::warn!(
                         failed = pass.failed.len(),

@@ -19,20 +19,10 @@ use std::sync::LazyLock;
 use async_graphql::Request;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet};
 use async_graphql::{Pos, Value};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::auth::Role;
-
-/// Whether member tokens are held to the trusted documents.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Any document runs (the embedded default's, so GraphiQL works).
-    Off,
-    /// A member runs only the trusted documents; others run anything.
-    Enforce,
-}
+use crate::config::TrustedDocuments;
 
 /// The files of `contract/operations/`, compiled in; a test checks that none is
 /// missing from this list.
@@ -113,7 +103,7 @@ impl Refusal {
 /// Lets `request`, sent by a caller of `role` (none: no token), run under `mode`, or
 /// says why not. A persisted-query hash sent without text puts its document's text in
 /// the request.
-pub fn admit(mode: Mode, role: Option<Role>, request: &mut Request) -> Result<(), Refusal> {
+pub fn admit(mode: TrustedDocuments, role: Option<Role>, request: &mut Request) -> Result<(), Refusal> {
     if let Some(hash) = persisted_hash(request) {
         if request.query.is_empty() {
             let document = TRUSTED
@@ -126,7 +116,7 @@ pub fn admit(mode: Mode, role: Option<Role>, request: &mut Request) -> Result<()
             return Err(Refusal::HashMismatch);
         }
     }
-    let held = mode == Mode::Enforce && role == Some(Role::Member);
+    let held = mode == TrustedDocuments::Enforce && role == Some(Role::Member);
     if held && !TRUSTED.by_text.contains_key(request.query.as_str()) {
         return Err(Refusal::NotTrusted);
     }

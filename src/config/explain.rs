@@ -203,6 +203,7 @@ fn allowed_for(key: &str) -> Option<&'static str> {
         "cors_origins" => {
             Some("a list of origins such as [\"https://studio.example.com\"] (in the environment: separated by commas)")
         }
+        "metrics_addr" => Some("an address and port such as 127.0.0.1:9100"),
         _ => None,
     }
 }

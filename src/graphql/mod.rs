@@ -34,10 +34,13 @@ use query::Query;
 use subscription::Subscription;
 
 use crate::auth::Viewer;
+use crate::config::TrustedDocuments;
 use crate::ids::IdCodec;
 use crate::ledger::Ledger;
 use crate::live::Hub;
+use crate::metrics::Metrics;
 use crate::reads::Reads;
+use crate::telemetry::{self, RemoteParent};
 use crate::trusted::{self, Refusal};
 
 /// The schema type of the service.
@@ -83,7 +86,7 @@ pub fn sdl() -> String {
 }
 
 /// Runs requests on the schema, each with fresh loaders, a request id and a span
-/// named after its operation.
+/// named after its operation (a child of the request's `traceparent`).
 #[derive(Clone)]
 pub struct Api {
     schema: StudioSchema,
@@ -91,7 +94,37 @@ pub struct Api {
     reads: Reads,
     documents: Arc<Documents>,
     /// Whether members are held to the trusted documents.
-    trusted: trusted::Mode,
+    trusted: TrustedDocuments,
+    /// Where each request's outcome is counted.
+    metrics: Metrics,
+}
+
+/// A request's span, and the operation it names (none for an anonymous one).
+struct Traced {
+    span: tracing::Span,
+    operation: Option<String>,
+}
+
+impl Traced {
+    /// The span of `request`'s `operation`, a child of its `traceparent` if it has one.
+    fn new(request: &Request, operation: Option<String>, request_id: &str) -> Traced {
+        let name = operation.as_deref().unwrap_or("anonymous");
+        let span = tracing::info_span!(
+            telemetry::OPERATION_SPAN,
+            otel.name = name,
+            operation = name,
+            request_id = %request_id,
+            trace_id = tracing::field::Empty,
+        );
+        telemetry::adopt(
+            &span,
+            request
+                .data
+                .get(&TypeId::of::<RemoteParent>())
+                .and_then(|p| p.downcast_ref()),
+        );
+        Traced { span, operation }
+    }
 }
 
 impl Api {
@@ -103,6 +136,7 @@ impl Api {
             reads: Reads::new(ledger.db().clone()),
             documents: Arc::default(),
             trusted: ledger.config().trusted_documents,
+            metrics: ledger.metrics().clone(),
         }
     }
 
@@ -119,22 +153,15 @@ impl Api {
     /// Adds what belongs to this one request, sent by the viewer in its data or in
     /// `session` (a WebSocket's); refuses a document that is not trusted or has too
     /// many aliases. The request's span either way, so a refusal is logged in it too.
-    fn prepare(
-        &self,
-        mut request: Request,
-        session: Option<&Data>,
-    ) -> Result<(Request, tracing::Span), (Box<Response>, tracing::Span)> {
+    fn prepare(&self, mut request: Request, session: Option<&Data>) -> (Result<Request, Box<Response>>, Traced) {
         let request_id = uuid::Uuid::new_v4().to_string();
         let role = viewer(&request.data)
             .or_else(|| session.and_then(viewer))
             .map(|v| v.role);
-        if let Err(refusal) = trusted::admit(self.trusted, role, &mut request) {
-            let span = tracing::info_span!(
-                "graphql",
-                operation = request.operation_name.as_deref().unwrap_or("anonymous"),
-                request_id = %request_id,
-            );
-            return Err((untrusted(&refusal), span));
+        if let Err(refused) = trusted::admit(self.trusted, role, &mut request) {
+            // Refused before it is parsed: an untrusted document costs no parse.
+            let traced = Traced::new(&request, request.operation_name.clone(), &request_id);
+            return (Err(untrusted(&refused)), traced);
         }
         let parsed = self.documents.get(&request.query, request.operation_name.as_deref());
         let inspection = parsed.as_ref().map(|p| &p.inspection);
@@ -144,29 +171,25 @@ impl Api {
                 .and_then(|i| i.operation.as_ref())
                 .and_then(|(name, _)| name.clone())
         });
-        let span = tracing::info_span!(
-            "graphql",
-            operation = name.as_deref().unwrap_or("anonymous"),
-            request_id = %request_id,
-        );
+        let traced = Traced::new(&request, name, &request_id);
         if parsed.is_none()
             && let Some(message) = shape(&request.query).refusal()
         {
-            return Err((refusal(message), span));
+            return (Err(refusal(message)), traced);
         }
         if inspection.is_some_and(|i| i.aliases > MAX_ALIASES) {
-            return Err((
-                refusal(format!("The document uses more than {MAX_ALIASES} aliases.")),
-                span,
-            ));
+            return (
+                Err(refusal(format!("The document uses more than {MAX_ALIASES} aliases."))),
+                traced,
+            );
         }
         if inspection.is_some_and(|i| i.selections > MAX_SELECTIONS) {
-            return Err((
-                refusal(format!(
+            return (
+                Err(refusal(format!(
                     "The document's fragments spread into more than {MAX_SELECTIONS} selections, or into themselves."
-                )),
-                span,
-            ));
+                ))),
+                traced,
+            );
         }
         let subscription = matches!(
             inspection.and_then(|i| i.operation.as_ref()),
@@ -181,7 +204,7 @@ impl Api {
         if !subscription {
             request = request.data(loaders::for_request(self.reads.clone()));
         }
-        Ok((request, span))
+        (Ok(request), traced)
     }
 }
 
@@ -208,27 +231,28 @@ fn refusal(message: String) -> Box<Response> {
 impl Executor for Api {
     async fn execute(&self, request: Request) -> Response {
         let started = std::time::Instant::now();
-        let (response, span) = match self.prepare(request, None) {
-            Ok((request, span)) => (
-                errors::with_codes(self.schema.execute(request).instrument(span.clone()).await),
-                span,
-            ),
-            Err((refused, span)) => (*refused, span),
+        let (prepared, traced) = self.prepare(request, None);
+        let response = match prepared {
+            Ok(request) => errors::with_codes(self.schema.execute(request).instrument(traced.span.clone()).await),
+            Err(refused) => *refused,
         };
-        span.in_scope(|| outcome::log(&response, started.elapsed()));
+        let operation = traced.operation.as_deref().unwrap_or_default();
+        traced
+            .span
+            .in_scope(|| outcome::log(&response, started.elapsed(), &self.metrics, operation));
         response
     }
 
     fn execute_stream(&self, request: Request, session_data: Option<Arc<Data>>) -> BoxStream<'static, Response> {
         match self.prepare(request, session_data.as_deref()) {
-            Ok((request, span)) => {
-                span.in_scope(|| tracing::info!("subscription started"));
+            (Ok(request), traced) => {
+                traced.span.in_scope(|| tracing::info!("subscription started"));
                 self.schema
                     .execute_stream_with_session_data(request, session_data.unwrap_or_default())
                     .map(errors::with_codes)
                     .boxed()
             }
-            Err((refused, _)) => futures_util::stream::once(async move { *refused }).boxed(),
+            (Err(refused), _) => futures_util::stream::once(async move { *refused }).boxed(),
         }
     }
 }

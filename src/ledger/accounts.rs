@@ -10,7 +10,7 @@ use super::Ledger;
 use super::book::{Book, Entry, NewLot};
 use super::cause::Cause;
 use super::events::grant_monthly;
-use crate::db::{begin_write, retry_transient};
+use crate::db::retry_transient;
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::cycle::BillingCalendar;
 use crate::rules::entitlement::{MAX_LISTING_SLOTS, monthly_credits};
@@ -39,7 +39,7 @@ impl Ledger {
             .map(|id| exact_text(id, MAX_EXTERNAL_ID_CHARS, &["externalId"]))
             .transpose()?;
         retry_transient(|| async {
-            let txn = begin_write(&self.db).await?;
+            let txn = self.begin().await?;
             let now = self.now();
             let cycle = BillingCalendar::from_config(&self.config).cycle_containing(now);
             let row = account::ActiveModel {
@@ -106,7 +106,7 @@ impl Ledger {
     ) -> Result<account::Model, Error> {
         check_slots(listing_slots)?;
         retry_transient(|| async {
-            let txn = begin_write(&self.db).await?;
+            let txn = self.begin().await?;
             let (mut book, now) = self.open_book(&txn, account_id).await?;
             if let (Some(sequence), Some(last)) = (sequence, book.account.subscription_sequence)
                 && sequence <= last

@@ -61,7 +61,7 @@ impl Ledger {
     }
 
     /// Commits `txn`; when it changed the balance of `book`'s account, every instance
-    /// hears of it, and only once it is committed.
+    /// hears of it, and only once it is committed. Then the credits it moved are counted.
     pub(super) async fn commit(&self, txn: DatabaseTransaction, book: &Book) -> Result<(), Error> {
         let account_id = book.account.id;
         match self.announcer.as_ref() {
@@ -83,6 +83,9 @@ impl Ledger {
                     let _ = sender.send(account_id);
                 }
             }
+        }
+        for &(kind, bucket, amount) in book.written() {
+            self.metrics.credits(kind, bucket, amount);
         }
         Ok(())
     }

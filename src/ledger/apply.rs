@@ -14,7 +14,7 @@ use super::Ledger;
 use super::book::Entry;
 use super::cause::Cause;
 use super::idempotency::{IdempotencyKey, Opened, fingerprint, remember};
-use crate::db::{begin_write, retry_transient};
+use crate::db::retry_transient;
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::balance::{Breakdown, breakdown};
 use crate::rules::pricing::{Look, distinct_batch, plan_batch};
@@ -109,7 +109,7 @@ impl Ledger {
             },
         )?;
         retry_transient(|| async {
-            let txn = begin_write(&self.db).await?;
+            let txn = self.begin().await?;
             let (mut book, now) = match self.open_idempotent(&txn, account_id, &key, &fingerprint).await? {
                 Opened::Replay(first) => {
                     return Ok(Applied {
@@ -214,7 +214,7 @@ impl Ledger {
     pub async fn revert_photos(&self, account_id: i64, photo_ids: &[i64]) -> Result<Reverted, Error> {
         let distinct = distinct_batch(photo_ids, self.config.max_batch_photos)?;
         retry_transient(|| async {
-            let txn = begin_write(&self.db).await?;
+            let txn = self.begin().await?;
             let (book, now) = self.open_book(&txn, account_id).await?;
             let mut photos = owned_photos(&txn, account_id, photo_ids).await?;
             let edit_ids: Vec<i64> = photos.values().filter_map(|(p, _)| p.current_edit_id).collect();
@@ -256,7 +256,7 @@ impl Ledger {
     ) -> Result<Reported, Error> {
         let reason = optional_text(reason, &["reason"])?;
         retry_transient(|| async {
-            let txn = begin_write(&self.db).await?;
+            let txn = self.begin().await?;
             let (book, now) = self.open_book(&txn, account_id).await?;
             let photo = photo::Entity::find_by_id(photo_id)
                 .join(JoinType::LeftJoin, photo::Relation::CurrentEdit.def())

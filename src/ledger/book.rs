@@ -23,6 +23,9 @@ pub struct Book {
     changed: bool,
     /// Who acts in this transaction; none for the clock's own.
     pub actor: Option<Actor>,
+    /// The kind, bucket and amount of each entry this transaction wrote, counted in
+    /// the metrics once it commits.
+    written: Vec<(EntryKind, Bucket, i32)>,
 }
 
 /// One change of a lot, as the ledger records it.
@@ -105,6 +108,7 @@ impl Book {
             lots,
             changed: false,
             actor: None,
+            written: Vec::new(),
         }))
     }
 
@@ -115,6 +119,7 @@ impl Book {
             lots: Vec::new(),
             changed: true,
             actor,
+            written: Vec::new(),
         }
     }
 
@@ -126,6 +131,11 @@ impl Book {
     /// Whether this transaction changed what the account's balance shows.
     pub fn changed(&self) -> bool {
         self.changed
+    }
+
+    /// The kind, bucket and amount of each ledger entry written so far.
+    pub fn written(&self) -> &[(EntryKind, Bucket, i32)] {
+        &self.written
     }
 
     /// Writes a change of the account row (plan, slots, cycle).
@@ -276,6 +286,7 @@ impl Book {
             self.actor.as_ref()
         };
         let (actor_user_id, actor_role) = Actor::columns(actor);
+        self.written.push((entry.kind, lot.bucket, entry.amount));
         Ok(ledger_entry::ActiveModel {
             account_id: Set(self.account.id),
             lot_id: Set(lot.id),

@@ -14,7 +14,7 @@ use super::cause::Cause;
 use super::{Ledger, idempotency};
 use crate::clock::ClockError;
 use crate::config::{Config, LAUNCH_CAMPAIGN};
-use crate::db::{begin_write, is_unavailable, retry_transient};
+use crate::db::{is_unavailable, retry_transient};
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::cycle::BillingCalendar;
 use crate::rules::entitlement::{Campaign, monthly_credits, next_promotion};
@@ -206,7 +206,7 @@ impl Ledger {
     /// that changed its balance.
     pub(super) async fn catch_up_account(&self, account_id: i64, now: DateTime<Utc>) -> Result<bool, Error> {
         retry_transient(|| async {
-            let txn = begin_write(&self.db).await?;
+            let txn = self.begin().await?;
             let Some(mut book) = Book::open(&txn, account_id).await? else {
                 return Ok(false);
             };

@@ -4,7 +4,7 @@ use entity::{logo, photo};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 
 use super::Ledger;
-use crate::db::{begin_write, retry_transient};
+use crate::db::retry_transient;
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::text::{required_text, url};
 
@@ -35,7 +35,7 @@ impl Ledger {
             checked.push((listing_ref, original_url));
         }
         retry_transient(|| async {
-            let txn = begin_write(&self.db).await?;
+            let txn = self.begin().await?;
             let (book, now) = self.open_book(&txn, account_id).await?;
             let mut stored = Vec::with_capacity(checked.len());
             for (listing_ref, original_url) in &checked {
@@ -66,7 +66,7 @@ impl Ledger {
         let image_url = url(image_url, &["imageUrl"])?;
         let max_logos = self.config.max_logos;
         retry_transient(|| async {
-            let txn = begin_write(&self.db).await?;
+            let txn = self.begin().await?;
             let (book, now) = self.open_book(&txn, account_id).await?;
             let held = logo::Entity::find()
                 .filter(logo::Column::AccountId.eq(account_id))

@@ -5,11 +5,13 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::db::begin_write;
 use crate::error::{Error, RefusalCode, refuse};
+use crate::metrics::Metrics;
 use crate::rules::entitlement::{Campaign, campaigns};
 use book::Book;
 
@@ -45,6 +47,8 @@ pub struct Ledger {
     announcer: Arc<announce::Announcer>,
     /// Who acts through this handle (see [`Ledger::acting_as`]); none for the clock.
     actor: Option<Actor>,
+    /// What `/metrics` shows of this instance.
+    metrics: Metrics,
 }
 
 impl Ledger {
@@ -53,6 +57,7 @@ impl Ledger {
         catalog::store(&db, &config).await?;
         let announcer = Arc::new(announce::Announcer::for_database(&db).await?);
         Ok(Ledger {
+            metrics: Metrics::new(db.clone()),
             db,
             campaigns: campaigns(&config).into(),
             config,
@@ -86,9 +91,23 @@ impl Ledger {
             ..self.clone()
         }
     }
+
+    /// The series of this instance: the ledger counts what it commits, and the rest
+    /// of the service records here too.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
 }
 
 impl Ledger {
+    /// Begins a write transaction ([`begin_write`]), timing the wait for it.
+    async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+        let started = std::time::Instant::now();
+        let txn = begin_write(&self.db).await;
+        self.metrics.write_acquired(started.elapsed());
+        txn
+    }
+
     /// Locks `account_id` in `txn`, then reads the clock and applies what it has made
     /// due. The instant is read once the lock is held, so an operation that waited for
     /// the lock across a reset acts, and is stamped, after it.

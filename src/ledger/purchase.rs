@@ -11,7 +11,7 @@ use super::Ledger;
 use super::book::NewLot;
 use super::cause::Cause;
 use super::idempotency::{IdempotencyKey, Opened, fingerprint, remember};
-use crate::db::{begin_write, retry_transient};
+use crate::db::retry_transient;
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::balance::{Breakdown, breakdown};
 use crate::rules::catalog::packs_for;
@@ -67,7 +67,7 @@ impl Ledger {
         let key = IdempotencyKey::parse(idempotency_key)?;
         let fingerprint = fingerprint("purchasePack", &PurchaseInput { pack_id })?;
         retry_transient(|| async {
-            let txn = begin_write(&self.db).await?;
+            let txn = self.begin().await?;
             let (mut book, now) = match self.open_idempotent(&txn, account_id, &key, &fingerprint).await? {
                 Opened::Replay(first) => {
                     return Ok(Purchased {

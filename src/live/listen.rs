@@ -27,12 +27,18 @@ pub(super) async fn follow(hub: Weak<Inner>, ledger: Ledger, channel: String) {
         .as_ref()
         .clone()
         .application_name(APPLICATION_NAME);
+    let metrics = ledger.metrics().clone();
     drop(ledger);
     let mut retry = RETRY_MIN;
+    // Every attempt but the first follows a lost connection or a failed attempt.
+    let mut again = false;
     loop {
         match listen(&options, &channel).await {
             Ok(mut listener) => {
                 tracing::info!(channel, "listening for balance changes");
+                if again {
+                    metrics.listener_reconnected();
+                }
                 retry = RETRY_MIN;
                 let Some(inner) = hub.upgrade() else { return };
                 inner.changed_all();
@@ -60,6 +66,7 @@ pub(super) async fn follow(hub: Weak<Inner>, ledger: Ledger, channel: String) {
         if hub.strong_count() == 0 {
             return;
         }
+        again = true;
         tokio::time::sleep(retry).await;
         retry = (retry * 2).min(RETRY_MAX);
     }

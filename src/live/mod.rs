@@ -119,6 +119,7 @@ impl Hub {
             hub: self.inner.clone(),
             account_id,
             receiver,
+            _counted: self.inner.ledger.metrics().subscriber(),
         }
     }
 
@@ -247,6 +248,8 @@ pub struct BalanceWatch {
     hub: Arc<Inner>,
     account_id: i64,
     receiver: watch::Receiver<Option<Arc<Breakdown>>>,
+    /// Counts this subscriber in the metrics while it lives.
+    _counted: crate::metrics::Open,
 }
 
 impl BalanceWatch {

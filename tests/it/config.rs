@@ -106,6 +106,41 @@ fn invalid_settings_stop_the_start_naming_the_key() {
 }
 
 #[test]
+fn metrics_addr_and_otlp_endpoint_are_checked_in_one_line() {
+    for (variable, value, message) in [
+        (
+            "STUDIO_METRICS_ADDR",
+            "9100",
+            "configuration key `metrics_addr` = 9100 from STUDIO_METRICS_ADDR: must be an address and port such as 127.0.0.1:9100",
+        ),
+        (
+            "STUDIO_METRICS_ADDR",
+            "127.0.0.1:8000",
+            "configuration key `metrics_addr`: must differ from addr (127.0.0.1:8000), not 127.0.0.1:8000",
+        ),
+        (
+            "STUDIO_OTLP_ENDPOINT",
+            "collector:4318",
+            "configuration key `otlp_endpoint`: must be an OTLP/HTTP collector's http:// address such as http://127.0.0.1:4318, not \"collector:4318\"",
+        ),
+    ] {
+        Jail::expect_with(|jail| {
+            jail.set_env(variable, value);
+            assert_eq!(one_line_error(), message);
+            Ok(())
+        });
+    }
+    Jail::expect_with(|jail| {
+        jail.set_env("STUDIO_METRICS_ADDR", "0.0.0.0:9100");
+        jail.set_env("STUDIO_OTLP_ENDPOINT", "http://otel-collector:4318");
+        let config = Config::load().expect("valid");
+        assert_eq!(config.metrics_addr, Some("0.0.0.0:9100".parse().unwrap()));
+        assert_eq!(config.otlp_endpoint.as_deref(), Some("http://otel-collector:4318"));
+        Ok(())
+    });
+}
+
+#[test]
 fn max_logos_outside_1_to_100_stops_the_start_naming_the_key() {
     for (value, message) in [
         ("0", "configuration key `max_logos`: must be 1 to 100, not 0"),
@@ -315,7 +350,7 @@ fn an_unknown_key_is_named_with_its_value_and_the_nearest_known_key() {
             error.starts_with("configuration: unknown key `colour` = \"blue\" from STUDIO_COLOUR; the keys are `addr`, `database_url`,"),
             "{error}"
         );
-        assert!(error.ends_with("`migrate_on_start`"), "{error}");
+        assert!(error.ends_with("`otlp_endpoint`"), "{error}");
         Ok(())
     });
     // A key inside a table is named with its table.

@@ -204,19 +204,33 @@ impl Binary {
 
     /// Stops it with SIGTERM, as an orchestrator does, and waits for it to exit.
     pub fn stop(&mut self) -> std::process::ExitStatus {
-        let mut child = self.child.take().expect("running");
+        self.terminate();
+        self.exited_within(std::time::Duration::from_secs(15))
+            .unwrap_or_else(|| panic!("still running 15 s after SIGTERM:\n{}", self.stderr()))
+    }
+
+    /// Sends SIGTERM, and goes on at once.
+    pub fn terminate(&self) {
+        let child = self.child.as_ref().expect("running");
         std::process::Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status()
             .expect("kill runs");
-        for _ in 0..300 {
+    }
+
+    /// Its exit status once it exits within `bound`; killed and none if it does not.
+    pub fn exited_within(&mut self, bound: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take().expect("running");
+        let deadline = std::time::Instant::now() + bound;
+        while std::time::Instant::now() < deadline {
             if let Some(status) = child.try_wait().expect("a status") {
-                return status;
+                return Some(status);
             }
-            std::thread::sleep(std::time::Duration::from_millis(50));
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
         let _ = child.kill();
-        panic!("still running 15 s after SIGTERM:\n{}", self.stderr());
+        let _ = child.wait();
+        None
     }
 }
 

@@ -13,7 +13,8 @@ use entity::enums::PlanCode;
 use figment::Jail;
 use serde_json::{Value, json};
 use studio_bff::config::Config;
-use studio_bff::trusted::{self, Mode};
+use studio_bff::config::TrustedDocuments;
+use studio_bff::trusted;
 
 use crate::api_schema::ValidateOnly;
 use crate::api_support::ws::{Server, connect, initialise, receive, send};
@@ -23,7 +24,7 @@ const UNKNOWN_HASH: &str = "0000000000000000000000000000000000000000000000000000
 
 fn enforcing() -> Config {
     Config {
-        trusted_documents: Mode::Enforce,
+        trusted_documents: TrustedDocuments::Enforce,
         ..Config::default()
     }
 }
@@ -257,9 +258,12 @@ async fn under_enforce_a_member_s_socket_runs_a_known_hash_and_is_refused_other_
 #[test]
 fn trusted_documents_is_off_or_enforce() {
     Jail::expect_with(|jail| {
-        assert_eq!(Config::load().expect("valid").trusted_documents, Mode::Off);
+        assert_eq!(Config::load().expect("valid").trusted_documents, TrustedDocuments::Off);
         jail.set_env("STUDIO_TRUSTED_DOCUMENTS", "enforce");
-        assert_eq!(Config::load().expect("valid").trusted_documents, Mode::Enforce);
+        assert_eq!(
+            Config::load().expect("valid").trusted_documents,
+            TrustedDocuments::Enforce
+        );
         jail.set_env("STUDIO_TRUSTED_DOCUMENTS", "on");
         assert_eq!(
             Config::load().expect_err("invalid").to_string(),

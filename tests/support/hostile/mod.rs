@@ -25,11 +25,12 @@ pub const ALLOWED_CODES: [&str; 4] = [
 
 /// Text that must never reach a client: SQL, driver and ORM names, panics, source
 /// paths, parser internals. The generators never produce these, so an echo of the
-/// input cannot trip them.
+/// input cannot trip them; SQL is matched as sea-orm writes it (a quoted table after
+/// the verb), so the schema's words such as `STALE_UPDATE` are not taken for it.
 pub const INTERNAL_TEXT: [&str; 16] = [
     "SELECT ",
-    "INSERT ",
-    "UPDATE ",
+    "INSERT INTO",
+    "UPDATE \"",
     "sqlx",
     "sea_orm",
     "sea-orm",
