@@ -1,13 +1,14 @@
 //! Connecting to SQLite or PostgreSQL, migrating, and running write transactions that
 //! serialize per account and are retried on transient conflicts.
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::Duration;
 
-use migration::{Migrator, MigratorTrait};
+use migration::{Migrator, MigratorTrait, SchemaManager, seaql_migrations};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, RuntimeErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    IntoDatabaseExecutor, RuntimeErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use tracing::Instrument;
 
@@ -56,12 +57,66 @@ pub async fn migrate_database(url: &str) -> Result<Vec<String>, DbErr> {
 
 /// The migrations this binary knows that `db` has not had, by name; reads only, so
 /// a database never migrated (no `seaql_migrations` table) has them all pending.
+/// Migrations of a newer release are no reason to refuse (see [`Migrations::check`]).
 pub async fn pending_migrations(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
-    Ok(Migrator::get_pending_migrations_read_only(db)
-        .await?
-        .iter()
-        .map(|m| m.name().to_owned())
-        .collect())
+    let migrations = Migrations::of(db).await?;
+    migrations.check()?;
+    Ok(migrations.pending)
+}
+
+/// A database's migrations as this binary sees them.
+struct Migrations {
+    /// Known to this binary, not applied yet, oldest first.
+    pending: Vec<String>,
+    /// Applied by a newer release: unknown to this binary.
+    newer: Vec<String>,
+}
+
+impl Migrations {
+    /// Reads the migrations `db` has had, without writing.
+    async fn of<'c, C>(db: &'c C) -> Result<Migrations, DbErr>
+    where
+        C: ConnectionTrait,
+        &'c C: IntoDatabaseExecutor<'c>,
+    {
+        let applied: BTreeSet<String> = if SchemaManager::new(db).has_table("seaql_migrations").await? {
+            seaql_migrations::Entity::find()
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|m| m.version)
+                .collect()
+        } else {
+            BTreeSet::new()
+        };
+        let known: Vec<String> = Migrator::migrations().iter().map(|m| m.name().to_owned()).collect();
+        Ok(Migrations {
+            pending: known.iter().filter(|name| !applied.contains(*name)).cloned().collect(),
+            newer: applied.into_iter().filter(|name| !known.contains(name)).collect(),
+        })
+    }
+
+    /// Every migration is additive, so a release serves on the schema of a newer one:
+    /// during a rollout (or a rollback) an instance of the previous release may start
+    /// after the new one migrated. A database that has a newer release's migrations but
+    /// lacks one of this binary's was not migrated in order, and is refused.
+    fn check(&self) -> Result<(), DbErr> {
+        if self.newer.is_empty() {
+            return Ok(());
+        }
+        if !self.pending.is_empty() {
+            return Err(DbErr::Custom(format!(
+                "the database has migrations of a newer release ({}) but not {} of this one",
+                self.newer.join(", "),
+                self.pending.join(", ")
+            )));
+        }
+        tracing::warn!(
+            newer = %self.newer.join(", "),
+            "the database was migrated by a newer release; serving on its schema"
+        );
+        Ok(())
+    }
 }
 
 /// A pool on `url`, migrated when `migrating`; with the migrations applied.
@@ -122,10 +177,15 @@ async fn migrate(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
         txn.execute_unprepared("SET LOCAL client_min_messages = warning")
             .await?;
     }
-    let pending = Migrator::get_pending_migrations(&txn).await?;
-    Migrator::up(&txn, None).await?;
+    let migrations = Migrations::of(&txn).await?;
+    migrations.check()?;
+    // sea-orm-migration refuses a database with migrations it does not know; with
+    // nothing of this binary's pending there is nothing to run anyway.
+    if !migrations.pending.is_empty() {
+        Migrator::up(&txn, None).await?;
+    }
     txn.commit().await?;
-    Ok(pending.iter().map(|m| m.name().to_owned()).collect())
+    Ok(migrations.pending)
 }
 
 fn is_sqlite(url: &str) -> bool {

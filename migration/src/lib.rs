@@ -1,5 +1,7 @@
 //! Schema migrations, run by the service at start (and by `cargo run -p migration`).
 pub use sea_orm_migration::prelude::*;
+/// The table of applied migrations, which the service reads to tell a newer release's.
+pub use sea_orm_migration::seaql_migrations;
 
 mod m20261124_000001_create_ledger;
 mod m20261127_000001_promotion_campaigns;

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use figment::Jail;
 use figment::providers::{Format, Toml};
 use migration::{Migrator, MigratorTrait};
+use sea_orm::ConnectionTrait;
 use studio_bff::app::{App, StartError};
 use studio_bff::auth::{Auth, Role};
 use studio_bff::clock::Clock;
@@ -180,5 +181,48 @@ on_both_databases! {
         assert_eq!(again_out, "the database is up to date\n");
         let app = started.expect("starts on the migrated database");
         assert!(app.ledger().create_account("A", entity::enums::PlanCode::Basic, 1, None).await.is_ok());
+    }
+}
+
+on_both_databases! {
+    async fn this_release_serves_on_a_database_a_newer_release_migrated_but_not_one_migrated_out_of_order(db) {
+        let config = |migrate_on_start| Config {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            database_url: Some(db.url.as_str().into()),
+            jwt_secret: Some(SECRET.into()),
+            migrate_on_start,
+            ..Config::default()
+        };
+        let env = [("DATABASE_URL", db.url.as_str())];
+        let connection = studio_bff::db::connect_and_migrate(&db.url).await.expect("migrated");
+        let later = "m20991231_000001_a_later_release";
+        connection
+            .execute_unprepared(&format!("INSERT INTO seaql_migrations (version, applied_at) VALUES ('{later}', 0)"))
+            .await
+            .expect("a newer release's migration");
+
+        for migrate_on_start in [true, false] {
+            let app = App::build_with(config(migrate_on_start), Clock::manual_at(utc(NOW))).await;
+            let app = app.unwrap_or_else(|e| panic!("migrate_on_start = {migrate_on_start}: {e}"));
+            assert!(app.ledger().create_account("A", entity::enums::PlanCode::Basic, 1, None).await.is_ok());
+        }
+        let (status, stdout, stderr) = Binary::run(&["migrate"], &env);
+        assert!(status.success(), "{stderr}");
+        assert_eq!(stdout, "the database is up to date\n");
+
+        let ours = Migrator::migrations().last().expect("a migration").name().to_owned();
+        connection
+            .execute_unprepared(&format!("DELETE FROM seaql_migrations WHERE version = '{ours}'"))
+            .await
+            .expect("one of ours forgotten");
+        for migrate_on_start in [true, false] {
+            let refused = App::build_with(config(migrate_on_start), Clock::manual_at(utc(NOW))).await.err().expect("refused");
+            assert!(
+                refused
+                    .to_string()
+                    .contains(&format!("the database has migrations of a newer release ({later}) but not {ours} of this one")),
+                "{refused}"
+            );
+        }
     }
 }
