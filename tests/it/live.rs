@@ -11,6 +11,7 @@ use entity::enums::PlanCode;
 use studio_bff::config::Config;
 use studio_bff::ledger::{ApplyRequest, Ledger};
 use studio_bff::live::{BalanceWatch, Hub};
+use studio_bff::metrics::Metrics;
 use studio_bff::rules::balance::Breakdown;
 use studio_bff::scheduler;
 
@@ -133,23 +134,24 @@ on_both_databases! {
 }
 
 /// Two instances on one PostgreSQL database, each with its own pool: an account of
-/// 20 credits watched on the first (its hub and watch, which has seen the 20), and the
-/// other instance's ledger.
-async fn watched_on_one_of_two(db: &TestDb) -> (Hub, BalanceWatch, Ledger, i64) {
+/// 20 credits watched on the first (its hub and watch, which has seen the 20, and its
+/// metrics), and the other instance's ledger.
+async fn watched_on_one_of_two(db: &TestDb) -> (Hub, BalanceWatch, Ledger, i64, Metrics) {
     let one = db.ledger(Config::default(), utc(NOW)).await;
+    let metrics = one.metrics().clone();
     let other = db.ledger(Config::default(), utc(NOW)).await;
     let account = one.create_account("A", PlanCode::Professional, 4, None).await.unwrap();
     let hub = Hub::start(one);
     let mut watch = hub.watch(account.id);
     assert_eq!(next_within(&mut watch, Duration::from_secs(2)).await.available, 20);
-    (hub, watch, other, account.id)
+    (hub, watch, other, account.id, metrics)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[cfg_attr(not(postgres_tests), ignore = "set TEST_DATABASE_URL to run it on PostgreSQL")]
 async fn postgres_a_change_on_one_instance_reaches_watchers_on_the_other() {
     let db = TestDb::postgres().await;
-    let (_hub, mut watch, other, account_id) = watched_on_one_of_two(&db).await;
+    let (_hub, mut watch, other, account_id, _) = watched_on_one_of_two(&db).await;
 
     charge(&other, account_id, 5, "key-00000006").await;
 
@@ -160,7 +162,12 @@ async fn postgres_a_change_on_one_instance_reaches_watchers_on_the_other() {
 #[cfg_attr(not(postgres_tests), ignore = "set TEST_DATABASE_URL to run it on PostgreSQL")]
 async fn postgres_a_killed_listening_connection_is_replaced_and_nothing_stays_stale() {
     let db = TestDb::postgres().await;
-    let (_hub, mut watch, other, account_id) = watched_on_one_of_two(&db).await;
+    let (_hub, mut watch, other, account_id, hub_metrics) = watched_on_one_of_two(&db).await;
+    assert!(
+        hub_metrics
+            .render()
+            .contains("studio_live_listener_reconnects_total 0\n")
+    );
     // Kill this test's listening connection, then change the balance on the other
     // instance at once, before the listener could be back.
     assert_eq!(db.kill_listeners().await, 1, "exactly this hub's listening connection");
@@ -173,6 +180,8 @@ async fn postgres_a_killed_listening_connection_is_replaced_and_nothing_stays_st
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         latest = next_within(&mut watch, left).await.available;
     }
+    let reconnects = "studio_live_listener_reconnects_total 1\n";
+    assert!(hub_metrics.render().contains(reconnects), "{}", hub_metrics.render());
 
     // And the new connection hears the next change.
     charge(&other, account_id, 2, "key-00000008").await;
