@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::Role;
 use crate::config::TrustedDocuments;
+use crate::graphql::inspect::lexemes;
 
 /// The files of `contract/operations/`, compiled in; a test checks that none is
 /// missing from this list.
@@ -260,36 +261,14 @@ fn offset(file: &str, pos: Pos) -> Result<usize, String> {
 /// Where the definition that starts at `start` ends: just after the `}` that closes
 /// its brackets, strings and comments skipped.
 fn end_of_definition(file: &str, start: usize) -> Result<usize, String> {
-    let bytes = file.as_bytes();
-    let (mut depth, mut i) = (0_usize, start);
-    while let Some(&byte) = bytes.get(i) {
-        i += 1;
+    let mut depth = 0_usize;
+    for (end, byte) in lexemes(file, start) {
         match byte {
-            b'#' => {
-                while bytes.get(i).is_some_and(|b| !matches!(b, b'\n' | b'\r')) {
-                    i += 1;
-                }
-            }
-            b'"' if bytes[i..].starts_with(b"\"\"") => {
-                i += 2;
-                while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
-                    i += if bytes[i..].starts_with(b"\\\"\"\"") { 4 } else { 1 };
-                }
-                i += 3;
-            }
-            b'"' => {
-                while let Some(&b) = bytes.get(i) {
-                    i += if b == b'\\' { 2 } else { 1 };
-                    if b == b'"' {
-                        break;
-                    }
-                }
-            }
             b'{' | b'(' | b'[' => depth += 1,
             b'}' | b')' | b']' => {
                 depth = depth.saturating_sub(1);
                 if depth == 0 && byte == b'}' {
-                    return Ok(i);
+                    return Ok(end);
                 }
             }
             _ => {}

@@ -115,58 +115,81 @@ impl Shape {
 /// Reads `query` the way the GraphQL lexer does, without parsing: one pass, no
 /// allocation, whatever the text.
 pub fn shape(query: &str) -> Shape {
-    let bytes = query.as_bytes();
-    let (mut depth, mut i) = (0_usize, 0_usize);
+    let mut depth = 0_usize;
     let mut shape = Shape { nesting: 0, tokens: 0 };
-    while let Some(&byte) = bytes.get(i) {
-        i += 1;
-        if !matches!(byte, b' ' | b'\t' | b'\n' | b'\r' | b',' | b'#') {
+    for (_, byte) in lexemes(query, 0) {
+        if !matches!(byte, b' ' | b'\t' | b'\n' | b'\r' | b',') {
             shape.tokens += 1;
         }
         match byte {
-            b'#' => {
-                while bytes.get(i).is_some_and(|b| !matches!(b, b'\n' | b'\r')) {
-                    i += 1;
-                }
-            }
-            b'"' if bytes[i..].starts_with(b"\"\"") => {
-                i += 2;
-                while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
-                    i += if bytes[i..].starts_with(b"\\\"\"\"") { 4 } else { 1 };
-                }
-                i += 3;
-            }
-            b'"' => {
-                while let Some(&b) = bytes.get(i) {
-                    match b {
-                        b'\\' => i += 2,
-                        b'"' => {
-                            i += 1;
-                            break;
-                        }
-                        // A string ends with its line; the parser stops at it.
-                        b'\n' | b'\r' => break,
-                        _ => i += 1,
-                    }
-                }
-            }
             b'{' | b'[' | b'(' => {
                 depth += 1;
                 shape.nesting = shape.nesting.max(depth);
             }
             b'}' | b']' | b')' => depth = depth.saturating_sub(1),
-            // A name or a number: the rest of it is the same token.
-            _ if byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-' | b'+' | b'.') || !byte.is_ascii() => {
-                while bytes.get(i).is_some_and(|b| {
-                    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+' | b'.') || !b.is_ascii()
-                }) {
-                    i += 1;
-                }
-            }
             _ => {}
         }
     }
     shape
+}
+
+/// The lexemes of `text` from byte `from`, as the GraphQL lexer sees them: each as
+/// its first byte and the offset just after it. A string is one lexeme (`"`), a name
+/// or a number is one (its first byte), a comment is none, any other byte is itself.
+/// One pass, no allocation, whatever the text.
+pub fn lexemes(text: &str, from: usize) -> impl Iterator<Item = (usize, u8)> + '_ {
+    let bytes = text.as_bytes();
+    let mut i = from;
+    std::iter::from_fn(move || {
+        loop {
+            let byte = *bytes.get(i)?;
+            i += 1;
+            match byte {
+                b'#' => {
+                    while bytes.get(i).is_some_and(|b| !matches!(b, b'\n' | b'\r')) {
+                        i += 1;
+                    }
+                    continue;
+                }
+                b'"' if bytes[i..].starts_with(b"\"\"") => {
+                    i += 2;
+                    while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
+                        i += if bytes[i..].starts_with(b"\\\"\"\"") { 4 } else { 1 };
+                    }
+                    i = (i + 3).min(bytes.len());
+                }
+                b'"' => {
+                    while let Some(&b) = bytes.get(i) {
+                        match b {
+                            b'\\' => i += 2,
+                            b'"' => {
+                                i += 1;
+                                break;
+                            }
+                            // A string ends with its line; the parser stops at it.
+                            b'\n' | b'\r' => break,
+                            _ => i += 1,
+                        }
+                    }
+                    i = i.min(bytes.len());
+                }
+                // A name or a number: the rest of it is the same lexeme.
+                _ if is_word(byte) => {
+                    while bytes.get(i).copied().is_some_and(is_word) {
+                        i += 1;
+                    }
+                }
+                _ => {}
+            }
+            return Some((i, byte));
+        }
+    })
+}
+
+/// Whether `byte` belongs to a name or a number (or to text the lexer would refuse,
+/// which counts as one lexeme with its neighbours).
+fn is_word(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-' | b'+' | b'.') || !byte.is_ascii()
 }
 
 /// Counts selections with fragments spread where they are used, each fragment counted
