@@ -61,6 +61,11 @@ pub struct Config {
     pub max_batch_photos: usize,
     /// Logos an account's library may hold (1 to [`MAX_LOGOS_CEILING`]).
     pub max_logos: usize,
+    /// Credits that expire within this many days show in the balance's `expiringSoon`.
+    pub expiry_warning_days: u32,
+    /// The balance is `low` while fewer credits than this are available (premium under
+    /// its cap never is).
+    pub low_balance_threshold: i32,
     pub idempotency_retention_hours: u32,
     /// Currency of every price and invoice.
     pub currency: String,
@@ -253,6 +258,8 @@ impl Default for Config {
             professional_plus_credits_per_slot: 10,
             max_batch_photos: 100,
             max_logos: 50,
+            expiry_warning_days: 7,
+            low_balance_threshold: 10,
             idempotency_retention_hours: 24,
             currency: "EUR".into(),
             credit_price_cents: 50,
@@ -369,6 +376,18 @@ impl Config {
             return invalid(
                 "max_logos",
                 format!("must be 1 to {MAX_LOGOS_CEILING}, not {}", self.max_logos),
+            );
+        }
+        if !(1..=366).contains(&self.expiry_warning_days) {
+            return invalid(
+                "expiry_warning_days",
+                format!("must be 1 to 366, not {}", self.expiry_warning_days),
+            );
+        }
+        if !(0..=1_000_000).contains(&self.low_balance_threshold) {
+            return invalid(
+                "low_balance_threshold",
+                format!("must be 0 to 1000000, not {}", self.low_balance_threshold),
             );
         }
         self.validate_limits()?;
@@ -591,5 +610,10 @@ impl Config {
     /// How long an idempotency key replays its first answer.
     pub fn idempotency_retention(&self) -> Duration {
         Duration::hours(i64::from(self.idempotency_retention_hours))
+    }
+
+    /// How long before their expiry credits show as expiring soon.
+    pub fn expiry_warning(&self) -> Duration {
+        Duration::days(i64::from(self.expiry_warning_days))
     }
 }

@@ -1,5 +1,5 @@
-//! Runs what the clock makes due (expiry, monthly resets, the launch promotion) without
-//! waiting for a request. Every instance may run it: each account is processed under its
+//! Runs what the clock makes due (expiry, monthly resets, the launch promotion, lots
+//! entering the expiry warning window) without waiting for a request. Every instance may run it: each account is processed under its
 //! lock, so a second instance finds nothing left to do.
 use std::time::Duration;
 

@@ -22,6 +22,7 @@ pub mod loaders;
 pub mod mutation;
 mod outcome;
 pub mod query;
+pub mod quote;
 pub mod subscription;
 pub mod types;
 

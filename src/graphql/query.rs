@@ -2,6 +2,7 @@
 //! node by id, and (OPS) any account.
 use super::context::{account_user, ids, ledger, may_see, ops, reads, viewer};
 use super::errors::OrInternal;
+use super::quote::{QuoteApplyInput, QuoteApplyPayload, quote_apply};
 use super::types::{Account, Background, CreditPack, Node};
 use crate::auth::Role;
 use crate::ids::{IdCodec, Kind};
@@ -108,6 +109,19 @@ impl Query {
                 Err(_) => Ok(None),
             },
         }
+    }
+
+    /// What "Apply changes" of this input would charge the viewer's account now: the
+    /// credits, the photos that already have the look, the credits each bucket would
+    /// give, what is available, and the refusal the apply would meet. Charges and
+    /// writes nothing. For the viewer's own account: another account's photo or logo
+    /// reads as not found, as in applyChanges.
+    async fn quote_apply(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The photos and the look, as applyChanges takes them.")] input: QuoteApplyInput,
+    ) -> async_graphql::Result<QuoteApplyPayload> {
+        quote_apply(ctx, input).await
     }
 
     /// OPS only.

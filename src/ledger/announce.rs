@@ -60,6 +60,21 @@ impl Ledger {
         }
     }
 
+    /// Tells every instance that what `account_id`'s balance shows changed though
+    /// nothing was written: time alone moved it (a lot entered the warning window).
+    pub(super) async fn announce(&self, account_id: i64) -> Result<(), Error> {
+        match self.announcer.as_ref() {
+            Announcer::Notify { channel } => {
+                self.db.execute_raw(notify(channel, account_id)).await?;
+            }
+            Announcer::InProcess(sender) => {
+                // No receiver is not an error: nobody is watching.
+                let _ = sender.send(account_id);
+            }
+        }
+        Ok(())
+    }
+
     /// Commits `txn`; when it changed the balance of `book`'s account, every instance
     /// hears of it, and only once it is committed. Then the credits it moved are counted.
     pub(super) async fn commit(&self, txn: DatabaseTransaction, book: &Book) -> Result<(), Error> {
@@ -67,12 +82,7 @@ impl Ledger {
         match self.announcer.as_ref() {
             Announcer::Notify { channel } => {
                 if book.changed() {
-                    txn.execute_raw(Statement::from_sql_and_values(
-                        DbBackend::Postgres,
-                        "SELECT pg_notify($1, $2)",
-                        [channel.clone().into(), account_id.to_string().into()],
-                    ))
-                    .await?;
+                    txn.execute_raw(notify(channel, account_id)).await?;
                 }
                 txn.commit().await?;
             }
@@ -89,4 +99,13 @@ impl Ledger {
         }
         Ok(())
     }
+}
+
+/// The NOTIFY that names `account_id` on `channel`.
+fn notify(channel: &str, account_id: i64) -> Statement {
+    Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_notify($1, $2)",
+        [channel.to_owned().into(), account_id.to_string().into()],
+    )
 }

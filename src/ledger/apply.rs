@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use entity::enums::{EntryKind, LogoPosition};
-use entity::{edit, faulty_report, logo, photo};
+use entity::{account, edit, faulty_report, logo, lot, photo};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationTrait, Set,
@@ -17,7 +17,7 @@ use super::idempotency::{IdempotencyKey, Opened, fingerprint, remember};
 use crate::db::retry_transient;
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::balance::{Breakdown, breakdown};
-use crate::rules::pricing::{Look, distinct_batch, plan_batch};
+use crate::rules::pricing::{BatchPlan, Look, distinct_batch, plan_batch};
 use crate::rules::text::optional_text;
 
 /// A logo and where it goes.
@@ -91,12 +91,7 @@ impl Ledger {
     #[tracing::instrument(skip(self, request), fields(photos = request.photo_ids.len()))]
     pub async fn apply_changes(&self, account_id: i64, request: &ApplyRequest) -> Result<Applied, Error> {
         let key = IdempotencyKey::parse(&request.idempotency_key)?;
-        let photo_ids = distinct_batch(&request.photo_ids, self.config.max_batch_photos)?;
-        if !self.config.backgrounds.iter().any(|b| b.id == request.background_id) {
-            return Err(Refusal::new(RefusalCode::BackgroundNotFound, "No such background.")
-                .at(&["backgroundId"])
-                .into());
-        }
+        let photo_ids = self.checked_batch(&request.photo_ids, &request.background_id)?;
         // The batch is a set: the same photos in another order, or repeated, are the
         // same input.
         let mut as_set = photo_ids.clone();
@@ -119,27 +114,12 @@ impl Ledger {
                 }
                 Opened::Fresh(book, now) => (*book, now),
             };
-            if let Some(placement) = request.logo {
-                let owned = logo::Entity::find_by_id(placement.logo_id)
-                    .filter(logo::Column::AccountId.eq(account_id))
-                    .one(&txn)
-                    .await?;
-                if owned.is_none() {
-                    return Err(Refusal::new(RefusalCode::LogoNotFound, "No such logo.")
-                        .at(&["logo", "logoId"])
-                        .into());
-                }
-            }
-            let mut photos = owned_photos(&txn, account_id, &request.photo_ids).await?;
             let wanted = Look {
                 background_id: request.background_id.clone(),
                 logo: request.logo.map(|l| (l.logo_id, l.position)),
             };
-            let batch: Vec<(i64, Option<Look>)> = photo_ids
-                .iter()
-                .map(|id| (*id, photos.get(id).and_then(|(_, shown)| shown.as_ref()).map(look_of)))
-                .collect();
-            let plan = plan_batch(&batch, &wanted, &book.account, &book.lots)?;
+            let (plan, mut photos) =
+                plan_look(&txn, &book.account, &book.lots, &request.photo_ids, &photo_ids, &wanted).await?;
 
             let mut edits = Vec::with_capacity(plan.charged.len());
             let (actor_user_id, actor_role) = book.actor_columns();
@@ -198,7 +178,7 @@ impl Ledger {
                     .filter_map(|id| photos.remove(id))
                     .map(|(p, _)| p)
                     .collect(),
-                balance: breakdown(&book.account, &book.lots, self.config.fair_use_cap, now),
+                balance: breakdown(&book.account, &book.lots, &self.config, now),
             };
             Ok(Applied {
                 outcome,
@@ -240,7 +220,7 @@ impl Ledger {
                         ..photo
                     })
                     .collect(),
-                balance: breakdown(&book.account, &book.lots, self.config.fair_use_cap, now),
+                balance: breakdown(&book.account, &book.lots, &self.config, now),
             })
         })
         .await
@@ -294,11 +274,57 @@ impl Ledger {
             Ok(Reported {
                 report,
                 edit,
-                balance: breakdown(&book.account, &book.lots, self.config.fair_use_cap, now),
+                balance: breakdown(&book.account, &book.lots, &self.config, now),
             })
         })
         .await
     }
+}
+
+impl Ledger {
+    /// The batch's distinct photos, once its size and its background are checked: the
+    /// refusals an apply meets before it reads anything.
+    pub(super) fn checked_batch(&self, photo_ids: &[i64], background_id: &str) -> Result<Vec<i64>, Error> {
+        let distinct = distinct_batch(photo_ids, self.config.max_batch_photos)?;
+        if !self.config.backgrounds.iter().any(|b| b.id == background_id) {
+            return Err(Refusal::new(RefusalCode::BackgroundNotFound, "No such background.")
+                .at(&["backgroundId"])
+                .into());
+        }
+        Ok(distinct)
+    }
+}
+
+/// Plans `wanted` on the account's photos `photo_ids` (as given; `batch`: each once)
+/// with its usable `lots`, refused as an apply is: LOGO_NOT_FOUND, PHOTO_NOT_FOUND,
+/// then what the lots cannot pay. Returns the plan and the photos read, each with the
+/// edit it shows.
+pub(super) async fn plan_look(
+    conn: &impl ConnectionTrait,
+    account: &account::Model,
+    lots: &[lot::Model],
+    photo_ids: &[i64],
+    batch: &[i64],
+    wanted: &Look,
+) -> Result<(BatchPlan, HashMap<i64, (photo::Model, Option<edit::Model>)>), Error> {
+    if let Some((logo_id, _)) = wanted.logo {
+        let owned = logo::Entity::find_by_id(logo_id)
+            .filter(logo::Column::AccountId.eq(account.id))
+            .one(conn)
+            .await?;
+        if owned.is_none() {
+            return Err(Refusal::new(RefusalCode::LogoNotFound, "No such logo.")
+                .at(&["logo", "logoId"])
+                .into());
+        }
+    }
+    let photos = owned_photos(conn, account.id, photo_ids).await?;
+    let shown: Vec<(i64, Option<Look>)> = batch
+        .iter()
+        .map(|id| (*id, photos.get(id).and_then(|(_, shown)| shown.as_ref()).map(look_of)))
+        .collect();
+    let plan = plan_batch(&shown, wanted, account, lots)?;
+    Ok((plan, photos))
 }
 
 /// The account's photos among `photo_ids`, each with the edit it shows, in one

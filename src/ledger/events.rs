@@ -1,7 +1,10 @@
 //! What the clock alone makes happen: lots expire, cycles reset, promotion campaigns
 //! are granted. Due events are applied in time order, each at its own instant, so a
-//! jump of three months writes the same ledger as three months of daily steps.
+//! jump of three months writes the same ledger as three months of daily steps. A lot
+//! entering the warning window writes nothing, but is announced, so live balances
+//! show it.
 use std::collections::BTreeSet;
+use std::sync::PoisonError;
 
 use chrono::{DateTime, Utc};
 use entity::{account, lot};
@@ -139,6 +142,9 @@ pub struct DuePass {
     pub changed: Vec<i64>,
     /// Accounts whose catch-up failed (logged); the next pass tries them again.
     pub failed: Vec<i64>,
+    /// Accounts announced because one of their lots entered the warning window since
+    /// the previous pass, and whose balance did not change otherwise.
+    pub warned: Vec<i64>,
 }
 
 impl Ledger {
@@ -198,8 +204,44 @@ impl Ledger {
                 }
             }
         }
+        pass.warned = self.announce_warnings(now, &pass.changed).await?;
         idempotency::purge(&self.db, self.config.idempotency_retention(), now).await?;
         Ok(pass)
+    }
+
+    /// Announces every account one of whose lots, with credits left, entered the
+    /// warning window after the instant the previous pass reached and by `now`
+    /// (those in `changed` were announced already). Nothing is written: the balance
+    /// read then shows `expiringSoon`, and the live hubs push it. Every instance
+    /// announces what its own clock passed; a hub pushes only what differs, so a
+    /// second announcement of the same account pushes nothing.
+    async fn announce_warnings(&self, now: DateTime<Utc>, changed: &[i64]) -> Result<Vec<i64>, Error> {
+        let since = *self.warned_through.lock().unwrap_or_else(PoisonError::into_inner);
+        if now <= since {
+            return Ok(Vec::new());
+        }
+        let window = self.config.expiry_warning();
+        let entered: BTreeSet<i64> = lot::Entity::find()
+            .select_only()
+            .column(lot::Column::AccountId)
+            .distinct()
+            .filter(lot::Column::Expired.eq(false))
+            .filter(lot::Column::Remaining.gt(0))
+            .filter(lot::Column::ExpiresAt.gt(now))
+            .filter(lot::Column::ExpiresAt.gt(since + window))
+            .filter(lot::Column::ExpiresAt.lte(now + window))
+            .into_tuple::<i64>()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .filter(|account_id| !changed.contains(account_id))
+            .collect();
+        for &account_id in &entered {
+            self.announce(account_id).await?;
+        }
+        let mut through = self.warned_through.lock().unwrap_or_else(PoisonError::into_inner);
+        *through = (*through).max(now);
+        Ok(entered.into_iter().collect())
     }
 
     /// Writes what the clock has made due for one account by `now`; returns whether

@@ -2,7 +2,7 @@
 //! over any sea-orm connection. Each write runs in one transaction that locks the
 //! account, first catches up on what the clock has made due (expiry, reset, promotion),
 //! and is retried as a whole on a transient conflict.
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
@@ -26,6 +26,7 @@ mod events;
 mod idempotency;
 mod library;
 mod purchase;
+mod quote;
 mod reads;
 
 pub use actor::Actor;
@@ -35,6 +36,7 @@ pub use book::bucket_label;
 pub use cause::Cause;
 pub use events::DuePass;
 pub use purchase::{PurchaseOutcome, Purchased, Receipt};
+pub use quote::{Priced, Quote, QuoteRequest};
 
 /// The credit ledger of every account; cheap to clone.
 #[derive(Clone)]
@@ -49,6 +51,9 @@ pub struct Ledger {
     actor: Option<Actor>,
     /// What `/metrics` shows of this instance.
     metrics: Metrics,
+    /// The instant up to which this instance has announced the lots that entered the
+    /// warning window (see [`Ledger::process_due`]).
+    warned_through: Arc<Mutex<DateTime<Utc>>>,
 }
 
 impl Ledger {
@@ -61,6 +66,7 @@ impl Ledger {
             db,
             campaigns: campaigns(&config).into(),
             config,
+            warned_through: Arc::new(Mutex::new(clock.now())),
             clock,
             announcer,
             actor: None,

@@ -149,7 +149,7 @@ impl Ledger {
                 invoice,
                 lines: vec![line],
                 lot,
-                balance: breakdown(&book.account, &book.lots, self.config.fair_use_cap, now),
+                balance: breakdown(&book.account, &book.lots, &self.config, now),
             };
             Ok(Purchased {
                 outcome,

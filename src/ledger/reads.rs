@@ -32,7 +32,7 @@ impl Ledger {
         let now = self.now();
         let lots = self.unexpired_lots(account.id).await?;
         if !self.is_due(account, &lots, now) {
-            return Ok(breakdown(account, &lots, self.config.fair_use_cap, now));
+            return Ok(breakdown(account, &lots, &self.config, now));
         }
         self.catch_up_account(account.id, now).await?;
         let account = self
@@ -40,11 +40,11 @@ impl Ledger {
             .await?
             .ok_or_else(|| Error::Internal(format!("account {} vanished", account.id)))?;
         let lots = self.unexpired_lots(account.id).await?;
-        Ok(breakdown(&account, &lots, self.config.fair_use_cap, now))
+        Ok(breakdown(&account, &lots, &self.config, now))
     }
 
     /// Lots whose expiry is not yet written.
-    async fn unexpired_lots(&self, account_id: i64) -> Result<Vec<lot::Model>, Error> {
+    pub(super) async fn unexpired_lots(&self, account_id: i64) -> Result<Vec<lot::Model>, Error> {
         Ok(lot::Entity::find()
             .filter(lot::Column::AccountId.eq(account_id))
             .filter(lot::Column::Expired.eq(false))

@@ -1,11 +1,13 @@
 //! What the dealer sees: the available total and its breakdown by bucket, computed
-//! from the account's lots as of one instant.
-use chrono::{DateTime, Utc};
+//! from the account's lots as of one instant, with its warnings (credits expiring
+//! soon, a low balance).
+use chrono::{DateTime, TimeDelta, Utc};
 use entity::enums::{Bucket, PlanCode};
 use entity::{account, lot};
 
 use super::lot_origin::LotOrigin;
 use super::spending_order::spending_key;
+use crate::config::Config;
 
 /// The balance of an account at `as_of`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +27,10 @@ pub struct Breakdown {
     pub purchased: Vec<lot::Model>,
     pub fair_use: Option<FairUse>,
     pub next_expiry: Option<NextExpiry>,
+    /// The credits that expire within the warning window ([`expiring_soon`]).
+    pub expiring_soon: Option<NextExpiry>,
+    /// The available balance is below the threshold ([`is_low`]).
+    pub low: bool,
     pub as_of: DateTime<Utc>,
 }
 
@@ -60,7 +66,7 @@ pub struct FairUse {
     pub cap: i32,
 }
 
-/// The next credits to expire: how many, when, and from which bucket.
+/// Credits that expire: how many, when, and from which bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NextExpiry {
     pub credits: i32,
@@ -68,13 +74,14 @@ pub struct NextExpiry {
     pub bucket: Bucket,
 }
 
-/// The breakdown of `account` from its `lots` (any of them; expired ones are left out).
-pub fn breakdown(account: &account::Model, lots: &[lot::Model], fair_use_cap: i32, as_of: DateTime<Utc>) -> Breakdown {
-    let mut usable: Vec<&lot::Model> = lots
-        .iter()
-        .filter(|l| l.account_id == account.id && !l.expired && l.valid_from <= as_of && as_of < l.expires_at)
+/// The breakdown of `account` from its `lots` (any of them; expired ones are left out),
+/// with `config`'s fair-use cap and warnings.
+pub fn breakdown(account: &account::Model, lots: &[lot::Model], config: &Config, as_of: DateTime<Utc>) -> Breakdown {
+    let fair_use_cap = config.fair_use_cap;
+    let usable: Vec<&lot::Model> = usable_in_spending_order(lots, as_of)
+        .into_iter()
+        .filter(|l| l.account_id == account.id)
         .collect();
-    usable.sort_by_key(|l| spending_key(l));
     let first_of = |bucket| usable.iter().find(|l| l.bucket == bucket).copied();
 
     let monthly_lot = first_of(Bucket::Monthly);
@@ -110,20 +117,14 @@ pub fn breakdown(account: &account::Model, lots: &[lot::Model], fair_use_cap: i3
         .filter(|l| l.remaining > 0)
         .map(|l| l.expires_at)
         .min()
-        .map(|at| {
-            let expiring: Vec<&&lot::Model> = usable
-                .iter()
-                .filter(|l| l.remaining > 0 && l.expires_at == at)
-                .collect();
-            NextExpiry {
-                credits: expiring.iter().map(|l| l.remaining).sum(),
-                at,
-                bucket: expiring[0].bucket,
-            }
-        });
+        .and_then(|at| expiring_by(&usable, at));
+    let available = usable.iter().map(|l| l.remaining).sum();
+    let unlimited = premium && monthly.used < fair_use_cap && monthly.remaining > 0;
     Breakdown {
-        available: usable.iter().map(|l| l.remaining).sum(),
-        unlimited: premium && monthly.used < fair_use_cap && monthly.remaining > 0,
+        available,
+        unlimited,
+        expiring_soon: expiring_by(&usable, as_of + config.expiry_warning()),
+        low: is_low(available, unlimited, config.low_balance_threshold),
         launch_promotion: promotions.first().cloned(),
         promotions,
         purchased_remaining: purchased.iter().map(|l| l.remaining).sum(),
@@ -138,10 +139,61 @@ pub fn breakdown(account: &account::Model, lots: &[lot::Model], fair_use_cap: i3
     }
 }
 
+/// The credits of the usable `lots` (in spending order) that expire at or before
+/// `deadline`, all together, with the first such instant and, of the lots expiring
+/// then, the first one's bucket; none when no remaining credit expires by then.
+fn expiring_by(usable: &[&lot::Model], deadline: DateTime<Utc>) -> Option<NextExpiry> {
+    let expiring: Vec<&lot::Model> = usable
+        .iter()
+        .copied()
+        .filter(|l| l.remaining > 0 && l.expires_at <= deadline)
+        .collect();
+    let at = expiring.iter().map(|l| l.expires_at).min()?;
+    let first = expiring.iter().find(|l| l.expires_at == at)?;
+    Some(NextExpiry {
+        credits: expiring.iter().map(|l| l.remaining).sum(),
+        at,
+        bucket: first.bucket,
+    })
+}
+
+/// The credits of the usable `lots` that expire within `window` of `as_of` (at or
+/// before `as_of + window`), and the first such instant: the balance's `expiringSoon`.
+pub fn expiring_soon(lots: &[lot::Model], as_of: DateTime<Utc>, window: TimeDelta) -> Option<NextExpiry> {
+    expiring_by(&usable_in_spending_order(lots, as_of), as_of + window)
+}
+
+/// The lots usable at `as_of` (counted from their start, not yet expired), in
+/// spending order.
+fn usable_in_spending_order(lots: &[lot::Model], as_of: DateTime<Utc>) -> Vec<&lot::Model> {
+    let mut usable: Vec<&lot::Model> = lots
+        .iter()
+        .filter(|l| !l.expired && l.valid_from <= as_of && as_of < l.expires_at)
+        .collect();
+    usable.sort_by_key(|l| spending_key(l));
+    usable
+}
+
+/// When `lot` enters the warning window of `window` before its expiry: from then on
+/// its remaining credits are expiring soon.
+pub fn enters_warning_window_at(lot: &lot::Model, window: TimeDelta) -> DateTime<Utc> {
+    lot.expires_at - window
+}
+
+/// Whether an `available` balance is low: below `threshold`, and never while the
+/// account is `unlimited` (premium under its fair-use cap).
+pub fn is_low(available: i32, unlimited: bool, threshold: i32) -> bool {
+    !unlimited && available < threshold
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::rules::fixtures::{account, lot, utc};
+
+    fn config() -> Config {
+        Config::default()
+    }
 
     #[test]
     fn the_breakdown_sums_unexpired_lots_and_names_the_next_expiry() {
@@ -182,7 +234,7 @@ mod tests {
         let b = breakdown(
             &account(PlanCode::ProfessionalPlus),
             &lots,
-            2000,
+            &config(),
             utc("2026-12-10T12:00:00Z"),
         );
         assert_eq!(b.available, 645);
@@ -202,6 +254,125 @@ mod tests {
     }
 
     #[test]
+    fn expiring_soon_sums_every_credit_expiring_within_the_window_from_the_first_instant() {
+        // At 2026-12-22 12:00 the window of 7 days reaches 2026-12-29 12:00: the
+        // promotion (120, 29 Dec 00:00) and a pack (25, 29 Dec 12:00 exactly) are in
+        // it, the monthly lot (500, 1 Jan) and a used-up pack are not counted.
+        let lots = [
+            lot(
+                1,
+                Bucket::LaunchPromotion,
+                500,
+                120,
+                "2026-12-01T00:00:00Z",
+                "2026-12-29T00:00:00Z",
+            ),
+            lot(
+                2,
+                Bucket::Monthly,
+                500,
+                500,
+                "2026-12-01T00:00:00Z",
+                "2027-01-01T00:00:00Z",
+            ),
+            lot(
+                3,
+                Bucket::Purchased,
+                25,
+                25,
+                "2025-12-29T12:00:00Z",
+                "2026-12-29T12:00:00Z",
+            ),
+            lot(
+                4,
+                Bucket::Purchased,
+                25,
+                0,
+                "2025-12-24T00:00:00Z",
+                "2026-12-24T00:00:00Z",
+            ),
+        ];
+        let b = breakdown(
+            &account(PlanCode::ProfessionalPlus),
+            &lots,
+            &config(),
+            utc("2026-12-22T12:00:00Z"),
+        );
+        let soon = Some(NextExpiry {
+            credits: 145,
+            at: utc("2026-12-29T00:00:00Z"),
+            bucket: Bucket::LaunchPromotion,
+        });
+        assert_eq!(b.expiring_soon, soon);
+        assert_eq!(
+            expiring_soon(&lots, utc("2026-12-22T12:00:00Z"), TimeDelta::days(7)),
+            soon
+        );
+        let a_moment_earlier = breakdown(
+            &account(PlanCode::ProfessionalPlus),
+            &lots,
+            &config(),
+            utc("2026-12-22T11:59:59Z"),
+        );
+        assert_eq!(
+            a_moment_earlier.expiring_soon.map(|e| (e.credits, e.at)),
+            Some((120, utc("2026-12-29T00:00:00Z")))
+        );
+        let long_before = breakdown(
+            &account(PlanCode::ProfessionalPlus),
+            &lots,
+            &config(),
+            utc("2026-12-21T23:59:59Z"),
+        );
+        assert_eq!(long_before.expiring_soon, None);
+    }
+
+    #[test]
+    fn a_lot_enters_the_warning_window_the_window_before_its_expiry() {
+        let pack = lot(
+            3,
+            Bucket::Purchased,
+            25,
+            25,
+            "2025-12-29T12:00:00Z",
+            "2026-12-29T12:00:00Z",
+        );
+        assert_eq!(
+            enters_warning_window_at(&pack, TimeDelta::days(7)),
+            utc("2026-12-22T12:00:00Z")
+        );
+    }
+
+    #[test]
+    fn the_balance_is_low_below_the_threshold_but_never_for_premium_under_its_cap() {
+        let at = utc("2026-12-10T00:00:00Z");
+        let monthly = |plan, granted, remaining| {
+            let lots = [lot(
+                2,
+                Bucket::Monthly,
+                granted,
+                remaining,
+                "2026-12-01T00:00:00Z",
+                "2027-01-01T00:00:00Z",
+            )];
+            breakdown(&account(plan), &lots, &config(), at).low
+        };
+        assert_eq!(
+            [
+                monthly(PlanCode::Professional, 250, 9),
+                monthly(PlanCode::Professional, 250, 10),
+                monthly(PlanCode::Premium, 2000, 3),
+                monthly(PlanCode::Premium, 2000, 0),
+            ],
+            [true, false, false, true]
+        );
+        assert_eq!(
+            [is_low(0, false, 0), is_low(9, false, 10), is_low(9, true, 10)],
+            [false, true, false]
+        );
+    }
+
+    #[test]
     fn premium_is_unlimited_until_its_cap_is_used_up() {
         let mut monthly = lot(
             2,
@@ -214,7 +385,7 @@ mod tests {
         let b = breakdown(
             &account(PlanCode::Premium),
             std::slice::from_ref(&monthly),
-            2000,
+            &config(),
             utc("2026-12-10T00:00:00Z"),
         );
         assert!(b.unlimited);
@@ -223,7 +394,7 @@ mod tests {
         let b = breakdown(
             &account(PlanCode::Premium),
             &[monthly],
-            2000,
+            &config(),
             utc("2026-12-10T00:00:00Z"),
         );
         assert!(!b.unlimited);
@@ -244,13 +415,13 @@ mod tests {
         let just_before = breakdown(
             &account(PlanCode::ProfessionalPlus),
             &lots,
-            2000,
+            &config(),
             utc("2026-12-31T23:59:59.999999Z"),
         );
         let at_expiry = breakdown(
             &account(PlanCode::ProfessionalPlus),
             &lots,
-            2000,
+            &config(),
             utc("2027-01-01T00:00:00Z"),
         );
         assert_eq!((just_before.available, at_expiry.available), (7, 0));
@@ -279,7 +450,7 @@ mod tests {
         let b = breakdown(
             &account(PlanCode::ProfessionalPlus),
             &[launch, phase],
-            2000,
+            &config(),
             utc("2026-12-12T00:00:00Z"),
         );
         let listed: Vec<_> = b
@@ -315,13 +486,13 @@ mod tests {
         let at = utc("2026-12-10T00:00:00Z");
         let premium = account(PlanCode::Premium);
 
-        let b = breakdown(&premium, &[monthly(1001)], 2000, at);
+        let b = breakdown(&premium, &[monthly(1001)], &config(), at);
         assert_eq!(
             (b.unlimited, b.fair_use),
             (true, Some(FairUse { used: 1999, cap: 2000 }))
         );
 
-        let b = breakdown(&premium, &[monthly(1000)], 2000, at);
+        let b = breakdown(&premium, &[monthly(1000)], &config(), at);
         assert_eq!((b.unlimited, b.available), (false, 1000));
         assert_eq!(b.fair_use, Some(FairUse { used: 2000, cap: 2000 }));
     }

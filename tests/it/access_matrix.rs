@@ -32,7 +32,7 @@ use studio_bff::rules::balance::Breakdown;
 use studio_bff::rules::catalog::packs_for;
 
 /// How many cases the matrix has today: a matrix that silently shrinks fails.
-const EXPECTED_CASES: usize = 135;
+const EXPECTED_CASES: usize = 143;
 
 const MODERN: &str = "graphql-transport-ws";
 const LEGACY: &str = "graphql-ws";
@@ -53,6 +53,8 @@ const ACCOUNT_BY_EXTERNAL_ID: &str = "query ByExternalId($externalId: String!) {
 const B_EXTERNAL_ID: &str = "platform-bravo";
 const APPLY: &str = "mutation Apply($input: ApplyChangesInput!) { applyChanges(input: $input) { \
     creditsCharged edits { id photo { id } } unchanged { id } balance { available } userErrors { code message field } } }";
+const QUOTE: &str = "query Quote($input: QuoteApplyInput!) { quoteApply(input: $input) { \
+    credits unchanged { id } drawnFrom { bucket credits } available userErrors { code message field } } }";
 const REVERT: &str = "mutation Revert($input: RevertPhotosInput!) { revertPhotos(input: $input) { \
     photos { id currentEdit { id } } balance { available } userErrors { code message field } } }";
 const REPORT: &str = "mutation Report($input: ReportFaultyPhotoInput!) { reportFaultyPhoto(input: $input) { \
@@ -554,6 +556,7 @@ impl World {
                 Target::MemberOfB,
                 self.apply(&[&self.b_plain], &self.showroom(), None, "forged-apply"),
             ),
+            "Query.quoteApply" => (Target::MemberOfB, self.quote(&[&self.b_plain], &self.showroom(), None)),
             "Mutation.purchasePack" => (
                 Target::MemberOfB,
                 self.purchase(&self.gid(Kind::CreditPack, "basic-small"), "forged-buy"),
@@ -758,6 +761,60 @@ impl World {
                             b_request("fresh-key"),
                             "/data/applyChanges/userErrors/0/code",
                             json!("LOGO_NOT_FOUND"),
+                        ),
+                    ),
+                ]
+            }
+            "Query.quoteApply" => {
+                let photo_ids = Some("Query.quoteApply.input.photoIds");
+                let code = "/data/quoteApply/userErrors/0/code";
+                vec![
+                    case(
+                        OtherAccount,
+                        photo_ids,
+                        "B's photo",
+                        like_missing(
+                            self.quote(&[&self.b_plain], &showroom, None),
+                            self.quote(&[&missing_photo], &showroom, None),
+                            code,
+                            json!("PHOTO_NOT_FOUND"),
+                        ),
+                    ),
+                    case(
+                        OtherAccount,
+                        photo_ids,
+                        "A's photo and B's photo in one batch",
+                        like_missing(
+                            self.quote(&[&self.a_plain, &self.b_plain], &showroom, None),
+                            self.quote(&[&self.a_plain, &missing_photo], &showroom, None),
+                            code,
+                            json!("PHOTO_NOT_FOUND"),
+                        ),
+                    ),
+                    case(
+                        OtherAccount,
+                        Some("Query.quoteApply.input.logo.logoId"),
+                        "B's logo on A's photo",
+                        like_missing(
+                            self.quote(&[&self.a_plain], &showroom, Some((&self.b_logo, "TOP_LEFT"))),
+                            self.quote(
+                                &[&self.a_plain],
+                                &showroom,
+                                Some((&self.missing(Kind::Logo), "TOP_LEFT")),
+                            ),
+                            code,
+                            json!("LOGO_NOT_FOUND"),
+                        ),
+                    ),
+                    case(
+                        OtherAccount,
+                        Some("Query.quoteApply.input.backgroundId"),
+                        "B's photo id as the background",
+                        like_missing(
+                            self.quote(&[&self.a_plain], &self.b_edited, None),
+                            self.quote(&[&self.a_plain], &self.missing(Kind::Background), None),
+                            code,
+                            json!("BACKGROUND_NOT_FOUND"),
                         ),
                     ),
                 ]
@@ -1032,6 +1089,14 @@ impl World {
         request(
             APPLY,
             json!({"input": {"photoIds": photos, "backgroundId": background, "logo": logo, "idempotencyKey": key}}),
+        )
+    }
+
+    fn quote(&self, photos: &[&String], background: &str, logo: Option<(&String, &str)>) -> Request {
+        let logo = logo.map(|(id, position)| json!({"logoId": id, "position": position}));
+        request(
+            QUOTE,
+            json!({"input": {"photoIds": photos, "backgroundId": background, "logo": logo}}),
         )
     }
 

@@ -199,8 +199,8 @@ on_both_databases! {
         let pro_header = app.op(&app.member(pro.id), "HeaderBalanceInitial", json!({})).await;
         let premium_header = app.op(&app.member(premium.id), "HeaderBalanceInitial", json!({})).await;
 
-        assert_eq!(pro_header["viewer"]["account"]["balance"], json!({"available": 10, "unlimited": false, "fairUse": null, "asOf": NOW}));
-        assert_eq!(premium_header["viewer"]["account"]["balance"], json!({"available": 2000, "unlimited": true, "fairUse": {"used": 0, "cap": 2000}, "asOf": NOW}));
+        assert_eq!(pro_header["viewer"]["account"]["balance"], json!({"available": 10, "unlimited": false, "fairUse": null, "low": false, "expiringSoon": {"credits": 10, "at": "2026-12-01T00:00:00Z"}, "asOf": NOW}));
+        assert_eq!(premium_header["viewer"]["account"]["balance"], json!({"available": 2000, "unlimited": true, "fairUse": {"used": 0, "cap": 2000}, "low": false, "expiringSoon": {"credits": 2000, "at": "2026-12-01T00:00:00Z"}, "asOf": NOW}));
     }
 
     async fn the_back_office_creates_changes_registers_and_moves_the_clock(db) {

@@ -27,6 +27,7 @@ fn defaults_are_the_provisional_values_of_the_rules() {
         assert_eq!(config.professional_credits_per_slot, 5);
         assert_eq!(config.max_batch_photos, 100);
         assert_eq!(config.max_logos, 50);
+        assert_eq!((config.expiry_warning_days, config.low_balance_threshold), (7, 10));
         assert_eq!(config.idempotency_retention_hours, 24);
         assert_eq!(config.plans[&PlanCode::ProfessionalPlus].promotion_credits_per_slot, 10);
         assert_eq!(config.limits(), Limits::default());
@@ -152,6 +153,40 @@ fn max_logos_outside_1_to_100_stops_the_start_naming_the_key() {
             Ok(())
         });
     }
+}
+
+#[test]
+fn the_warning_settings_out_of_range_stop_the_start_in_one_line() {
+    for (variable, value, message) in [
+        (
+            "STUDIO_EXPIRY_WARNING_DAYS",
+            "0",
+            "configuration key `expiry_warning_days`: must be 1 to 366, not 0",
+        ),
+        (
+            "STUDIO_EXPIRY_WARNING_DAYS",
+            "367",
+            "configuration key `expiry_warning_days`: must be 1 to 366, not 367",
+        ),
+        (
+            "STUDIO_LOW_BALANCE_THRESHOLD",
+            "-1",
+            "configuration key `low_balance_threshold`: must be 0 to 1000000, not -1",
+        ),
+    ] {
+        Jail::expect_with(|jail| {
+            jail.set_env(variable, value);
+            assert_eq!(Config::load().expect_err("invalid").to_string(), message);
+            Ok(())
+        });
+    }
+    Jail::expect_with(|jail| {
+        jail.set_env("STUDIO_EXPIRY_WARNING_DAYS", "14");
+        jail.set_env("STUDIO_LOW_BALANCE_THRESHOLD", "25");
+        let config = Config::load().expect("valid");
+        assert_eq!((config.expiry_warning_days, config.low_balance_threshold), (14, 25));
+        Ok(())
+    });
 }
 
 #[test]

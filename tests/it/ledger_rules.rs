@@ -700,7 +700,7 @@ on_both_databases! {
 
         let pass = ledger.process_due().await.unwrap();
 
-        assert_eq!(pass, DuePass { changed: vec![healthy.id], failed: vec![broken.id] });
+        assert_eq!(pass, DuePass { changed: vec![healthy.id], failed: vec![broken.id], warned: vec![] });
         let origins: Vec<String> = ledger.lots(healthy.id).await.unwrap().into_iter().map(|l| l.origin).collect();
         assert_eq!(origins, ["cycle:2026-11-01T00:00:00+00:00", "cycle:2026-12-01T00:00:00+00:00"]);
     }

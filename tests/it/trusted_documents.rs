@@ -102,7 +102,7 @@ async fn every_operation_of_every_contract_file_is_one_valid_trusted_document() 
         assert!(response.errors.is_empty(), "{}: {:?}", document.name, response.errors);
     }
     assert_eq!(trusted::documents().len(), names.len());
-    assert_eq!(names.len(), 16);
+    assert_eq!(names.len(), 17);
 }
 
 #[test]
@@ -111,7 +111,7 @@ fn a_document_is_the_operation_and_its_fragments_as_written() {
 
     assert_eq!(
         header.text,
-        "fragment HeaderBalance on Balance {\n  available\n  unlimited\n  fairUse { used cap }\n  asOf\n}\n\n\
+        "fragment HeaderBalance on Balance {\n  available\n  unlimited\n  fairUse { used cap }\n  low\n  expiringSoon { credits at }\n  asOf\n}\n\n\
          query HeaderBalanceInitial {\n  viewer {\n    account {\n      id\n      balance { ...HeaderBalance }\n    }\n  }\n}\n"
     );
     assert_eq!(header.sha256, sha256_of(&header.text));

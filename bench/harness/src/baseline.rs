@@ -136,7 +136,7 @@ async fn balance_json(state: &HeaderState, account_id: i64) -> Result<Value> {
         // accounts never have one, so the baseline need not.
         bail!("account {account_id} has a due event: the baseline does not write");
     }
-    let b = breakdown(&account, &lots, state.config.fair_use_cap, now);
+    let b = breakdown(&account, &lots, &state.config, now);
     Ok(json!({
         "id": state.auth.ids().encode(Kind::Account, account.id),
         "balance": {

@@ -3,11 +3,13 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
 use super::common::{InputId, UserError, balance_now, own_account_id, settle};
+use crate::error::Error;
 use crate::graphql::context::{acting_ledger, ids, ledger, reads, store};
 use crate::graphql::errors::{OrInternal, unauthenticated};
 use crate::graphql::loaders::{EditKey, PhotoKey};
 use crate::graphql::types::{Balance, FaultyReport, Logo, LogoPosition, Photo, PhotoEdit};
-use crate::ledger::{Applied, ApplyRequest, LogoPlacement};
+use crate::ids::IdCodec;
+use crate::ledger::{Applied, ApplyRequest, LogoPlacement, QuoteRequest};
 use crate::reads::AccountRow;
 
 /// A logo of the account's library and the corner it goes in.
@@ -114,6 +116,28 @@ pub struct AddLogoPayload {
     pub user_errors: Vec<UserError>,
 }
 
+/// The ledger's keys of an apply's photos, background and logo, decoded in the
+/// apply's order (the logo first), so that a quote meets the refusal the apply would.
+pub fn decode_look(
+    ids: &IdCodec,
+    photo_ids: &[ID],
+    background_id: &ID,
+    logo: Option<&LogoPlacementInput>,
+) -> Result<QuoteRequest, Error> {
+    let logo = match logo {
+        Some(l) => Some(LogoPlacement {
+            logo_id: InputId::LOGO.key(ids, &l.logo_id, &["logo", "logoId"])?,
+            position: l.position.into(),
+        }),
+        None => None,
+    };
+    Ok(QuoteRequest {
+        photo_ids: InputId::PHOTO.keys(ids, photo_ids, "photoIds")?,
+        background_id: InputId::BACKGROUND.key(ids, background_id, &["backgroundId"])?,
+        logo,
+    })
+}
+
 /// The account the signed-in user acts for; a token for no stored account is refused.
 /// Only addLogo reads it ahead of its transaction: its payload has no balance to
 /// refuse a missing account with afterwards.
@@ -142,17 +166,11 @@ impl StudioMutation {
         let account_id = own_account_id(ctx)?;
         let (ledger, ids) = (acting_ledger(ctx)?, ids(ctx)?);
         let outcome = async {
-            let logo = match &input.logo {
-                Some(l) => Some(LogoPlacement {
-                    logo_id: InputId::LOGO.key(ids, &l.logo_id, &["logo", "logoId"])?,
-                    position: l.position.into(),
-                }),
-                None => None,
-            };
+            let look = decode_look(ids, &input.photo_ids, &input.background_id, input.logo.as_ref())?;
             let request = ApplyRequest {
-                photo_ids: InputId::PHOTO.keys(ids, &input.photo_ids, "photoIds")?,
-                background_id: InputId::BACKGROUND.key(ids, &input.background_id, &["backgroundId"])?,
-                logo,
+                photo_ids: look.photo_ids,
+                background_id: look.background_id,
+                logo: look.logo,
                 idempotency_key: input.idempotency_key.clone(),
             };
             ledger.apply_changes(account_id, &request).await

@@ -8,7 +8,7 @@ use crate::graphql::context::{ids, ledger};
 use crate::graphql::errors::OrInternal;
 use crate::ids::{IdCodec, Kind};
 use crate::reads::{AccountRow, LotRow};
-use crate::rules::balance::{Breakdown, PromotionPart};
+use crate::rules::balance::{Breakdown, NextExpiry, PromotionPart};
 
 /// The balance of `account` now.
 pub async fn balance_of(ctx: &Context<'_>, account: &AccountRow) -> async_graphql::Result<Balance> {
@@ -40,6 +40,13 @@ pub struct Balance {
     pub fair_use: Option<FairUse>,
     /// The earliest upcoming expiry of remaining credits; null when nothing remains.
     pub next_expiry: Option<CreditExpiry>,
+    /// The credits that expire within `expiry_warning_days` (7 unless configured), all
+    /// such lots together, with the first such instant (`at`) and that lot's bucket;
+    /// null when none. Pushed live when a lot enters the window.
+    pub expiring_soon: Option<CreditExpiry>,
+    /// The available balance is below `low_balance_threshold` (10 unless configured);
+    /// never while premium is unlimited (under its fair-use cap).
+    pub low: bool,
     /// The instant this balance was computed for (UTC).
     pub as_of: DateTime,
 }
@@ -70,11 +77,9 @@ impl Balance {
                 used: f.used,
                 cap: f.cap,
             }),
-            next_expiry: b.next_expiry.map(|n| CreditExpiry {
-                credits: n.credits,
-                at: n.at.into(),
-                bucket: n.bucket.into(),
-            }),
+            next_expiry: b.next_expiry.map(CreditExpiry::from),
+            expiring_soon: b.expiring_soon.map(CreditExpiry::from),
+            low: b.low,
             as_of: b.as_of.into(),
         }
     }
@@ -182,14 +187,26 @@ pub struct FairUse {
     pub cap: i32,
 }
 
-/// The next credits to expire.
+/// Credits that expire: the next ones (`nextExpiry`), or those within the warning
+/// window (`expiringSoon`).
 #[derive(SimpleObject, Debug, Clone)]
 pub struct CreditExpiry {
-    /// How many credits expire at `at`, every lot that expires at that instant together.
+    /// How many credits expire: in `nextExpiry`, every lot that expires at `at`
+    /// together; in `expiringSoon`, every lot that expires within the window.
     pub credits: i32,
-    /// When they expire (UTC); they can be spent until just before it.
+    /// When the first of them expire (UTC); they can be spent until just before it.
     pub at: DateTime,
-    /// The bucket of those credits; when lots of several buckets expire at that same
-    /// instant, the first of them in spending order.
+    /// The bucket of the credits expiring at `at`; when lots of several buckets expire
+    /// at that same instant, the first of them in spending order.
     pub bucket: CreditBucket,
+}
+
+impl From<NextExpiry> for CreditExpiry {
+    fn from(n: NextExpiry) -> Self {
+        CreditExpiry {
+            credits: n.credits,
+            at: n.at.into(),
+            bucket: n.bucket.into(),
+        }
+    }
 }

@@ -74,7 +74,7 @@ pub async fn audit(ledger: &Ledger, account_ids: &[i64]) -> (usize, usize) {
                 ..l.clone()
             })
             .collect();
-        let recomputed = breakdown(&account, &recomputed_lots, ledger.config().fair_use_cap, answered.as_of);
+        let recomputed = breakdown(&account, &recomputed_lots, ledger.config(), answered.as_of);
         checks += 2;
         if recomputed != answered {
             differ(format!(
