@@ -62,6 +62,11 @@ pub struct Config {
     /// Logos an account's library may hold (1 to [`MAX_LOGOS_CEILING`]).
     pub max_logos: usize,
     pub idempotency_retention_hours: u32,
+    /// How long a claimed render job is the claimant's before it is offered again.
+    pub render_lease_seconds: u32,
+    /// A render job not finished this long after its edit was charged fails with
+    /// "timed out", and the edit's credit goes back.
+    pub render_give_up_minutes: u32,
     /// Currency of every price and invoice.
     pub currency: String,
     /// Base price of one credit, before a pack's volume discount.
@@ -254,6 +259,8 @@ impl Default for Config {
             max_batch_photos: 100,
             max_logos: 50,
             idempotency_retention_hours: 24,
+            render_lease_seconds: 60,
+            render_give_up_minutes: 30,
             currency: "EUR".into(),
             credit_price_cents: 50,
             plans: BTreeMap::from([
@@ -380,6 +387,18 @@ impl Config {
             return invalid(
                 "idempotency_retention_hours",
                 format!("must be 1 to 8760, not {}", self.idempotency_retention_hours),
+            );
+        }
+        if !(1..=3600).contains(&self.render_lease_seconds) {
+            return invalid(
+                "render_lease_seconds",
+                format!("must be 1 to 3600, not {}", self.render_lease_seconds),
+            );
+        }
+        if !(1..=7 * 24 * 60).contains(&self.render_give_up_minutes) {
+            return invalid(
+                "render_give_up_minutes",
+                format!("must be 1 to 10080, not {}", self.render_give_up_minutes),
             );
         }
         if self.currency.len() != 3 || !self.currency.chars().all(|c| c.is_ascii_uppercase()) {
@@ -589,6 +608,14 @@ impl Config {
     }
 
     /// How long an idempotency key replays its first answer.
+    pub fn render_lease(&self) -> Duration {
+        Duration::seconds(i64::from(self.render_lease_seconds))
+    }
+
+    pub fn render_give_up(&self) -> Duration {
+        Duration::minutes(i64::from(self.render_give_up_minutes))
+    }
+
     pub fn idempotency_retention(&self) -> Duration {
         Duration::hours(i64::from(self.idempotency_retention_hours))
     }

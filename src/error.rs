@@ -60,6 +60,11 @@ pub enum RefusalCode {
     /// The update's `sequence` is not above the last one applied to the account;
     /// nothing changed.
     StaleUpdate,
+    /// No such render job.
+    JobNotFound,
+    /// The job's lease ran out and another claimant holds it now; this result was
+    /// not recorded.
+    JobLeaseExpired,
 }
 
 /// A business refusal: what the client is told, and which input field it concerns.

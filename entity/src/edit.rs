@@ -20,6 +20,13 @@ pub struct Model {
     /// Who made it: the token's `sub`, and its role (`member`, `ops`, `renderer`).
     pub actor_user_id: Option<String>,
     pub actor_role: Option<String>,
+    /// `RENDERING` until the render service answers, then `READY` or `FAILED`.
+    pub status: EditStatus,
+    /// The rendered image; set when `READY`, replaced by a correction.
+    pub image_url: Option<String>,
+    pub failure_reason: Option<String>,
+    /// When the edit's credit went back; at most once.
+    pub refunded_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -61,7 +61,8 @@ impl Ledger {
     }
 
     /// Commits `txn`; when it changed the balance of `book`'s account, every instance
-    /// hears of it, and only once it is committed. Then the credits it moved are counted.
+    /// hears of it, and only once it is committed. Then the credits it moved and the
+    /// renders it queued and finished are counted.
     pub(super) async fn commit(&self, txn: DatabaseTransaction, book: &Book) -> Result<(), Error> {
         let account_id = book.account.id;
         match self.announcer.as_ref() {
@@ -86,6 +87,10 @@ impl Ledger {
         }
         for &(kind, bucket, amount) in book.written() {
             self.metrics.credits(kind, bucket, amount);
+        }
+        self.metrics.render_jobs_queued(book.renders_queued);
+        for &(outcome, age) in &book.renders_finished {
+            self.metrics.render_finished(outcome, age.to_std().unwrap_or_default());
         }
         Ok(())
     }

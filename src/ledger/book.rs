@@ -26,6 +26,10 @@ pub struct Book {
     /// The kind, bucket and amount of each entry this transaction wrote, counted in
     /// the metrics once it commits.
     written: Vec<(EntryKind, Bucket, i32)>,
+    /// Render jobs this transaction queued, and the outcome (`ready`, `failed`,
+    /// `timed_out`) and queue age of each it finished: counted once it commits.
+    pub renders_queued: usize,
+    pub renders_finished: Vec<(&'static str, chrono::Duration)>,
 }
 
 /// One change of a lot, as the ledger records it.
@@ -109,6 +113,8 @@ impl Book {
             changed: false,
             actor: None,
             written: Vec::new(),
+            renders_queued: 0,
+            renders_finished: Vec::new(),
         }))
     }
 
@@ -120,6 +126,8 @@ impl Book {
             changed: true,
             actor,
             written: Vec::new(),
+            renders_queued: 0,
+            renders_finished: Vec::new(),
         }
     }
 
@@ -273,11 +281,48 @@ impl Book {
         Ok(())
     }
 
+    /// Gives a credit back to a lot that has expired meanwhile: the REFUND is written
+    /// and expires at the same instant, so no credit outlives its lot (rules §1).
+    pub async fn refund_to_expired(
+        &mut self,
+        txn: &impl ConnectionTrait,
+        lot: &lot::Model,
+        refund: Entry,
+    ) -> Result<(), Error> {
+        let at = refund.at;
+        let amount = refund.amount;
+        // The lot counts in no balance, but the history's running sum takes the
+        // refund in and the expiry out again.
+        let balance = self.available();
+        self.append_at(txn, lot, refund, balance + amount).await?;
+        let expiry = Entry {
+            kind: EntryKind::Expiry,
+            amount: -amount,
+            at,
+            cause: Cause::Expiry,
+            description: format!("{} credits expired", bucket_label(lot.bucket)),
+        };
+        self.append_at(txn, lot, expiry, balance).await?;
+        Ok(())
+    }
+
     async fn append(
         &mut self,
         txn: &impl ConnectionTrait,
         lot: &lot::Model,
         entry: Entry,
+    ) -> Result<ledger_entry::Model, Error> {
+        let balance_after = self.available();
+        self.append_at(txn, lot, entry, balance_after).await
+    }
+
+    /// Writes `entry` showing `balance_after` as the account's balance after it.
+    async fn append_at(
+        &mut self,
+        txn: &impl ConnectionTrait,
+        lot: &lot::Model,
+        entry: Entry,
+        balance_after: i32,
     ) -> Result<ledger_entry::Model, Error> {
         self.changed = true;
         let actor = if entry.cause.is_the_clocks() {
@@ -293,7 +338,7 @@ impl Book {
             kind: Set(entry.kind),
             bucket: Set(lot.bucket),
             amount: Set(entry.amount),
-            balance_after: Set(self.available()),
+            balance_after: Set(balance_after),
             created_at: Set(entry.at),
             cause: Set(entry.cause.to_string()),
             description: Set(entry.description),

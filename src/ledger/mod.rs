@@ -27,6 +27,7 @@ mod idempotency;
 mod library;
 mod purchase;
 mod reads;
+mod renders;
 
 pub use actor::Actor;
 pub use announce::ChangeFeed;
@@ -35,6 +36,7 @@ pub use book::bucket_label;
 pub use cause::Cause;
 pub use events::DuePass;
 pub use purchase::{PurchaseOutcome, Purchased, Receipt};
+pub use renders::{Claim, ClaimedJob, MAX_CLAIM, RenderResult, TIMED_OUT};
 
 /// The credit ledger of every account; cheap to clone.
 #[derive(Clone)]

@@ -10,7 +10,7 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, Set, St
 use studio_bff::config::{Config, PromotionSettings};
 use studio_bff::demo;
 use studio_bff::error::{Error, RefusalCode};
-use studio_bff::ledger::{ApplyRequest, DuePass, Ledger, LogoPlacement};
+use studio_bff::ledger::{ApplyRequest, DuePass, Ledger, LogoPlacement, MAX_CLAIM, RenderResult};
 use studio_bff::rules::catalog::packs_for;
 
 /// Photos registered for `account_id`, by id.
@@ -25,6 +25,17 @@ async fn photos(ledger: &Ledger, account_id: i64, n: usize) -> Vec<i64> {
         .into_iter()
         .map(|p| p.id)
         .collect()
+}
+
+/// Renders every queued edit, as a render service that answers at once would, so
+/// that no charge is given back when the clock moves past `render_give_up_minutes`.
+async fn render_all(ledger: &Ledger) {
+    for job in ledger.claim_render_jobs(MAX_CLAIM).await.expect("claim") {
+        let done = RenderResult::Ready {
+            image_url: format!("https://cdn.example/{}.png", job.edit.id),
+        };
+        ledger.finish_render(job.claim, &done).await.expect("complete");
+    }
 }
 
 fn apply(photo_ids: &[i64], background: &str, key: &str) -> ApplyRequest {
@@ -209,6 +220,7 @@ on_both_databases! {
         let account = ledger.create_account("A", PlanCode::Professional, 2, None).await.unwrap();
         let ids = photos(&ledger, account.id, 1).await;
         ledger.apply_changes(account.id, &apply(&ids, "showroom", "key")).await.unwrap();
+        render_all(&ledger).await;
         ledger.set_clock(utc("2026-11-25T09:59:59Z")).await.unwrap();
         let within = ledger.apply_changes(account.id, &apply(&ids, "city-street", "key")).await;
         assert_eq!(refusal_code(within), RefusalCode::IdempotencyKeyReused);
@@ -324,6 +336,7 @@ on_both_databases! {
         let account = ledger.create_account("A", PlanCode::Professional, 2, None).await.unwrap();
         let ids = photos(&ledger, account.id, 3).await;
         ledger.apply_changes(account.id, &apply(&ids, "showroom", "k")).await.unwrap();
+        render_all(&ledger).await;
 
         ledger.set_clock(utc("2026-12-01T00:00:00Z")).await.unwrap();
 

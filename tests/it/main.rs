@@ -37,6 +37,7 @@ mod metrics;
 mod operator;
 mod platform_accounts;
 mod races;
+mod renders;
 mod scheduler;
 mod shutdown;
 mod traces;
