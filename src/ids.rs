@@ -24,6 +24,8 @@ pub enum Kind {
     PurchasedLot,
     LedgerEntry,
     Invoice,
+    /// A claim of a render job: the job and which of its claims (`<job>.<attempt>`).
+    RenderJob,
     /// A position in a list, not a record.
     Cursor,
 }
@@ -41,11 +43,12 @@ impl Kind {
             Kind::PurchasedLot => "PurchasedLot",
             Kind::LedgerEntry => "LedgerEntry",
             Kind::Invoice => "Invoice",
+            Kind::RenderJob => "RenderJob",
             Kind::Cursor => "Cursor",
         }
     }
 
-    const ALL: [Kind; 11] = [
+    const ALL: [Kind; 12] = [
         Kind::Account,
         Kind::Photo,
         Kind::PhotoEdit,
@@ -56,6 +59,7 @@ impl Kind {
         Kind::PurchasedLot,
         Kind::LedgerEntry,
         Kind::Invoice,
+        Kind::RenderJob,
         Kind::Cursor,
     ];
 }

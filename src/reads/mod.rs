@@ -27,7 +27,7 @@ pub use entity::account::Model as AccountRow;
 pub use entity::background::Model as BackgroundRow;
 pub use entity::edit::Model as EditRow;
 /// The stored vocabulary, for the API's enums to mirror.
-pub use entity::enums::{Bucket, EntryKind, LogoPosition, PlanCode};
+pub use entity::enums::{Bucket, EditStatus, EntryKind, LogoPosition, PlanCode};
 pub use entity::faulty_report::Model as ReportRow;
 pub use entity::invoice::Model as InvoiceRow;
 pub use entity::invoice_line::Model as InvoiceLineRow;

@@ -5,7 +5,8 @@
 //! a new root field, node type or ID argument without a case fails the test, so every
 //! addition forces a decision. Both accounts' stored state is compared before and after
 //! the refused requests: nothing may change. The render service (RENDERER) reads the
-//! public fields and is FORBIDDEN everything else. The whole matrix runs twice: with
+//! public fields, runs its own render mutations, and is FORBIDDEN everything else
+//! (a member is FORBIDDEN the render mutations). The whole matrix runs twice: with
 //! HS256 tokens of the service's secret, and with RS256 tokens of an identity provider
 //! whose JWKS a server of the test's own serves on loopback (the app then configured
 //! for the JWKS alone).
@@ -21,7 +22,7 @@ use async_graphql::parser::types::{BaseType, Type, TypeDefinition, TypeKind, Typ
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use entity::enums::{LogoPosition, PlanCode};
-use entity::{account, edit, faulty_report, idempotency_record, invoice, ledger_entry, logo, lot, photo};
+use entity::{account, edit, faulty_report, idempotency_record, invoice, ledger_entry, logo, lot, photo, render_job};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use studio_bff::auth::{Auth, Claims, Jwks, Refresh, Role};
@@ -32,7 +33,7 @@ use studio_bff::rules::balance::Breakdown;
 use studio_bff::rules::catalog::packs_for;
 
 /// How many cases the matrix has today: a matrix that silently shrinks fails.
-const EXPECTED_CASES: usize = 135;
+const EXPECTED_CASES: usize = 150;
 
 const MODERN: &str = "graphql-transport-ws";
 const LEGACY: &str = "graphql-ws";
@@ -69,6 +70,12 @@ const SET_CLOCK: &str = "mutation SetClock($input: SetClockInput!) { setClock(in
     now userErrors { code message field } } }";
 const UPDATE_SUBSCRIPTION: &str = "mutation UpdateSubscription($input: UpdateSubscriptionInput!) { \
     updateSubscription(input: $input) { account { id listingSlots plan { code } } userErrors { code message field } } }";
+const CLAIM_JOBS: &str = "mutation Claim($input: ClaimRenderJobsInput!) { claimRenderJobs(input: $input) { \
+    jobs { id edit { id } originalUrl } userErrors { code message field } } }";
+const COMPLETE_RENDER: &str = "mutation Complete($input: CompleteRenderInput!) { completeRender(input: $input) { \
+    edit { id status imageUrl } userErrors { code message field } } }";
+const FAIL_RENDER: &str = "mutation Fail($input: FailRenderInput!) { failRender(input: $input) { \
+    edit { id status failureReason refundedAt } userErrors { code message field } } }";
 const BALANCE_CHANGED: &str = "subscription Live { balanceChanged { available unlimited fairUse { used cap } asOf } }";
 const OWN_BALANCE: &str =
     "query Own { viewer { account { balance { available unlimited fairUse { used cap } asOf } } } }";
@@ -133,6 +140,7 @@ impl Identity {
 enum Target {
     MemberOfB,
     Ops,
+    Renderer,
 }
 
 /// A GraphQL document and its variables.
@@ -183,6 +191,9 @@ enum Check {
     /// A write without an id: member A's new logo is on its own account. Runs after
     /// the state comparison, since it changes account A.
     OwnLogo { request: Request },
+    /// The render service's own field: refused with `code` in `userErrors` (an input
+    /// that changes nothing), not FORBIDDEN.
+    RendererRefused { request: Request, code: &'static str },
     /// The WebSocket is closed 4403 `Forbidden` and nothing else is sent.
     SocketRefused {
         protocol: &'static str,
@@ -308,6 +319,7 @@ struct Holdings {
     logos: Vec<logo::Model>,
     invoices: Vec<invoice::Model>,
     idempotency_records: Vec<idempotency_record::Model>,
+    render_jobs: Vec<render_job::Model>,
 }
 
 /// Both accounts, every account there is, and the service's clock.
@@ -347,6 +359,8 @@ struct World {
     b_entry: String,
     b_invoice: String,
     b_lot: String,
+    /// A claim of the render job of B's edit.
+    b_job: String,
 }
 
 impl World {
@@ -410,6 +424,13 @@ impl World {
             .last()
             .expect("an entry")
             .id;
+        let b_job = render_job::Entity::find()
+            .filter(render_job::Column::EditId.eq(b_applied.edit_ids[0]))
+            .one(app.ledger.db())
+            .await
+            .expect("B's render job")
+            .expect("a job per charged edit")
+            .id;
         let addr = serve(&app).await;
         let gid = |kind, key: i64| app.gid(kind, key);
         World {
@@ -423,6 +444,7 @@ impl World {
             b_entry: gid(Kind::LedgerEntry, b_entry),
             b_invoice: gid(Kind::Invoice, b_bought.outcome.invoice_id),
             b_lot: gid(Kind::PurchasedLot, b_bought.outcome.lot_id),
+            b_job: app.gid(Kind::RenderJob, format!("{b_job}.1")),
             addr,
             a,
             b,
@@ -438,6 +460,7 @@ impl World {
     fn missing(&self, kind: Kind) -> String {
         match kind {
             Kind::Background | Kind::CreditPack => self.gid(kind, "no-such-thing"),
+            Kind::RenderJob => self.gid(kind, "999999999.1"),
             _ => self.gid(kind, 999_999_999),
         }
     }
@@ -460,6 +483,12 @@ impl World {
                 sub: "ops-1".into(),
                 account_id: None,
                 role: Role::Ops,
+                exp,
+            },
+            Target::Renderer => Claims {
+                sub: "render-1".into(),
+                account_id: None,
+                role: Role::Renderer,
                 exp,
             },
         }
@@ -573,6 +602,9 @@ impl World {
                 request(SET_CLOCK, json!({"input": {"now": "2027-02-15T00:00:00Z"}})),
             ),
             "Mutation.updateSubscription" => (Target::Ops, update_subscription(&b)),
+            "Mutation.claimRenderJobs" => (Target::Renderer, request(CLAIM_JOBS, json!({"input": {"max": 100}}))),
+            "Mutation.completeRender" => (Target::Renderer, self.complete_render(&self.b_job)),
+            "Mutation.failRender" => (Target::Renderer, self.fail_render(&self.b_job)),
             _ => {
                 let node_type = field.strip_prefix("Node.")?;
                 let id = match self.foreign_node(node_type) {
@@ -893,6 +925,36 @@ impl World {
                     )),
                 },
             )],
+            "Mutation.claimRenderJobs" => vec![case(
+                OtherAccount,
+                None,
+                "the render queue is the render service's",
+                Check::Forbidden {
+                    by: Sender::MemberA,
+                    request: request(CLAIM_JOBS, json!({"input": {"max": 100}})),
+                    missing: None,
+                },
+            )],
+            "Mutation.completeRender" => vec![case(
+                OtherAccount,
+                Some("Mutation.completeRender.input.jobId"),
+                "a render result is the render service's",
+                Check::Forbidden {
+                    by: Sender::MemberA,
+                    request: self.complete_render(&self.b_job),
+                    missing: Some(self.complete_render(&self.missing(Kind::RenderJob))),
+                },
+            )],
+            "Mutation.failRender" => vec![case(
+                OtherAccount,
+                Some("Mutation.failRender.input.jobId"),
+                "a render result is the render service's",
+                Check::Forbidden {
+                    by: Sender::MemberA,
+                    request: self.fail_render(&self.b_job),
+                    missing: Some(self.fail_render(&self.missing(Kind::RenderJob))),
+                },
+            )],
             "Mutation.setClock" => vec![case(
                 MemberOnOps,
                 None,
@@ -959,6 +1021,30 @@ impl World {
         Some(match field {
             "Query.node" => Vec::new(),
             "Query.viewer" => vec![case(None, "its own userId and role, no account", Check::RendererViewer)],
+            "Mutation.claimRenderJobs" => vec![case(
+                None,
+                "its own field, with a max out of range",
+                Check::RendererRefused {
+                    request: request(CLAIM_JOBS, json!({"input": {"max": 0}})),
+                    code: "INVALID_INPUT",
+                },
+            )],
+            "Mutation.completeRender" => vec![case(
+                None,
+                "its own field, for a job that does not exist",
+                Check::RendererRefused {
+                    request: self.complete_render(&self.missing(Kind::RenderJob)),
+                    code: "JOB_NOT_FOUND",
+                },
+            )],
+            "Mutation.failRender" => vec![case(
+                None,
+                "its own field, for a job that does not exist",
+                Check::RendererRefused {
+                    request: self.fail_render(&self.missing(Kind::RenderJob)),
+                    code: "JOB_NOT_FOUND",
+                },
+            )],
             "Query.backgrounds" => vec![case(
                 None,
                 "the backgrounds",
@@ -1033,6 +1119,17 @@ impl World {
             APPLY,
             json!({"input": {"photoIds": photos, "backgroundId": background, "logo": logo, "idempotencyKey": key}}),
         )
+    }
+
+    fn complete_render(&self, job: &str) -> Request {
+        request(
+            COMPLETE_RENDER,
+            json!({"input": {"jobId": job, "imageUrl": "https://cdn.example/forged.png"}}),
+        )
+    }
+
+    fn fail_render(&self, job: &str) -> Request {
+        request(FAIL_RENDER, json!({"input": {"jobId": job, "reason": "forged"}}))
     }
 
     fn revert(&self, photos: &[&String]) -> Request {
@@ -1121,6 +1218,18 @@ impl World {
                 let shown = answer.1.pointer(pointer).unwrap_or(&Value::Null);
                 let empty = shown.is_null() || shown.as_array().is_some_and(Vec::is_empty);
                 expect(!empty, || format!("nothing at {pointer} in {}", answer.1))?;
+                no_leak(&answer.1, secrets)
+            }
+            Check::RendererRefused { request, code } => {
+                let answer = self.post(Some(&self.app.renderer()), request).await;
+                ok_answer(&answer)?;
+                let payload = answer.1["data"].as_object().and_then(|d| d.values().next()).cloned();
+                let codes: Vec<Value> = payload
+                    .as_ref()
+                    .and_then(|p| p["userErrors"].as_array())
+                    .map(|errors| errors.iter().map(|e| e["code"].clone()).collect())
+                    .unwrap_or_default();
+                expect(codes == vec![json!(code)], || format!("{answer:?}"))?;
                 no_leak(&answer.1, secrets)
             }
             Check::RendererViewer => {
@@ -1256,6 +1365,7 @@ impl World {
             logos: rows_of!(db, logo, account_id),
             invoices: rows_of!(db, invoice, account_id),
             idempotency_records: rows_of!(db, idempotency_record, account_id),
+            render_jobs: rows_of!(db, render_job, account_id),
             account,
         }
     }

@@ -18,6 +18,7 @@ mod api_bounds;
 mod api_demo;
 mod api_http;
 mod api_operations;
+mod api_renders;
 mod api_schema;
 mod api_statements;
 mod api_subscriptions;

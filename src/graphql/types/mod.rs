@@ -23,5 +23,7 @@ pub use billing::{
 };
 pub use node::Node;
 pub use paging::{Page, PageInfo};
-pub use photos::{Background, FaultyReport, Logo, LogoPosition, Photo, PhotoConnection, PhotoEdge, PhotoEdit};
+pub use photos::{
+    Background, EditStatus, FaultyReport, Logo, LogoPosition, Photo, PhotoConnection, PhotoEdge, PhotoEdit,
+};
 pub use scalars::{CreditBucket, DateTime};

@@ -26,6 +26,18 @@ pub enum LogoPosition {
     BottomRight,
 }
 
+/// Where an edit's render stands.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::reads::EditStatus")]
+pub enum EditStatus {
+    /// Charged and queued: the render service has not answered yet.
+    Rendering,
+    /// Rendered: `imageUrl` is the finished image.
+    Ready,
+    /// The render failed (`failureReason`); the edit's credit went back.
+    Failed,
+}
+
 /// A background the studio offers.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct Background {
@@ -173,6 +185,15 @@ pub struct PhotoEdit {
     pub reverted_at: Option<DateTime>,
     /// Who applied it.
     pub applied_by: Option<Actor>,
+    /// RENDERING until the render service answers, then READY or FAILED.
+    pub status: EditStatus,
+    /// The rendered image; null until READY.
+    pub image_url: Option<String>,
+    /// Why the render failed ("timed out" when the render service never answered);
+    /// null unless FAILED.
+    pub failure_reason: Option<String>,
+    /// When the edit's credit went back (failed render or refunded report).
+    pub refunded_at: Option<DateTime>,
     #[graphql(skip)]
     pub model: EditRow,
 }
@@ -187,6 +208,10 @@ impl PhotoEdit {
             applied_at: model.applied_at.into(),
             reverted_at: model.reverted_at.map(DateTime),
             applied_by: Actor::stored(model.actor_user_id.as_deref(), model.actor_role.as_deref()),
+            status: model.status.into(),
+            image_url: model.image_url.clone(),
+            failure_reason: model.failure_reason.clone(),
+            refunded_at: model.refunded_at.map(DateTime),
             model,
         }
     }
@@ -211,7 +236,7 @@ impl PhotoEdit {
     }
 
     /// The background the edit applied, answered even if the studio no longer offers it.
-    async fn background(&self, ctx: &Context<'_>) -> async_graphql::Result<Background> {
+    pub(crate) async fn background(&self, ctx: &Context<'_>) -> async_graphql::Result<Background> {
         let ids = ids(ctx)?;
         let configured = ledger(ctx)?
             .config()
