@@ -77,10 +77,19 @@ pub enum List {
     Edits,
     /// A photo's reports.
     Reports,
+    /// The correction team's queue: every account's reports, oldest first.
+    ReportQueue,
 }
 
 impl List {
-    const ALL: [List; 5] = [List::Photos, List::Ledger, List::Invoices, List::Edits, List::Reports];
+    const ALL: [List; 6] = [
+        List::Photos,
+        List::Ledger,
+        List::Invoices,
+        List::Edits,
+        List::Reports,
+        List::ReportQueue,
+    ];
 
     /// The list's name inside its cursors: the one spelling both ways go through.
     fn name(self) -> &'static str {
@@ -90,6 +99,7 @@ impl List {
             List::Invoices => "invoices",
             List::Edits => "edits",
             List::Reports => "reports",
+            List::ReportQueue => "report_queue",
         }
     }
 }

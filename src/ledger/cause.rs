@@ -24,6 +24,8 @@ pub enum Cause {
     Refund(i64),
     /// The render of this edit was given up ("timed out") and its credit given back.
     GiveUp(i64),
+    /// The correction team refunded the edit of this faulty report.
+    Report(i64),
 }
 
 impl fmt::Display for Cause {
@@ -38,6 +40,7 @@ impl fmt::Display for Cause {
             Cause::Purchase(invoice) => write!(f, "purchase:{invoice}"),
             Cause::Refund(edit) => write!(f, "refund:{edit}"),
             Cause::GiveUp(edit) => write!(f, "give_up:{edit}"),
+            Cause::Report(report) => write!(f, "report:{report}"),
         }
     }
 }
@@ -68,6 +71,7 @@ impl FromStr for Cause {
             Some(("purchase", invoice)) if !invoice.is_empty() => Cause::Purchase(invoice.to_owned()),
             Some(("refund", edit)) => Cause::Refund(edit.parse().map_err(|_| UnknownCause(s.to_owned()))?),
             Some(("give_up", edit)) => Cause::GiveUp(edit.parse().map_err(|_| UnknownCause(s.to_owned()))?),
+            Some(("report", report)) => Cause::Report(report.parse().map_err(|_| UnknownCause(s.to_owned()))?),
             _ => return Err(UnknownCause(s.to_owned())),
         })
     }
@@ -89,6 +93,7 @@ mod tests {
             (Cause::Purchase("INV-2026-000001".into()), "purchase:INV-2026-000001"),
             (Cause::Refund(17), "refund:17"),
             (Cause::GiveUp(18), "give_up:18"),
+            (Cause::Report(19), "report:19"),
         ];
         for (cause, text) in causes {
             assert_eq!(cause.to_string(), text);

@@ -217,12 +217,17 @@ impl Ledger {
         if edit.refunded_at.is_some() {
             return Ok(false);
         }
+        let description = match cause {
+            Cause::GiveUp(_) => "Refund: a render timed out",
+            Cause::Report(_) => "Refund: a faulty photo",
+            _ => "Refund: a render failed",
+        };
         let refund = Entry {
             kind: EntryKind::Refund,
             amount: edit.credits_charged,
             at,
             cause,
-            description: "Refund: a render failed".to_owned(),
+            description: description.to_owned(),
         };
         if book.lot(edit.lot_id).is_some() {
             book.post(txn, edit.lot_id, refund).await?;

@@ -33,7 +33,7 @@ use studio_bff::rules::balance::Breakdown;
 use studio_bff::rules::catalog::packs_for;
 
 /// How many cases the matrix has today: a matrix that silently shrinks fails.
-const EXPECTED_CASES: usize = 150;
+const EXPECTED_CASES: usize = 160;
 
 const MODERN: &str = "graphql-transport-ws";
 const LEGACY: &str = "graphql-ws";
@@ -76,6 +76,10 @@ const COMPLETE_RENDER: &str = "mutation Complete($input: CompleteRenderInput!) {
     edit { id status imageUrl } userErrors { code message field } } }";
 const FAIL_RENDER: &str = "mutation Fail($input: FailRenderInput!) { failRender(input: $input) { \
     edit { id status failureReason refundedAt } userErrors { code message field } } }";
+const FAULTY_REPORTS: &str = "query Queue { faultyReports(status: OPEN, first: 20) { \
+    edges { node { id reason edit { id } } } pageInfo { hasNextPage } } }";
+const RESOLVE_REPORT: &str = "mutation Resolve($input: ResolveReportInput!) { resolveReport(input: $input) { \
+    report { id status } userErrors { code message field } } }";
 const BALANCE_CHANGED: &str = "subscription Live { balanceChanged { available unlimited fairUse { used cap } asOf } }";
 const OWN_BALANCE: &str =
     "query Own { viewer { account { balance { available unlimited fairUse { used cap } asOf } } } }";
@@ -602,6 +606,8 @@ impl World {
                 request(SET_CLOCK, json!({"input": {"now": "2027-02-15T00:00:00Z"}})),
             ),
             "Mutation.updateSubscription" => (Target::Ops, update_subscription(&b)),
+            "Query.faultyReports" => (Target::Ops, request(FAULTY_REPORTS, json!({}))),
+            "Mutation.resolveReport" => (Target::Ops, self.resolve_report(&self.b_report)),
             "Mutation.claimRenderJobs" => (Target::Renderer, request(CLAIM_JOBS, json!({"input": {"max": 100}}))),
             "Mutation.completeRender" => (Target::Renderer, self.complete_render(&self.b_job)),
             "Mutation.failRender" => (Target::Renderer, self.fail_render(&self.b_job)),
@@ -925,6 +931,26 @@ impl World {
                     )),
                 },
             )],
+            "Query.faultyReports" => vec![case(
+                MemberOnOps,
+                None,
+                "every account's reports",
+                Check::Forbidden {
+                    by: Sender::MemberA,
+                    request: request(FAULTY_REPORTS, json!({})),
+                    missing: None,
+                },
+            )],
+            "Mutation.resolveReport" => vec![case(
+                MemberOnOps,
+                Some("Mutation.resolveReport.input.reportId"),
+                "B's report",
+                Check::Forbidden {
+                    by: Sender::MemberA,
+                    request: self.resolve_report(&self.b_report),
+                    missing: Some(self.resolve_report(&self.missing(Kind::FaultyReport))),
+                },
+            )],
             "Mutation.claimRenderJobs" => vec![case(
                 OtherAccount,
                 None,
@@ -1118,6 +1144,13 @@ impl World {
         request(
             APPLY,
             json!({"input": {"photoIds": photos, "backgroundId": background, "logo": logo, "idempotencyKey": key}}),
+        )
+    }
+
+    fn resolve_report(&self, report: &str) -> Request {
+        request(
+            RESOLVE_REPORT,
+            json!({"input": {"reportId": report, "kind": "REFUNDED"}}),
         )
     }
 

@@ -70,4 +70,53 @@ on_both_databases! {
             }]}), "{job_id}");
         }
     }
+
+    async fn the_correction_team_works_the_open_reports_oldest_first(db) {
+        let app = TestApp::start(&db, Config::default()).await;
+        let account = app.ledger.create_account("Autohaus West", PlanCode::Professional, 2, None).await.unwrap();
+        let (member, ops) = (app.member(account.id), app.ops());
+        let photos = app.photos(account.id, 3).await;
+        app.op(&member, "ApplyChanges", json!({"input": {
+            "photoIds": photos,
+            "backgroundId": app.gid(Kind::Background, "showroom"),
+            "idempotencyKey": "k1",
+        }})).await;
+        let mut reports = Vec::new();
+        for photo in &photos {
+            let reported = app.op(&member, "ReportFaultyPhoto", json!({"photoId": photo, "reason": "logo cut off"})).await;
+            assert_eq!(reported["reportFaultyPhoto"]["report"]["status"], "OPEN");
+            reports.push(reported["reportFaultyPhoto"]["report"]["id"].clone());
+        }
+
+        let first = app.op(&ops, "OpenReports", json!({"first": 2})).await["faultyReports"].clone();
+        let rest = app.op(&ops, "OpenReports", json!({"first": 2, "after": first["pageInfo"]["endCursor"]})).await["faultyReports"].clone();
+        let corrected = app.op(&ops, "ResolveReport", json!({
+            "reportId": reports[0], "kind": "CORRECTED", "imageUrl": "https://cdn.example/fixed.png",
+        })).await["resolveReport"].clone();
+        let rejected = app.op(&ops, "ResolveReport", json!({
+            "reportId": reports[1], "kind": "REJECTED", "note": "The logo is as uploaded.",
+        })).await["resolveReport"].clone();
+        let refunded = app.op(&ops, "ResolveReport", json!({"reportId": reports[2], "kind": "REFUNDED"})).await["resolveReport"].clone();
+        let changed_mind = app.op(&ops, "ResolveReport", json!({"reportId": reports[2], "kind": "REJECTED", "note": "no"})).await["resolveReport"].clone();
+        let open_after = app.op(&ops, "OpenReports", json!({})).await["faultyReports"].clone();
+
+        let ids = |page: &Value| page["edges"].as_array().unwrap().iter().map(|e| e["node"]["id"].clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&first), reports[..2].to_vec());
+        assert_eq!(first["pageInfo"]["hasNextPage"], true);
+        assert_eq!(ids(&rest), reports[2..].to_vec());
+        assert_eq!(rest["pageInfo"]["hasNextPage"], false);
+        assert_eq!(first["edges"][0]["node"]["edit"]["photo"]["originalUrl"], "https://img.example/0.jpg");
+        assert_eq!(corrected["report"]["status"], "CORRECTED");
+        assert_eq!(corrected["report"]["resolution"]["kind"], "CORRECTED");
+        assert_eq!(corrected["report"]["edit"]["imageUrl"], "https://cdn.example/fixed.png");
+        assert_eq!(rejected["report"]["resolution"]["note"], "The logo is as uploaded.");
+        assert_eq!(refunded["report"]["status"], "REFUNDED");
+        assert!(refunded["report"]["edit"]["refundedAt"].is_string(), "{refunded}");
+        assert_eq!(changed_mind["userErrors"][0]["code"], "REPORT_ALREADY_RESOLVED");
+        assert_eq!(open_after["edges"], json!([]));
+        let balance = app.op(&member, "HeaderBalanceInitial", json!({})).await;
+        assert_eq!(balance["viewer"]["account"]["balance"]["available"], 8, "three charged, one refunded");
+        let history = app.op(&member, "PhotoHistory", json!({"photoId": photos[1]})).await;
+        assert_eq!(history["node"]["reports"][0]["status"], "REJECTED");
+    }
 }

@@ -1,15 +1,16 @@
-//! The render queue and refunds (rules §1 "Renders"), on SQLite and PostgreSQL: a job
-//! per charged edit, leases, idempotent results, the clock's give-up, and a failed
-//! render's credit going back to the lot that paid, at most once.
+//! The render queue and refunds (rules §1 "Renders", "Faulty reports"), on SQLite and
+//! PostgreSQL: a job per charged edit, leases, idempotent results, the clock's give-up,
+//! a failed render's credit going back to the lot that paid, at most once, and the
+//! correction team's answers.
 use crate::common::audit::audit;
 use crate::common::utc;
-use entity::enums::{EditStatus, EntryKind, PlanCode};
+use entity::enums::{EditStatus, EntryKind, PlanCode, ReportStatus};
 use entity::{edit, ledger_entry};
 use sea_orm::EntityTrait;
 use studio_bff::auth::Role;
 use studio_bff::config::Config;
 use studio_bff::error::{Error, RefusalCode};
-use studio_bff::ledger::{Actor, ApplyRequest, Claim, Ledger, RenderResult};
+use studio_bff::ledger::{Actor, ApplyRequest, Claim, Ledger, RenderResult, Resolution};
 
 /// An account of 10 monthly credits with `n` photos applied ("showroom"): its id and
 /// the edits' ids.
@@ -265,5 +266,87 @@ on_both_databases! {
 
         claimed.sort_unstable();
         assert_eq!(claimed, edits);
+    }
+}
+
+/// An account with one photo applied and reported: the account, the edit and the report.
+async fn reported(ledger: &Ledger) -> (i64, edit::Model, i64) {
+    let (account_id, edits) = applied(ledger, 1).await;
+    let edit = edit_of(ledger, edits[0]).await;
+    let report = ledger
+        .report_faulty_photo(account_id, edit.photo_id, Some("logo cut off"))
+        .await
+        .unwrap()
+        .report
+        .id;
+    (account_id, edit, report)
+}
+
+fn ops(ledger: &Ledger) -> Ledger {
+    ledger.acting_as(Actor {
+        user_id: "ops-7".into(),
+        role: Role::Ops,
+    })
+}
+
+on_both_databases! {
+    async fn a_corrected_report_replaces_the_image_for_free_and_again_answers_the_same(db) {
+        let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
+        let (account_id, edit, report) = reported(&ledger).await;
+        let corrected = Resolution::Corrected { image_url: "https://cdn.example/fixed.png".into() };
+
+        let first = ops(&ledger).resolve_report(report, &corrected, None).await.unwrap();
+        let again = ops(&ledger).resolve_report(report, &corrected, None).await.unwrap();
+        let other = ops(&ledger).resolve_report(report, &Resolution::Refunded, None).await;
+
+        assert_eq!(first.edit.id, edit.id);
+        assert_eq!(first.edit.image_url.as_deref(), Some("https://cdn.example/fixed.png"));
+        assert_eq!(first.edit.status, EditStatus::Ready);
+        assert_eq!(first.report.status, ReportStatus::Corrected);
+        assert_eq!(first.report.resolution_kind, Some(ReportStatus::Corrected));
+        assert_eq!(first.report.resolved_at, Some(utc("2026-11-24T10:00:00Z")));
+        assert_eq!(first.report.resolved_by_user_id.as_deref(), Some("ops-7"));
+        assert_eq!((again.report, again.edit), (first.report, first.edit));
+        assert_eq!(refusal_code(other), RefusalCode::ReportAlreadyResolved);
+        assert_eq!(balance(&ledger, account_id).await, 9);
+    }
+
+    async fn a_refunded_report_gives_the_credit_back_once_whatever_the_number_of_reports(db) {
+        let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
+        let (account_id, edit, report) = reported(&ledger).await;
+        let second = ledger.report_faulty_photo(account_id, edit.photo_id, None).await.unwrap().report.id;
+
+        let refunded = ops(&ledger).resolve_report(report, &Resolution::Refunded, None).await.unwrap();
+        let twice = ops(&ledger).resolve_report(second, &Resolution::Refunded, None).await;
+        let job = ledger.claim_render_jobs(1).await.unwrap().remove(0);
+        let failed = renderer(&ledger).finish_render(job.claim, &failed("model crashed")).await.unwrap();
+
+        assert_eq!(refunded.report.status, ReportStatus::Refunded);
+        assert_eq!(refunded.edit.refunded_at, Some(utc("2026-11-24T10:00:00Z")));
+        assert_eq!(refusal_code(twice), RefusalCode::AlreadyRefunded);
+        assert_eq!(failed.status, EditStatus::Failed);
+        assert_eq!(failed.refunded_at, Some(utc("2026-11-24T10:00:00Z")), "the failure refunds nothing again");
+        let refunds: Vec<_> = movements(&ledger, account_id).await.into_iter().filter(|m| m.0 == EntryKind::Refund).collect();
+        assert_eq!(refunds, vec![(EntryKind::Refund, 1, format!("report:{report}"), Some("ops-7".to_owned()))]);
+        assert_eq!(balance(&ledger, account_id).await, 10);
+        assert_eq!(audit(&ledger, &[account_id]).await.1, 0);
+    }
+
+    async fn a_rejected_report_needs_a_note_and_bad_input_changes_nothing(db) {
+        let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
+        let (account_id, _, report) = reported(&ledger).await;
+
+        let without_note = ops(&ledger).resolve_report(report, &Resolution::Rejected, None).await;
+        let bad_image = ops(&ledger).resolve_report(report, &Resolution::Corrected { image_url: "ftp://x".into() }, None).await;
+        let missing = ops(&ledger).resolve_report(999_999, &Resolution::Rejected, Some("no")).await;
+        let rejected = ops(&ledger).resolve_report(report, &Resolution::Rejected, Some("The logo is as uploaded.")).await.unwrap();
+
+        assert_eq!(refusal_code(without_note), RefusalCode::InvalidInput);
+        assert_eq!(refusal_code(bad_image), RefusalCode::InvalidInput);
+        assert_eq!(refusal_code(missing), RefusalCode::ReportNotFound);
+        assert_eq!(rejected.report.status, ReportStatus::Rejected);
+        assert_eq!(rejected.report.resolution_note.as_deref(), Some("The logo is as uploaded."));
+        assert_eq!(rejected.edit.image_url, None);
+        assert_eq!(balance(&ledger, account_id).await, 9);
     }
 }

@@ -24,6 +24,7 @@ pub use billing::{
 pub use node::Node;
 pub use paging::{Page, PageInfo};
 pub use photos::{
-    Background, EditStatus, FaultyReport, Logo, LogoPosition, Photo, PhotoConnection, PhotoEdge, PhotoEdit,
+    Background, EditStatus, FaultyReport, FaultyReportConnection, FaultyReportEdge, Logo, LogoPosition, Photo,
+    PhotoConnection, PhotoEdge, PhotoEdit, ReportResolutionKind, ReportStatus,
 };
 pub use scalars::{CreditBucket, DateTime};

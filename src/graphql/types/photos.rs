@@ -38,6 +38,44 @@ pub enum EditStatus {
     Failed,
 }
 
+/// Where a faulty report stands.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::reads::ReportStatus")]
+pub enum ReportStatus {
+    /// Waiting for the correction team.
+    Open,
+    /// A corrected image replaced the edit's image.
+    Corrected,
+    /// The edit's credit went back.
+    Refunded,
+    /// Rejected, with a note for the dealer.
+    Rejected,
+}
+
+/// How the correction team resolves a report.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportResolutionKind {
+    /// A corrected image (`imageUrl`) replaces the edit's image; free.
+    Corrected,
+    /// The edit's credit goes back, as for a failed render; at most once per edit.
+    Refunded,
+    /// Nothing changes; `note` tells the dealer why.
+    Rejected,
+}
+
+/// The correction team's answer to a report.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct ReportResolution {
+    /// How it was resolved.
+    pub kind: ReportResolutionKind,
+    /// The team's note for the dealer; null when none was given.
+    pub note: Option<String>,
+    /// When it was resolved (UTC).
+    pub resolved_at: DateTime,
+    /// Who resolved it.
+    pub resolved_by: Option<Actor>,
+}
+
 /// A background the studio offers.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct Background {
@@ -279,6 +317,10 @@ pub struct FaultyReport {
     pub reported_at: DateTime,
     /// Who reported it.
     pub reported_by: Option<Actor>,
+    /// OPEN until the correction team resolves it.
+    pub status: ReportStatus,
+    /// The correction team's answer; null while OPEN.
+    pub resolution: Option<ReportResolution>,
     #[graphql(skip)]
     pub model: ReportRow,
 }
@@ -290,9 +332,48 @@ impl FaultyReport {
             reason: model.reason.clone(),
             reported_at: model.reported_at.into(),
             reported_by: Actor::stored(model.actor_user_id.as_deref(), model.actor_role.as_deref()),
+            status: model.status.into(),
+            resolution: resolution_of(&model),
             model,
         }
     }
+}
+
+/// The resolution stored on `report`; none while it is open.
+fn resolution_of(report: &ReportRow) -> Option<ReportResolution> {
+    let kind = match report.resolution_kind? {
+        crate::reads::ReportStatus::Open => return None,
+        crate::reads::ReportStatus::Corrected => ReportResolutionKind::Corrected,
+        crate::reads::ReportStatus::Refunded => ReportResolutionKind::Refunded,
+        crate::reads::ReportStatus::Rejected => ReportResolutionKind::Rejected,
+    };
+    Some(ReportResolution {
+        kind,
+        note: report.resolution_note.clone(),
+        resolved_at: report.resolved_at?.into(),
+        resolved_by: Actor::stored(
+            report.resolved_by_user_id.as_deref(),
+            report.resolved_by_role.as_deref(),
+        ),
+    })
+}
+
+/// A page of the correction team's queue, oldest first.
+#[derive(SimpleObject)]
+pub struct FaultyReportConnection {
+    /// The reports of this page, oldest first.
+    pub edges: Vec<FaultyReportEdge>,
+    /// Whether more reports follow, and the cursors to ask for them.
+    pub page_info: PageInfo,
+}
+
+/// A report in a page of the queue, with its cursor.
+#[derive(SimpleObject)]
+pub struct FaultyReportEdge {
+    /// This report's place in the queue: as `after`, it asks for the reports after it.
+    pub cursor: String,
+    /// The report.
+    pub node: FaultyReport,
 }
 
 #[ComplexObject]
