@@ -62,6 +62,9 @@ pub struct Config {
     /// Logos an account's library may hold (1 to [`MAX_LOGOS_CEILING`]).
     pub max_logos: usize,
     pub idempotency_retention_hours: u32,
+    /// Who renders the edits; none: `builtin` in the embedded default (no database
+    /// configured), `external` otherwise.
+    pub renderer: Option<RendererKind>,
     /// How long a claimed render job is the claimant's before it is offered again.
     pub render_lease_seconds: u32,
     /// A render job not finished this long after its edit was charged fails with
@@ -150,6 +153,16 @@ pub enum TrustedDocuments {
     Off,
     /// A member runs only the trusted documents; others run anything.
     Enforce,
+}
+
+/// Who renders the edits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RendererKind {
+    /// The service's own preview renderer ([`crate::preview`]): SVGs it serves itself.
+    Builtin,
+    /// A render service with a RENDERER token claims the jobs over GraphQL.
+    External,
 }
 
 /// Where the service reads the time from.
@@ -259,6 +272,7 @@ impl Default for Config {
             max_batch_photos: 100,
             max_logos: 50,
             idempotency_retention_hours: 24,
+            renderer: None,
             render_lease_seconds: 60,
             render_give_up_minutes: 30,
             currency: "EUR".into(),
@@ -608,6 +622,15 @@ impl Config {
     }
 
     /// How long an idempotency key replays its first answer.
+    /// Who renders the edits, the embedded default's built-in renderer when not set.
+    pub fn renderer(&self) -> RendererKind {
+        match (self.renderer, &self.database_url) {
+            (Some(kind), _) => kind,
+            (None, None) => RendererKind::Builtin,
+            (None, Some(_)) => RendererKind::External,
+        }
+    }
+
     pub fn render_lease(&self) -> Duration {
         Duration::seconds(i64::from(self.render_lease_seconds))
     }

@@ -2,10 +2,16 @@
 //! real HTTP stack, on SQLite and PostgreSQL: the studio sees RENDERING, then READY
 //! with the image or FAILED with its credit back.
 use crate::api_support::TestApp;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
 use entity::enums::PlanCode;
+use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use studio_bff::config::Config;
+use studio_bff::app::App;
+use studio_bff::clock::Clock;
+use studio_bff::config::{Config, RendererKind};
 use studio_bff::ids::Kind;
+use tower::ServiceExt;
 
 /// The current edit of each of the viewer's photos, as StudioPhotos shows them.
 async fn current_edits(app: &TestApp, token: &str) -> Vec<Value> {
@@ -119,4 +125,103 @@ on_both_databases! {
         let history = app.op(&member, "PhotoHistory", json!({"photoId": photos[1]})).await;
         assert_eq!(history["node"]["reports"][0]["status"], "REJECTED");
     }
+}
+
+/// The embedded default's loop with the built-in renderer: apply, RENDERING, then
+/// READY with a preview the service serves itself, layering what the edit shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_builtin_renderer_finishes_an_apply_with_a_preview_it_serves() {
+    let db = crate::common::TestDb::sqlite().await;
+    let config = Config {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        database_url: Some(db.url.as_str().into()),
+        jwt_secret: Some(crate::api_support::SECRET.into()),
+        renderer: Some(RendererKind::Builtin),
+        ..Config::default()
+    };
+    let started = App::build_with(
+        config,
+        Clock::manual_at(crate::api_support::utc(crate::api_support::NOW)),
+    )
+    .await
+    .expect("the service starts");
+    let app = TestApp::of(&started);
+    let account = app
+        .ledger
+        .create_account("Autohaus Mitte", PlanCode::Professional, 2, None)
+        .await
+        .unwrap();
+    let member = app.member(account.id);
+    let photos = app.photos(account.id, 1).await;
+    let logo = app
+        .ledger
+        .add_logo(account.id, "Logo", "https://img.example/logo.png?a=1&b=2")
+        .await
+        .unwrap();
+    let applied = app
+        .op(
+            &member,
+            "ApplyChanges",
+            json!({"input": {
+                "photoIds": photos,
+                "backgroundId": app.gid(Kind::Background, "showroom"),
+                "logo": {"logoId": app.gid(Kind::Logo, logo.id), "position": "TOP_RIGHT"},
+                "idempotencyKey": "k1",
+            }}),
+        )
+        .await;
+    assert_eq!(applied["applyChanges"]["edits"][0]["status"], "RENDERING");
+
+    let mut shown = Value::Null;
+    for _ in 0..50 {
+        shown = current_edits(&app, &member).await[0].clone();
+        if shown["status"] == "READY" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(shown["status"], "READY", "within 5 s");
+    let edit_id = applied["applyChanges"]["edits"][0]["id"].as_str().unwrap();
+    let expected = format!("http://{}/previews/{edit_id}.svg", started.local_addr());
+    assert_eq!(shown["imageUrl"], expected);
+    let request = |path: String| Request::get(path).body(Body::empty()).unwrap();
+    let response = app
+        .router
+        .clone()
+        .oneshot(request(format!("/previews/{edit_id}.svg")))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "image/svg+xml");
+    assert!(
+        response.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .starts_with("default-src 'none'")
+    );
+    let svg = String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    assert!(
+        svg.contains(r#"href="https://cdn.studio.example/backgrounds/showroom.jpg""#),
+        "{svg}"
+    );
+    assert!(svg.contains(r#"href="https://img.example/0.jpg""#), "{svg}");
+    assert!(
+        svg.contains(r#"href="https://img.example/logo.png?a=1&amp;b=2" x="928" y="32""#),
+        "{svg}"
+    );
+    let forged = app
+        .router
+        .clone()
+        .oneshot(request(format!("/previews/{}.svg", app.gid(Kind::Photo, 1))))
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::NOT_FOUND);
+    let history = app.ledger.entries(account.id).await.unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .filter(|e| e.kind == entity::enums::EntryKind::Refund)
+            .count(),
+        0
+    );
 }
