@@ -168,7 +168,7 @@ impl Metrics {
         let subscribers = Gauge::default();
         registry.register(
             "live_subscribers",
-            "balanceChanged subscriptions this instance serves now",
+            "balanceChanged and editChanged subscriptions this instance serves now",
             subscribers.clone(),
         );
         let sockets = Gauge::default();

@@ -27,6 +27,8 @@ pub struct Model {
     pub failure_reason: Option<String>,
     /// When the edit's credit went back; at most once.
     pub refunded_at: Option<DateTimeUtc>,
+    /// The account's `edit_revision` as of this edit's last change.
+    pub revision: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -3,6 +3,9 @@
 //! the new edit and report columns are nullable or defaulted, and `render_jobs` is a
 //! table it never reads. An edit written before this migration (or by the previous
 //! release) was never queued and stays `READY` without an image; a report stays `OPEN`.
+//! An account counts the changes of its edits (`edit_revision`), and each edit keeps
+//! the count of its last change (`revision`), so a live subscriber reads exactly the
+//! edits changed since it last looked, after a lost connection too.
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -12,6 +15,7 @@ pub struct Migration;
 enum Edits {
     Table,
     Id,
+    Revision,
     Status,
     ImageUrl,
     FailureReason,
@@ -33,6 +37,7 @@ enum FaultyReports {
 enum Accounts {
     Table,
     Id,
+    EditRevision,
 }
 
 /// One job per charged edit: queued with the charge, leased to one claimant at a
@@ -65,11 +70,19 @@ impl MigrationTrait for Migration {
             text_null(Edits::ImageUrl),
             text_null(Edits::FailureReason),
             timestamp_with_time_zone_null(Edits::RefundedAt),
+            big_integer(Edits::Revision).default(0).to_owned(),
         ];
         for mut column in edit_columns {
             m.alter_table(Table::alter().table(Edits::Table).add_column(&mut column).to_owned())
                 .await?;
         }
+        m.alter_table(
+            Table::alter()
+                .table(Accounts::Table)
+                .add_column(big_integer(Accounts::EditRevision).default(0))
+                .to_owned(),
+        )
+        .await?;
         let report_columns = [
             string(FaultyReports::Status).default("OPEN").to_owned(),
             string_null(FaultyReports::ResolutionKind),
@@ -152,7 +165,20 @@ impl MigrationTrait for Migration {
             )
             .await?;
         }
-        for column in [Edits::Status, Edits::ImageUrl, Edits::FailureReason, Edits::RefundedAt] {
+        m.alter_table(
+            Table::alter()
+                .table(Accounts::Table)
+                .drop_column(Accounts::EditRevision)
+                .to_owned(),
+        )
+        .await?;
+        for column in [
+            Edits::Status,
+            Edits::ImageUrl,
+            Edits::FailureReason,
+            Edits::RefundedAt,
+            Edits::Revision,
+        ] {
             m.alter_table(Table::alter().table(Edits::Table).drop_column(column).to_owned())
                 .await?;
         }

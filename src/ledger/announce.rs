@@ -60,14 +60,14 @@ impl Ledger {
         }
     }
 
-    /// Commits `txn`; when it changed the balance of `book`'s account, every instance
-    /// hears of it, and only once it is committed. Then the credits it moved and the
+    /// Commits `txn`; when it changed the balance or an edit of `book`'s account, every
+    /// instance hears of it, and only once it is committed. Then the credits it moved and the
     /// renders it queued and finished are counted.
     pub(super) async fn commit(&self, txn: DatabaseTransaction, book: &Book) -> Result<(), Error> {
         let account_id = book.account.id;
         match self.announcer.as_ref() {
             Announcer::Notify { channel } => {
-                if book.changed() {
+                if book.changed() || book.edits_changed() {
                     txn.execute_raw(Statement::from_sql_and_values(
                         DbBackend::Postgres,
                         "SELECT pg_notify($1, $2)",
@@ -79,7 +79,7 @@ impl Ledger {
             }
             Announcer::InProcess(sender) => {
                 txn.commit().await?;
-                if book.changed() {
+                if book.changed() || book.edits_changed() {
                     // No receiver is not an error: nobody is watching.
                     let _ = sender.send(account_id);
                 }

@@ -168,6 +168,7 @@ impl Ledger {
                     image_url: Set(None),
                     failure_reason: Set(None),
                     refunded_at: Set(None),
+                    revision: Set(book.edit_revision(&txn).await?),
                     ..Default::default()
                 }
                 .insert(&txn)

@@ -30,6 +30,8 @@ pub struct Book {
     /// `timed_out`) and queue age of each it finished: counted once it commits.
     pub renders_queued: usize,
     pub renders_finished: Vec<(&'static str, chrono::Duration)>,
+    /// The account's edit revision of this transaction, once it changed an edit.
+    edit_revision: Option<i64>,
 }
 
 /// One change of a lot, as the ledger records it.
@@ -115,6 +117,7 @@ impl Book {
             written: Vec::new(),
             renders_queued: 0,
             renders_finished: Vec::new(),
+            edit_revision: None,
         }))
     }
 
@@ -128,6 +131,7 @@ impl Book {
             written: Vec::new(),
             renders_queued: 0,
             renders_finished: Vec::new(),
+            edit_revision: None,
         }
     }
 
@@ -155,6 +159,29 @@ impl Book {
         self.account = account.update(txn).await?;
         self.changed = true;
         Ok(())
+    }
+
+    /// The revision an edit this transaction changes is stamped with: the account's
+    /// count of edit changes, raised once per transaction. Live subscribers read the
+    /// edits changed since the revision they last saw.
+    pub async fn edit_revision(&mut self, txn: &impl ConnectionTrait) -> Result<i64, Error> {
+        if let Some(revision) = self.edit_revision {
+            return Ok(revision);
+        }
+        let revision = self.account.edit_revision + 1;
+        account::Entity::update_many()
+            .col_expr(account::Column::EditRevision, Expr::value(revision))
+            .filter(account::Column::Id.eq(self.account.id))
+            .exec(txn)
+            .await?;
+        self.account.edit_revision = revision;
+        self.edit_revision = Some(revision);
+        Ok(revision)
+    }
+
+    /// Whether this transaction changed an edit of the account.
+    pub fn edits_changed(&self) -> bool {
+        self.edit_revision.is_some()
     }
 
     /// Credits usable now: every unexpired lot's remaining credits.

@@ -98,6 +98,7 @@ impl Ledger {
                     let mut corrected = edit.into_active_model();
                     corrected.image_url = Set(Some(image_url.clone()));
                     corrected.status = Set(EditStatus::Ready);
+                    corrected.revision = Set(book.edit_revision(&txn).await?);
                     corrected.update(&txn).await?
                 }
                 Resolution::Refunded => {
@@ -114,6 +115,7 @@ impl Ledger {
                     }
                     let mut refunded = edit.into_active_model();
                     refunded.refunded_at = Set(Some(now));
+                    refunded.revision = Set(book.edit_revision(&txn).await?);
                     refunded.update(&txn).await?
                 }
                 Resolution::Rejected => edit,

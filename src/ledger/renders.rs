@@ -167,6 +167,7 @@ impl Ledger {
                     let mut ready = edit.into_active_model();
                     ready.status = Set(EditStatus::Ready);
                     ready.image_url = Set(Some(image_url.clone()));
+                    ready.revision = Set(book.edit_revision(&txn).await?);
                     ready.update(&txn).await?
                 }
                 RenderResult::Failed { reason } => {
@@ -200,6 +201,7 @@ impl Ledger {
         if refunded {
             failed.refunded_at = Set(Some(at));
         }
+        failed.revision = Set(book.edit_revision(txn).await?);
         Ok(failed.update(txn).await?)
     }
 

@@ -33,7 +33,7 @@ use studio_bff::rules::balance::Breakdown;
 use studio_bff::rules::catalog::packs_for;
 
 /// How many cases the matrix has today: a matrix that silently shrinks fails.
-const EXPECTED_CASES: usize = 160;
+const EXPECTED_CASES: usize = 170;
 
 const MODERN: &str = "graphql-transport-ws";
 const LEGACY: &str = "graphql-ws";
@@ -80,6 +80,7 @@ const FAULTY_REPORTS: &str = "query Queue { faultyReports(status: OPEN, first: 2
     edges { node { id reason edit { id } } } pageInfo { hasNextPage } } }";
 const RESOLVE_REPORT: &str = "mutation Resolve($input: ResolveReportInput!) { resolveReport(input: $input) { \
     report { id status } userErrors { code message field } } }";
+const EDIT_CHANGED: &str = "subscription Edits { editChanged { id status imageUrl refundedAt } }";
 const BALANCE_CHANGED: &str = "subscription Live { balanceChanged { available unlimited fairUse { used cap } asOf } }";
 const OWN_BALANCE: &str =
     "query Own { viewer { account { balance { available unlimited fairUse { used cap } asOf } } } }";
@@ -183,7 +184,12 @@ enum Check {
     /// The renderer reads its own `userId` and `role`; its `account` is FORBIDDEN.
     RendererViewer,
     /// The renderer's subscription gets one `error`, FORBIDDEN.
-    SocketForbidden { protocol: &'static str },
+    SocketForbidden {
+        protocol: &'static str,
+        document: &'static str,
+    },
+    /// Member A's `editChanged` starts with nothing: no edit of anyone's is sent.
+    SocketQuiet { protocol: &'static str },
     /// Nothing in it belongs to an account: member A gets exactly what member B gets.
     Shared { request: Request, pointer: &'static str },
     /// No argument to misuse: member A's answer at `pointer` is its own account's.
@@ -201,6 +207,7 @@ enum Check {
     /// The WebSocket is closed 4403 `Forbidden` and nothing else is sent.
     SocketRefused {
         protocol: &'static str,
+        document: &'static str,
         token: Option<String>,
     },
     /// Member A's subscription starts with its own account's balance.
@@ -991,6 +998,17 @@ impl World {
                     missing: None,
                 },
             )],
+            "Subscription.editChanged" => [MODERN, LEGACY]
+                .into_iter()
+                .map(|protocol| {
+                    case(
+                        OtherAccount,
+                        None,
+                        "A's edits only, from now on",
+                        Check::SocketQuiet { protocol },
+                    )
+                })
+                .collect(),
             "Subscription.balanceChanged" => [MODERN, LEGACY]
                 .into_iter()
                 .map(|protocol| {
@@ -1047,6 +1065,19 @@ impl World {
         Some(match field {
             "Query.node" => Vec::new(),
             "Query.viewer" => vec![case(None, "its own userId and role, no account", Check::RendererViewer)],
+            "Subscription.editChanged" => [MODERN, LEGACY]
+                .into_iter()
+                .map(|protocol| {
+                    case(
+                        None,
+                        "no edits to watch",
+                        Check::SocketForbidden {
+                            protocol,
+                            document: EDIT_CHANGED,
+                        },
+                    )
+                })
+                .collect(),
             "Mutation.claimRenderJobs" => vec![case(
                 None,
                 "its own field, with a max out of range",
@@ -1089,7 +1120,16 @@ impl World {
             )],
             "Subscription.balanceChanged" => [MODERN, LEGACY]
                 .into_iter()
-                .map(|protocol| case(None, "no balance to watch", Check::SocketForbidden { protocol }))
+                .map(|protocol| {
+                    case(
+                        None,
+                        "no balance to watch",
+                        Check::SocketForbidden {
+                            protocol,
+                            document: BALANCE_CHANGED,
+                        },
+                    )
+                })
                 .collect(),
             _ => match field.strip_prefix("Node.") {
                 Some(node_type) => match self.foreign_node(node_type) {
@@ -1131,6 +1171,7 @@ impl World {
                     what: "closed 4403 before anything is sent",
                     check: Check::SocketRefused {
                         protocol,
+                        document: subscription_document(field),
                         token: self.bad_token(identity, Target::MemberOfB),
                     },
                 });
@@ -1285,12 +1326,26 @@ impl World {
                 )?;
                 no_leak(body, secrets)
             }
-            Check::SocketForbidden { protocol } => {
-                let (addr, protocol, token) = (self.addr, *protocol, self.app.renderer());
+            Check::SocketQuiet { protocol } => {
+                let (addr, protocol, token) = (self.addr, *protocol, a.clone());
                 let first = tokio::spawn(async move {
                     let mut socket = connect(addr, protocol).await;
                     initialise(&mut socket, &token).await;
-                    send(&mut socket, subscribe(protocol)).await;
+                    send(&mut socket, subscribe(protocol, EDIT_CHANGED)).await;
+                    tokio::time::timeout(std::time::Duration::from_millis(300), receive(&mut socket))
+                        .await
+                        .ok()
+                })
+                .await
+                .map_err(|e| format!("the subscription failed: {e}"))?;
+                expect(first.is_none(), || format!("sent at once: {first:?}"))
+            }
+            Check::SocketForbidden { protocol, document } => {
+                let (addr, protocol, token, document) = (self.addr, *protocol, self.app.renderer(), *document);
+                let first = tokio::spawn(async move {
+                    let mut socket = connect(addr, protocol).await;
+                    initialise(&mut socket, &token).await;
+                    send(&mut socket, subscribe(protocol, document)).await;
                     receive(&mut socket).await
                 })
                 .await
@@ -1340,8 +1395,12 @@ impl World {
                     format!("the new logo is not A's: {}", answer.1)
                 })
             }
-            Check::SocketRefused { protocol, token } => {
-                let (addr, protocol, token) = (self.addr, *protocol, token.clone());
+            Check::SocketRefused {
+                protocol,
+                token,
+                document,
+            } => {
+                let (addr, protocol, token, document) = (self.addr, *protocol, token.clone(), *document);
                 caught(tokio::spawn(async move {
                     let mut socket = connect(addr, protocol).await;
                     let payload = match token {
@@ -1349,7 +1408,7 @@ impl World {
                         None => json!({}),
                     };
                     send(&mut socket, json!({"type": "connection_init", "payload": payload})).await;
-                    send(&mut socket, subscribe(protocol)).await;
+                    send(&mut socket, subscribe(protocol, document)).await;
                     assert_closed_with(&mut socket, 4403, "Forbidden").await;
                 }))
                 .await
@@ -1369,7 +1428,7 @@ impl World {
                 let first = tokio::spawn(async move {
                     let mut socket = connect(addr, protocol).await;
                     initialise(&mut socket, &token).await;
-                    send(&mut socket, subscribe(protocol)).await;
+                    send(&mut socket, subscribe(protocol, BALANCE_CHANGED)).await;
                     receive(&mut socket).await
                 })
                 .await
@@ -1472,9 +1531,18 @@ fn update_subscription(account: &str) -> Request {
     )
 }
 
-fn subscribe(protocol: &str) -> Value {
+fn subscribe(protocol: &str, document: &str) -> Value {
     let kind = if protocol == MODERN { "subscribe" } else { "start" };
-    json!({"id": "1", "type": kind, "payload": {"query": BALANCE_CHANGED}})
+    json!({"id": "1", "type": kind, "payload": {"query": document}})
+}
+
+/// The subscription document a case of `field` sends.
+fn subscription_document(field: &str) -> &'static str {
+    if field == "Subscription.editChanged" {
+        EDIT_CHANGED
+    } else {
+        BALANCE_CHANGED
+    }
 }
 
 /// `token`'s header and claims with the signature of `other`: a forged token.

@@ -1,7 +1,8 @@
 //! The render service's operations of the contract (`renderer.graphql`) through the
 //! real HTTP stack, on SQLite and PostgreSQL: the studio sees RENDERING, then READY
 //! with the image or FAILED with its credit back.
-use crate::api_support::TestApp;
+use crate::api_support::ws::{connect, initialise, receive, send, serve};
+use crate::api_support::{TestApp, operation_document};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use entity::enums::PlanCode;
@@ -22,6 +23,35 @@ async fn current_edits(app: &TestApp, token: &str) -> Vec<Value> {
         .iter()
         .map(|edge| edge["node"]["currentEdit"].clone())
         .collect()
+}
+
+on_both_databases! {
+    async fn studio_edits_live_pushes_rendering_then_ready_over_the_websocket(db) {
+        let app = TestApp::start(&db, Config::default()).await;
+        let account = app.ledger.create_account("Autohaus Live", PlanCode::Professional, 2, None).await.unwrap();
+        let addr = serve(&app).await;
+        let mut socket = connect(addr, "graphql-transport-ws").await;
+        initialise(&mut socket, &app.member(account.id)).await;
+        send(&mut socket, json!({"id": "1", "type": "subscribe", "payload": {
+            "query": operation_document("StudioEditsLive"), "operationName": "StudioEditsLive"}})).await;
+        let quiet = tokio::time::timeout(std::time::Duration::from_millis(300), receive(&mut socket)).await;
+        assert!(quiet.is_err(), "a subscriber first gets nothing: {quiet:?}");
+
+        app.charge_one(account.id, "live").await;
+        let rendering = receive(&mut socket).await;
+        let job = app.op(&app.renderer(), "ClaimRenderJobs", json!({"max": 1})).await["claimRenderJobs"]["jobs"][0].clone();
+        app.op(&app.renderer(), "CompleteRender", json!({"jobId": job["id"], "imageUrl": "https://cdn.example/live.png"})).await;
+        let ready = receive(&mut socket).await;
+
+        let edit = &rendering["payload"]["data"]["editChanged"];
+        assert_eq!(rendering["type"], "next");
+        assert_eq!(edit["status"], "RENDERING");
+        assert_eq!(edit["id"], job["edit"]["id"]);
+        assert_eq!(ready["payload"]["data"]["editChanged"], json!({
+            "id": edit["id"], "status": "READY", "imageUrl": "https://cdn.example/live.png",
+            "failureReason": null, "refundedAt": null, "photo": {"id": edit["photo"]["id"]},
+        }));
+    }
 }
 
 on_both_databases! {

@@ -33,6 +33,7 @@ mod layering;
 mod ledger_model;
 mod ledger_rules;
 mod live;
+mod live_edits;
 mod logs;
 mod metrics;
 mod operator;

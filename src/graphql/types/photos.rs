@@ -6,9 +6,9 @@ use super::actor::Actor;
 use super::paging::{self, Page, PageInfo};
 use super::scalars::{CreditBucket, DateTime};
 use crate::config::BackgroundSettings;
-use crate::graphql::context::{ids, ledger, store};
+use crate::graphql::context::{ids, ledger, reads, store};
 use crate::graphql::errors::OrInternal;
-use crate::graphql::loaders::{BackgroundKey, EditKey, EditsOfPhoto, LogoKey, PhotoKey, ReportsOfPhoto};
+use crate::graphql::loaders::{BackgroundKey, EditKey, EditsOfPhoto, Loaders, LogoKey, PhotoKey, ReportsOfPhoto};
 use crate::ids::{IdCodec, Kind, List};
 use crate::reads::{BackgroundRow, EditRow, LogoRow, PhotoRow, ReportRow};
 
@@ -264,9 +264,16 @@ impl PhotoEdit {
 
     /// The photo the edit was applied to.
     async fn photo(&self, ctx: &Context<'_>) -> async_graphql::Result<Photo> {
-        let photo = store(ctx)?
-            .load_one(PhotoKey(self.model.photo_id))
-            .await
+        // A subscription (`editChanged`) has no loaders: it reads afresh each event.
+        let photo = match ctx.data_opt::<Loaders>() {
+            Some(store) => store.load_one(PhotoKey(self.model.photo_id)).await,
+            None => reads(ctx)?
+                .photos_by_id([self.model.photo_id])
+                .await
+                .map(|rows| rows.into_iter().next())
+                .map_err(std::sync::Arc::new),
+        };
+        let photo = photo
             .or_internal(ctx)?
             .ok_or_else(|| format!("photo {} of edit {} is missing", self.model.photo_id, self.model.id))
             .or_internal(ctx)?;
@@ -299,9 +306,16 @@ impl PhotoEdit {
         let Some(logo_id) = self.model.logo_id else {
             return Ok(None);
         };
-        let logo = store(ctx)?.load_one(LogoKey(logo_id)).await.or_internal(ctx)?;
+        let logo = match ctx.data_opt::<Loaders>() {
+            Some(store) => store.load_one(LogoKey(logo_id)).await,
+            None => reads(ctx)?
+                .logos_by_id([logo_id])
+                .await
+                .map(|rows| rows.into_iter().next())
+                .map_err(std::sync::Arc::new),
+        };
         let ids = ids(ctx)?;
-        Ok(logo.map(|l| Logo::new(ids, l)))
+        Ok(logo.or_internal(ctx)?.map(|l| Logo::new(ids, l)))
     }
 }
 
