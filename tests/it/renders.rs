@@ -350,3 +350,65 @@ on_both_databases! {
         assert_eq!(balance(&ledger, account_id).await, 9);
     }
 }
+
+on_both_databases! {
+    /// RELIABILITY.md "Renders": a renderer dies holding leases, a second one and a
+    /// second instance claim concurrently, the dead one's results arrive late, and
+    /// the clock gives up on what nobody finished. Every edit ends exactly once, every
+    /// failure is refunded exactly once, and the auditor holds.
+    async fn renderer_faults_end_every_edit_once_and_refund_each_failure_once(db) {
+        let ledger = db.ledger_with_pool(Config::default(), utc("2026-11-24T10:00:00Z"), 8).await;
+        let other_instance = db.ledger_with_pool(Config::default(), utc("2026-11-24T10:00:00Z"), 8).await;
+        let (account_id, edits) = applied(&ledger, 10).await;
+
+        // The first renderer claims everything, then dies without answering.
+        let dead = ledger.claim_render_jobs(100).await.unwrap();
+        assert_eq!(dead.len(), 10);
+        assert!(other_instance.claim_render_jobs(100).await.unwrap().is_empty(), "held by the dead one");
+
+        // The leases run out (each instance has a manual clock of its own: both move).
+        ledger.set_clock(utc("2026-11-24T10:01:00Z")).await.unwrap();
+        other_instance.set_clock(utc("2026-11-24T10:01:00Z")).await.unwrap();
+        let (a, b) = tokio::join!(ledger.claim_render_jobs(3), other_instance.claim_render_jobs(3));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        let mut held: Vec<i64> = a.iter().chain(&b).map(|j| j.edit.id).collect();
+        held.sort_unstable();
+        held.dedup();
+        assert_eq!(held.len(), 6, "no job held twice");
+        for job in &a {
+            renderer(&ledger).finish_render(job.claim, &ready("https://cdn.example/a.png")).await.unwrap();
+        }
+        for job in &b {
+            renderer(&other_instance).finish_render(job.claim, &failed("gpu lost")).await.unwrap();
+        }
+        // The dead renderer's results arrive late for the jobs that passed to another
+        // claimant: refused, nothing changes.
+        for job in dead.iter().filter(|j| held.contains(&j.edit.id)) {
+            let late = ledger.finish_render(job.claim, &failed("late")).await;
+            assert_eq!(refusal_code(late), RefusalCode::JobLeaseExpired);
+        }
+
+        // Nobody finishes the other 4: the clock gives up on them after 30 minutes.
+        ledger.set_clock(utc("2026-11-24T10:30:00Z")).await.unwrap();
+        other_instance.set_clock(utc("2026-11-24T10:30:00Z")).await.unwrap();
+
+        let mut statuses = Vec::new();
+        for id in &edits {
+            let edit = edit_of(&ledger, *id).await;
+            statuses.push((edit.status, edit.failure_reason.clone(), edit.refunded_at.is_some()));
+        }
+        let ready_count = statuses.iter().filter(|s| s.0 == EditStatus::Ready && !s.2).count();
+        let failed_count = statuses.iter().filter(|s| s.0 == EditStatus::Failed && s.2).count();
+        let timed_out = statuses.iter().filter(|s| s.1.as_deref() == Some("timed out")).count();
+        assert_eq!((ready_count, failed_count, timed_out), (3, 7, 4), "{statuses:?}");
+        let refunds = movements(&ledger, account_id).await.into_iter().filter(|m| m.0 == EntryKind::Refund).count();
+        assert_eq!(refunds, 7, "each failure refunded exactly once");
+        assert_eq!(balance(&ledger, account_id).await, 7);
+        assert_eq!(audit(&ledger, &[account_id]).await.1, 0);
+        let metrics = ledger.metrics().render();
+        assert!(metrics.contains("studio_render_jobs_queued_total 10"), "{metrics}");
+        assert!(metrics.contains("studio_render_jobs_leased_total 13"), "{metrics}");
+        assert!(metrics.contains(r#"studio_render_jobs_finished_total{outcome="ready"} 3"#), "{metrics}");
+        assert!(metrics.contains(r#"studio_render_jobs_finished_total{outcome="timed_out"} 4"#), "{metrics}");
+    }
+}
