@@ -24,12 +24,13 @@ use tokio::task::JoinHandle;
 
 use crate::auth::Auth;
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, RendererKind};
 use crate::db::{self, DEFAULT_DATABASE_URL};
 use crate::demo;
 use crate::http::{self, AppState};
 use crate::ledger::Ledger;
 use crate::live::Hub;
+use crate::preview;
 use crate::scheduler;
 use crate::secret::Secret;
 use crate::stopping::StopSignal;
@@ -56,6 +57,8 @@ pub struct App {
     /// Tells the router's open WebSockets that the service is stopping.
     stop: StopSignal,
     scheduler: AbortOnDrop,
+    /// The built-in preview renderer, when `renderer` is `builtin`.
+    renderer: Option<AbortOnDrop>,
 }
 
 /// Why the service could not start.
@@ -154,6 +157,19 @@ impl App {
             ),
             None => None,
         };
+        let renderer = (ledger.config().renderer() == RendererKind::Builtin).then(|| {
+            // An address for every interface is reached on loopback from this machine.
+            let host = if local_addr.ip().is_unspecified() {
+                format!("127.0.0.1:{}", local_addr.port())
+            } else {
+                local_addr.to_string()
+            };
+            AbortOnDrop(preview::spawn(
+                ledger.clone(),
+                auth.ids().clone(),
+                format!("http://{host}"),
+            ))
+        });
         Ok(App {
             listener,
             local_addr,
@@ -164,6 +180,7 @@ impl App {
             router,
             stop,
             scheduler,
+            renderer,
         })
     }
 
@@ -210,7 +227,7 @@ impl App {
     }
 
     /// Serves until `shutdown` resolves, then lets requests in flight finish for up to
-    /// [`DRAIN`], stops the scheduler, and returns.
+    /// [`DRAIN`], stops the scheduler and the built-in renderer, and returns.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
         let App {
             listener,
@@ -220,6 +237,7 @@ impl App {
             router,
             stop,
             scheduler,
+            renderer,
             ..
         } = self;
         tracing::info!(addr = %local_addr, "listening");
@@ -241,6 +259,7 @@ impl App {
         };
         let served = http::serve(listener, router, stopping, DRAIN).await;
         drop(scheduler);
+        drop(renderer);
         drop(metrics_server);
         served
     }

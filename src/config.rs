@@ -67,6 +67,14 @@ pub struct Config {
     /// its cap never is).
     pub low_balance_threshold: i32,
     pub idempotency_retention_hours: u32,
+    /// Who renders the edits; none: `builtin` in the embedded default (no database
+    /// configured), `external` otherwise.
+    pub renderer: Option<RendererKind>,
+    /// How long a claimed render job is the claimant's before it is offered again.
+    pub render_lease_seconds: u32,
+    /// A render job not finished this long after its edit was charged fails with
+    /// "timed out", and the edit's credit goes back.
+    pub render_give_up_minutes: u32,
     /// Currency of every price and invoice.
     pub currency: String,
     /// Base price of one credit, before a pack's volume discount.
@@ -150,6 +158,16 @@ pub enum TrustedDocuments {
     Off,
     /// A member runs only the trusted documents; others run anything.
     Enforce,
+}
+
+/// Who renders the edits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RendererKind {
+    /// The service's own preview renderer ([`crate::preview`]): SVGs it serves itself.
+    Builtin,
+    /// A render service with a RENDERER token claims the jobs over GraphQL.
+    External,
 }
 
 /// Where the service reads the time from.
@@ -261,6 +279,9 @@ impl Default for Config {
             expiry_warning_days: 7,
             low_balance_threshold: 10,
             idempotency_retention_hours: 24,
+            renderer: None,
+            render_lease_seconds: 60,
+            render_give_up_minutes: 30,
             currency: "EUR".into(),
             credit_price_cents: 50,
             plans: BTreeMap::from([
@@ -399,6 +420,18 @@ impl Config {
             return invalid(
                 "idempotency_retention_hours",
                 format!("must be 1 to 8760, not {}", self.idempotency_retention_hours),
+            );
+        }
+        if !(1..=3600).contains(&self.render_lease_seconds) {
+            return invalid(
+                "render_lease_seconds",
+                format!("must be 1 to 3600, not {}", self.render_lease_seconds),
+            );
+        }
+        if !(1..=7 * 24 * 60).contains(&self.render_give_up_minutes) {
+            return invalid(
+                "render_give_up_minutes",
+                format!("must be 1 to 10080, not {}", self.render_give_up_minutes),
             );
         }
         if self.currency.len() != 3 || !self.currency.chars().all(|c| c.is_ascii_uppercase()) {
@@ -608,6 +641,23 @@ impl Config {
     }
 
     /// How long an idempotency key replays its first answer.
+    /// Who renders the edits, the embedded default's built-in renderer when not set.
+    pub fn renderer(&self) -> RendererKind {
+        match (self.renderer, &self.database_url) {
+            (Some(kind), _) => kind,
+            (None, None) => RendererKind::Builtin,
+            (None, Some(_)) => RendererKind::External,
+        }
+    }
+
+    pub fn render_lease(&self) -> Duration {
+        Duration::seconds(i64::from(self.render_lease_seconds))
+    }
+
+    pub fn render_give_up(&self) -> Duration {
+        Duration::minutes(i64::from(self.render_give_up_minutes))
+    }
+
     pub fn idempotency_retention(&self) -> Duration {
         Duration::hours(i64::from(self.idempotency_retention_hours))
     }

@@ -60,6 +60,18 @@ pub enum RefusalCode {
     /// The update's `sequence` is not above the last one applied to the account;
     /// nothing changed.
     StaleUpdate,
+    /// No such render job.
+    JobNotFound,
+    /// The job's lease ran out and another claimant holds it now; this result was
+    /// not recorded.
+    JobLeaseExpired,
+    /// No such faulty report.
+    ReportNotFound,
+    /// The report was resolved another way before; nothing changed.
+    ReportAlreadyResolved,
+    /// The edit's credit went back before (a failed render or another report); an
+    /// edit is refunded at most once, and nothing changed.
+    AlreadyRefunded,
 }
 
 /// A business refusal: what the client is told, and which input field it concerns.

@@ -14,7 +14,7 @@ use async_graphql_axum::{GraphQLProtocol, GraphQLResponse};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -33,6 +33,7 @@ use crate::limits::Limits;
 use crate::live::Hub;
 use crate::metrics::{self, Metrics, Outcome};
 use crate::origins::{self, Origins};
+use crate::preview;
 use crate::stopping::{self, StopSignal, Stopping};
 use crate::telemetry::RemoteParent;
 use crate::ws;
@@ -102,6 +103,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/graphql/ws", get(graphql_ws))
         .route("/graphiql/{name}", get(graphiql_asset))
+        .route("/previews/{file}", get(preview_svg))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));
     if state.ledger.config().metrics_addr.is_none() {
@@ -474,6 +476,34 @@ async fn graphql_ws(
         let stopping = state.stopping.clone();
         ws::serve(socket, protocol, &state.api, &state.auth, &state.limits, stopping).await;
     })
+}
+
+/// A built-in preview, `/previews/<edit id>.svg`: no token, as an image a browser opens
+/// needs none, and the edit's id is signed, so no one finds a preview by counting. The
+/// SVG may only show images, never run anything.
+async fn preview_svg(State(state): State<Arc<AppState>>, Path(file): Path<String>) -> Response {
+    let Some(edit_id) = file.strip_suffix(".svg") else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match preview::preview(&state.ledger, state.auth.ids(), edit_id).await {
+        Ok(Some(svg)) => (
+            [
+                (header::CONTENT_TYPE, "image/svg+xml"),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; img-src http: https:; style-src 'unsafe-inline'",
+                ),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
+            svg,
+        )
+            .into_response(),
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a preview could not be read");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }
 
 async fn healthz() -> &'static str {

@@ -24,6 +24,8 @@ pub enum Kind {
     PurchasedLot,
     LedgerEntry,
     Invoice,
+    /// A claim of a render job: the job and which of its claims (`<job>.<attempt>`).
+    RenderJob,
     /// A position in a list, not a record.
     Cursor,
 }
@@ -41,11 +43,12 @@ impl Kind {
             Kind::PurchasedLot => "PurchasedLot",
             Kind::LedgerEntry => "LedgerEntry",
             Kind::Invoice => "Invoice",
+            Kind::RenderJob => "RenderJob",
             Kind::Cursor => "Cursor",
         }
     }
 
-    const ALL: [Kind; 11] = [
+    const ALL: [Kind; 12] = [
         Kind::Account,
         Kind::Photo,
         Kind::PhotoEdit,
@@ -56,6 +59,7 @@ impl Kind {
         Kind::PurchasedLot,
         Kind::LedgerEntry,
         Kind::Invoice,
+        Kind::RenderJob,
         Kind::Cursor,
     ];
 }
@@ -73,10 +77,19 @@ pub enum List {
     Edits,
     /// A photo's reports.
     Reports,
+    /// The correction team's queue: every account's reports, oldest first.
+    ReportQueue,
 }
 
 impl List {
-    const ALL: [List; 5] = [List::Photos, List::Ledger, List::Invoices, List::Edits, List::Reports];
+    const ALL: [List; 6] = [
+        List::Photos,
+        List::Ledger,
+        List::Invoices,
+        List::Edits,
+        List::Reports,
+        List::ReportQueue,
+    ];
 
     /// The list's name inside its cursors: the one spelling both ways go through.
     fn name(self) -> &'static str {
@@ -86,6 +99,7 @@ impl List {
             List::Invoices => "invoices",
             List::Edits => "edits",
             List::Reports => "reports",
+            List::ReportQueue => "report_queue",
         }
     }
 }

@@ -9,6 +9,7 @@
 //! - [`graphql`]: the schema clients use: it reads through `reads`, acts through `ledger`;
 //! - [`db`]: connections, migrations, transactions and their retries;
 //! - [`scheduler`]: expiry and resets when the clock passes them, with no request;
+//! - [`preview`]: the built-in preview renderer of the embedded default, and its SVGs;
 //! - [`limits`]: what the HTTP and WebSocket layers let through, from the configuration;
 //! - [`ws`]: GraphQL over WebSocket, both protocols, one task and a few KiB per socket;
 //! - [`live`]: the balance pushed to subscribers after every committed change, from any instance;
@@ -38,6 +39,7 @@ pub mod limits;
 pub mod live;
 pub mod metrics;
 pub mod origins;
+pub mod preview;
 pub mod reads;
 pub mod rules;
 pub mod scheduler;

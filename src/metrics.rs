@@ -96,6 +96,11 @@ struct CreditLabels {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RenderLabels {
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct PassLabels {
     outcome: &'static str,
 }
@@ -118,6 +123,10 @@ struct Inner {
     listener_reconnects: Counter,
     scheduler_passes: Family<PassLabels, Counter>,
     scheduler_account_failures: Counter,
+    render_jobs_queued: Counter,
+    render_jobs_leased: Counter,
+    render_jobs_finished: Family<RenderLabels, Counter>,
+    render_job_age: Histogram,
     /// Read at each scrape for the pool's gauges.
     db: DatabaseConnection,
 }
@@ -159,7 +168,7 @@ impl Metrics {
         let subscribers = Gauge::default();
         registry.register(
             "live_subscribers",
-            "balanceChanged subscriptions this instance serves now",
+            "balanceChanged and editChanged subscriptions this instance serves now",
             subscribers.clone(),
         );
         let sockets = Gauge::default();
@@ -201,6 +210,32 @@ impl Metrics {
             "Accounts whose catch-up failed in a scheduler pass (each is tried again in the next)",
             scheduler_account_failures.clone(),
         );
+        let render_jobs_queued = Counter::default();
+        registry.register(
+            "render_jobs_queued",
+            "Render jobs queued, one per charged edit",
+            render_jobs_queued.clone(),
+        );
+        let render_jobs_leased = Counter::default();
+        registry.register(
+            "render_jobs_leased",
+            "Render jobs leased to a claimant (a job whose lease ran out counts again when claimed again)",
+            render_jobs_leased.clone(),
+        );
+        let render_jobs_finished = Family::<RenderLabels, Counter>::default();
+        registry.register(
+            "render_jobs_finished",
+            "Render jobs finished, by outcome (ready, failed, timed_out); refunds are credits{movement=\"refunded\"}",
+            render_jobs_finished.clone(),
+        );
+        // From 1 s to about 9 h.
+        let render_job_age = Histogram::new(exponential_buckets(1.0, 2.0, 16));
+        registry.register_with_unit(
+            "render_job_age",
+            "Time a render job spent in the queue, from its edit's charge to its result",
+            Unit::Seconds,
+            render_job_age.clone(),
+        );
         Metrics(Arc::new(Inner {
             registry,
             requests,
@@ -215,6 +250,10 @@ impl Metrics {
             listener_reconnects,
             scheduler_passes,
             scheduler_account_failures,
+            render_jobs_queued,
+            render_jobs_leased,
+            render_jobs_finished,
+            render_job_age,
             db,
         }))
     }
@@ -296,6 +335,29 @@ impl Metrics {
             }
         };
         self.0.scheduler_passes.get_or_create(&PassLabels { outcome }).inc();
+    }
+
+    /// Render jobs queued by a committed apply.
+    pub fn render_jobs_queued(&self, jobs: usize) {
+        self.0
+            .render_jobs_queued
+            .inc_by(u64::try_from(jobs).unwrap_or(u64::MAX));
+    }
+
+    /// Render jobs leased by a committed claim.
+    pub fn render_jobs_leased(&self, jobs: usize) {
+        self.0
+            .render_jobs_leased
+            .inc_by(u64::try_from(jobs).unwrap_or(u64::MAX));
+    }
+
+    /// A committed render result (`ready`, `failed`, `timed_out`), `age` after its charge.
+    pub fn render_finished(&self, outcome: &'static str, age: Duration) {
+        self.0
+            .render_jobs_finished
+            .get_or_create(&RenderLabels { outcome })
+            .inc();
+        self.0.render_job_age.observe(age.as_secs_f64());
     }
 
     /// Every series in Prometheus text, the pool's gauges read now.

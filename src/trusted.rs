@@ -27,13 +27,17 @@ use crate::graphql::inspect::lexemes;
 
 /// The files of `contract/operations/`, compiled in; a test checks that none is
 /// missing from this list.
-pub const CONTRACT: [(&str, &str); 4] = [
+pub const CONTRACT: [(&str, &str); 5] = [
     (
         "billing.graphql",
         include_str!("../contract/operations/billing.graphql"),
     ),
     ("header.graphql", include_str!("../contract/operations/header.graphql")),
     ("ops.graphql", include_str!("../contract/operations/ops.graphql")),
+    (
+        "renderer.graphql",
+        include_str!("../contract/operations/renderer.graphql"),
+    ),
     ("studio.graphql", include_str!("../contract/operations/studio.graphql")),
 ];
 

@@ -24,6 +24,8 @@ pub struct Model {
     pub external_id: Option<String>,
     /// The platform's sequence of the last subscription update applied.
     pub subscription_sequence: Option<i64>,
+    /// How many times the account's edits changed; see `edit::Model::revision`.
+    pub edit_revision: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -20,6 +20,15 @@ pub struct Model {
     /// Who made it: the token's `sub`, and its role (`member`, `ops`, `renderer`).
     pub actor_user_id: Option<String>,
     pub actor_role: Option<String>,
+    /// `RENDERING` until the render service answers, then `READY` or `FAILED`.
+    pub status: EditStatus,
+    /// The rendered image; set when `READY`, replaced by a correction.
+    pub image_url: Option<String>,
+    pub failure_reason: Option<String>,
+    /// When the edit's credit went back; at most once.
+    pub refunded_at: Option<DateTimeUtc>,
+    /// The account's `edit_revision` as of this edit's last change.
+    pub revision: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -65,3 +65,31 @@ pub enum LogoPosition {
     #[sea_orm(string_value = "BOTTOM_RIGHT")]
     BottomRight,
 }
+
+/// Where an edit's render stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EditStatus {
+    #[sea_orm(string_value = "RENDERING")]
+    Rendering,
+    #[sea_orm(string_value = "READY")]
+    Ready,
+    #[sea_orm(string_value = "FAILED")]
+    Failed,
+}
+
+/// Where a faulty report stands: open, or the correction team's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReportStatus {
+    #[sea_orm(string_value = "OPEN")]
+    Open,
+    #[sea_orm(string_value = "CORRECTED")]
+    Corrected,
+    #[sea_orm(string_value = "REFUNDED")]
+    Refunded,
+    #[sea_orm(string_value = "REJECTED")]
+    Rejected,
+}

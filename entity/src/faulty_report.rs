@@ -1,3 +1,4 @@
+use crate::enums::ReportStatus;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -13,6 +14,15 @@ pub struct Model {
     /// Who made it: the token's `sub`, and its role (`member`, `ops`, `renderer`).
     pub actor_user_id: Option<String>,
     pub actor_role: Option<String>,
+    /// `OPEN` until the correction team resolves it.
+    pub status: ReportStatus,
+    pub resolution_kind: Option<ReportStatus>,
+    /// The note for the dealer of a `REJECTED` report.
+    pub resolution_note: Option<String>,
+    pub resolved_at: Option<DateTimeUtc>,
+    /// Who resolved it: the token's `sub`, and its role.
+    pub resolved_by_user_id: Option<String>,
+    pub resolved_by_role: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

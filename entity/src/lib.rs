@@ -15,3 +15,4 @@ pub mod lot;
 pub mod pack;
 pub mod photo;
 pub mod purchase;
+pub mod render_job;

@@ -6,6 +6,7 @@ pub use sea_orm_migration::seaql_migrations;
 mod m20261124_000001_create_ledger;
 mod m20261127_000001_promotion_campaigns;
 mod m20261127_000002_accounts_and_actors;
+mod m20261127_000003_renders;
 
 /// Every migration of the service, oldest first.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_create_ledger::Migration),
             Box::new(m20261127_000001_promotion_campaigns::Migration),
             Box::new(m20261127_000002_accounts_and_actors::Migration),
+            Box::new(m20261127_000003_renders::Migration),
         ]
     }
 }

@@ -59,6 +59,17 @@ pub fn ops<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Viewer> {
     }
 }
 
+/// The viewer, who must be the render service (RENDERER): the render queue is its
+/// alone.
+pub fn renderer<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Viewer> {
+    let viewer = viewer(ctx)?;
+    if viewer.role == Role::Renderer {
+        Ok(viewer)
+    } else {
+        Err(forbidden("This field is for the render service only."))
+    }
+}
+
 /// Whether the viewer may see a record of `account_id`: OPS sees every account, a
 /// member only their own.
 pub fn may_see(viewer: &Viewer, account_id: i64) -> bool {

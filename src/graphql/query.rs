@@ -1,11 +1,14 @@
 //! What clients read: the viewer and their account, the pack catalog, backgrounds, any
-//! node by id, and (OPS) any account.
+//! node by id, and (OPS) any account and the correction team's queue of reports.
 use super::context::{account_user, ids, ledger, may_see, ops, reads, viewer};
 use super::errors::OrInternal;
 use super::quote::{QuoteApplyInput, QuoteApplyPayload, quote_apply};
-use super::types::{Account, Background, CreditPack, Node};
+use super::types::paging::{self, Page};
+use super::types::{
+    Account, Background, CreditPack, FaultyReport, FaultyReportConnection, FaultyReportEdge, Node, ReportStatus,
+};
 use crate::auth::Role;
-use crate::ids::{IdCodec, Kind};
+use crate::ids::{IdCodec, Kind, List};
 use crate::rules::catalog::{packs_for, smallest_first};
 use async_graphql::{Context, ID, Object};
 
@@ -122,6 +125,39 @@ impl Query {
         #[graphql(desc = "The photos and the look, as applyChanges takes them.")] input: QuoteApplyInput,
     ) -> async_graphql::Result<QuoteApplyPayload> {
         quote_apply(ctx, input).await
+    }
+
+    /// OPS only. The correction team's queue: every account's reports, oldest first, a
+    /// page at a time.
+    #[graphql(complexity = "paging::cost(first, child_complexity)")]
+    async fn faulty_reports(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only the reports of this status (OPEN: the queue); every report when not given.")]
+        status: Option<ReportStatus>,
+        #[graphql(desc = "How many reports, 0 to 100 (else BAD_USER_INPUT); 20 when not given.")] first: Option<i32>,
+        #[graphql(
+            desc = "The `endCursor` (or an edge's `cursor`) of a page of this queue: only the reports after it. A cursor of another list is refused with BAD_USER_INPUT."
+        )]
+        after: Option<String>,
+    ) -> async_graphql::Result<FaultyReportConnection> {
+        ops(ctx)?;
+        let ids = ids(ctx)?;
+        let page = Page::parse(ids, List::ReportQueue, 0, first, after.as_deref())?;
+        let (rows, has_next) = reads(ctx)?
+            .report_queue(status.map(Into::into), page.window())
+            .await
+            .or_internal(ctx)?;
+        Ok(FaultyReportConnection {
+            page_info: page.info(ids, rows.iter().map(|r| r.id), has_next),
+            edges: rows
+                .into_iter()
+                .map(|r| FaultyReportEdge {
+                    cursor: page.cursor(ids, r.id),
+                    node: FaultyReport::new(ids, r),
+                })
+                .collect(),
+        })
     }
 
     /// OPS only.

@@ -75,20 +75,21 @@ impl Ledger {
         Ok(())
     }
 
-    /// Commits `txn`; when it changed the balance of `book`'s account, every instance
-    /// hears of it, and only once it is committed. Then the credits it moved are counted.
+    /// Commits `txn`; when it changed the balance or an edit of `book`'s account, every
+    /// instance hears of it, and only once it is committed. Then the credits it moved and the
+    /// renders it queued and finished are counted.
     pub(super) async fn commit(&self, txn: DatabaseTransaction, book: &Book) -> Result<(), Error> {
         let account_id = book.account.id;
         match self.announcer.as_ref() {
             Announcer::Notify { channel } => {
-                if book.changed() {
+                if book.changed() || book.edits_changed() {
                     txn.execute_raw(notify(channel, account_id)).await?;
                 }
                 txn.commit().await?;
             }
             Announcer::InProcess(sender) => {
                 txn.commit().await?;
-                if book.changed() {
+                if book.changed() || book.edits_changed() {
                     // No receiver is not an error: nobody is watching.
                     let _ = sender.send(account_id);
                 }
@@ -96,6 +97,10 @@ impl Ledger {
         }
         for &(kind, bucket, amount) in book.written() {
             self.metrics.credits(kind, bucket, amount);
+        }
+        self.metrics.render_jobs_queued(book.renders_queued);
+        for &(outcome, age) in &book.renders_finished {
+            self.metrics.render_finished(outcome, age.to_std().unwrap_or_default());
         }
         Ok(())
     }

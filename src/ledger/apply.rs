@@ -1,8 +1,9 @@
 //! The studio's actions: apply a look to a batch of photos (all or nothing, one credit
-//! per changed photo, free for a photo that already has the look), revert, report.
+//! per changed photo, free for a photo that already has the look, each charged edit
+//! queued for rendering in the same transaction), revert, report.
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use entity::enums::{EntryKind, LogoPosition};
+use entity::enums::{EditStatus, EntryKind, LogoPosition};
 use entity::{account, edit, faulty_report, logo, lot, photo};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -14,6 +15,7 @@ use super::Ledger;
 use super::book::Entry;
 use super::cause::Cause;
 use super::idempotency::{IdempotencyKey, Opened, fingerprint, remember};
+use super::renders;
 use crate::db::retry_transient;
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::balance::{Breakdown, breakdown};
@@ -142,10 +144,16 @@ impl Ledger {
                     reverted_at: Set(None),
                     actor_user_id: Set(actor_user_id.clone()),
                     actor_role: Set(actor_role.clone()),
+                    status: Set(EditStatus::Rendering),
+                    image_url: Set(None),
+                    failure_reason: Set(None),
+                    refunded_at: Set(None),
+                    revision: Set(book.edit_revision(&txn).await?),
                     ..Default::default()
                 }
                 .insert(&txn)
                 .await?;
+                renders::queue(&txn, &mut book, &edit).await?;
                 set_current_edit(&txn, *photo_id, Some(edit.id)).await?;
                 if let Some((photo, _)) = photos.get_mut(photo_id) {
                     photo.current_edit_id = Some(edit.id);

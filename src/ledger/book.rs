@@ -26,6 +26,12 @@ pub struct Book {
     /// The kind, bucket and amount of each entry this transaction wrote, counted in
     /// the metrics once it commits.
     written: Vec<(EntryKind, Bucket, i32)>,
+    /// Render jobs this transaction queued, and the outcome (`ready`, `failed`,
+    /// `timed_out`) and queue age of each it finished: counted once it commits.
+    pub renders_queued: usize,
+    pub renders_finished: Vec<(&'static str, chrono::Duration)>,
+    /// The account's edit revision of this transaction, once it changed an edit.
+    edit_revision: Option<i64>,
 }
 
 /// One change of a lot, as the ledger records it.
@@ -109,6 +115,9 @@ impl Book {
             changed: false,
             actor: None,
             written: Vec::new(),
+            renders_queued: 0,
+            renders_finished: Vec::new(),
+            edit_revision: None,
         }))
     }
 
@@ -120,6 +129,9 @@ impl Book {
             changed: true,
             actor,
             written: Vec::new(),
+            renders_queued: 0,
+            renders_finished: Vec::new(),
+            edit_revision: None,
         }
     }
 
@@ -147,6 +159,29 @@ impl Book {
         self.account = account.update(txn).await?;
         self.changed = true;
         Ok(())
+    }
+
+    /// The revision an edit this transaction changes is stamped with: the account's
+    /// count of edit changes, raised once per transaction. Live subscribers read the
+    /// edits changed since the revision they last saw.
+    pub async fn edit_revision(&mut self, txn: &impl ConnectionTrait) -> Result<i64, Error> {
+        if let Some(revision) = self.edit_revision {
+            return Ok(revision);
+        }
+        let revision = self.account.edit_revision + 1;
+        account::Entity::update_many()
+            .col_expr(account::Column::EditRevision, Expr::value(revision))
+            .filter(account::Column::Id.eq(self.account.id))
+            .exec(txn)
+            .await?;
+        self.account.edit_revision = revision;
+        self.edit_revision = Some(revision);
+        Ok(revision)
+    }
+
+    /// Whether this transaction changed an edit of the account.
+    pub fn edits_changed(&self) -> bool {
+        self.edit_revision.is_some()
     }
 
     /// Credits usable now: every unexpired lot's remaining credits.
@@ -273,11 +308,48 @@ impl Book {
         Ok(())
     }
 
+    /// Gives a credit back to a lot that has expired meanwhile: the REFUND is written
+    /// and expires at the same instant, so no credit outlives its lot (rules §1).
+    pub async fn refund_to_expired(
+        &mut self,
+        txn: &impl ConnectionTrait,
+        lot: &lot::Model,
+        refund: Entry,
+    ) -> Result<(), Error> {
+        let at = refund.at;
+        let amount = refund.amount;
+        // The lot counts in no balance, but the history's running sum takes the
+        // refund in and the expiry out again.
+        let balance = self.available();
+        self.append_at(txn, lot, refund, balance + amount).await?;
+        let expiry = Entry {
+            kind: EntryKind::Expiry,
+            amount: -amount,
+            at,
+            cause: Cause::Expiry,
+            description: format!("{} credits expired", bucket_label(lot.bucket)),
+        };
+        self.append_at(txn, lot, expiry, balance).await?;
+        Ok(())
+    }
+
     async fn append(
         &mut self,
         txn: &impl ConnectionTrait,
         lot: &lot::Model,
         entry: Entry,
+    ) -> Result<ledger_entry::Model, Error> {
+        let balance_after = self.available();
+        self.append_at(txn, lot, entry, balance_after).await
+    }
+
+    /// Writes `entry` showing `balance_after` as the account's balance after it.
+    async fn append_at(
+        &mut self,
+        txn: &impl ConnectionTrait,
+        lot: &lot::Model,
+        entry: Entry,
+        balance_after: i32,
     ) -> Result<ledger_entry::Model, Error> {
         self.changed = true;
         let actor = if entry.cause.is_the_clocks() {
@@ -293,7 +365,7 @@ impl Book {
             kind: Set(entry.kind),
             bucket: Set(lot.bucket),
             amount: Set(entry.amount),
-            balance_after: Set(self.available()),
+            balance_after: Set(balance_after),
             created_at: Set(entry.at),
             cause: Set(entry.cause.to_string()),
             description: Set(entry.description),

@@ -20,6 +20,12 @@ pub enum Cause {
     Apply(String),
     /// A purchase, named by its invoice number.
     Purchase(String),
+    /// A failed render gave back the credit of this edit.
+    Refund(i64),
+    /// The render of this edit was given up ("timed out") and its credit given back.
+    GiveUp(i64),
+    /// The correction team refunded the edit of this faulty report.
+    Report(i64),
 }
 
 impl fmt::Display for Cause {
@@ -32,6 +38,9 @@ impl fmt::Display for Cause {
             Cause::Promotion => f.write_str("promotion"),
             Cause::Apply(key) => write!(f, "apply:{key}"),
             Cause::Purchase(invoice) => write!(f, "purchase:{invoice}"),
+            Cause::Refund(edit) => write!(f, "refund:{edit}"),
+            Cause::GiveUp(edit) => write!(f, "give_up:{edit}"),
+            Cause::Report(report) => write!(f, "report:{report}"),
         }
     }
 }
@@ -39,7 +48,7 @@ impl fmt::Display for Cause {
 impl Cause {
     /// Whether the clock wrote the entry, not a person: it then records no actor.
     pub fn is_the_clocks(&self) -> bool {
-        matches!(self, Cause::Reset | Cause::Expiry | Cause::Promotion)
+        matches!(self, Cause::Reset | Cause::Expiry | Cause::Promotion | Cause::GiveUp(_))
     }
 }
 
@@ -60,6 +69,9 @@ impl FromStr for Cause {
             None if s == "promotion" => Cause::Promotion,
             Some(("apply", key)) if !key.is_empty() => Cause::Apply(key.to_owned()),
             Some(("purchase", invoice)) if !invoice.is_empty() => Cause::Purchase(invoice.to_owned()),
+            Some(("refund", edit)) => Cause::Refund(edit.parse().map_err(|_| UnknownCause(s.to_owned()))?),
+            Some(("give_up", edit)) => Cause::GiveUp(edit.parse().map_err(|_| UnknownCause(s.to_owned()))?),
+            Some(("report", report)) => Cause::Report(report.parse().map_err(|_| UnknownCause(s.to_owned()))?),
             _ => return Err(UnknownCause(s.to_owned())),
         })
     }
@@ -79,6 +91,9 @@ mod tests {
             (Cause::Promotion, "promotion"),
             (Cause::Apply("key:with:colons".into()), "apply:key:with:colons"),
             (Cause::Purchase("INV-2026-000001".into()), "purchase:INV-2026-000001"),
+            (Cause::Refund(17), "refund:17"),
+            (Cause::GiveUp(18), "give_up:18"),
+            (Cause::Report(19), "report:19"),
         ];
         for (cause, text) in causes {
             assert_eq!(cause.to_string(), text);
@@ -86,5 +101,6 @@ mod tests {
         }
         assert!("gift".parse::<Cause>().is_err());
         assert!("apply:".parse::<Cause>().is_err());
+        assert!("refund:x".parse::<Cause>().is_err());
     }
 }

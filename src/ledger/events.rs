@@ -1,8 +1,8 @@
 //! What the clock alone makes happen: lots expire, cycles reset, promotion campaigns
-//! are granted. Due events are applied in time order, each at its own instant, so a
-//! jump of three months writes the same ledger as three months of daily steps. A lot
-//! entering the warning window writes nothing, but is announced, so live balances
-//! show it.
+//! are granted, renders not finished in time are given up on. Due events are applied in
+//! time order, each at its own instant, so a jump of three months writes the same
+//! ledger as three months of daily steps. A lot entering the warning window writes
+//! nothing, but is announced, so live balances show it.
 use std::collections::BTreeSet;
 use std::sync::PoisonError;
 
@@ -38,11 +38,31 @@ impl Ledger {
         book: &mut Book,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        while let Some((at, event)) = self.next_due(&book.account, &book.lots, now) {
-            match event {
-                Event::Expiry(lot_id) => book.expire(txn, lot_id, at).await?,
-                Event::Reset => reset(txn, book, &self.config, at).await?,
-                Event::Promotion(i) => grant_promotion(txn, book, &self.campaigns[i], at).await?,
+        // Give-ups interleave with the other events in time order (a give-up before an
+        // event at the same instant), so a refund meets its lot as it was then.
+        let give_up_after = self.config.render_give_up();
+        let mut overdue = self
+            .overdue_jobs(txn, book.account.id, now)
+            .await?
+            .into_iter()
+            .peekable();
+        loop {
+            let give_up_at = overdue.peek().map(|job| job.created_at + give_up_after);
+            match (self.next_due(&book.account, &book.lots, now), give_up_at) {
+                (Some((at, _)), Some(due)) if due <= at => {}
+                (Some((at, event)), _) => {
+                    match event {
+                        Event::Expiry(lot_id) => book.expire(txn, lot_id, at).await?,
+                        Event::Reset => reset(txn, book, &self.config, at).await?,
+                        Event::Promotion(i) => grant_promotion(txn, book, &self.campaigns[i], at).await?,
+                    }
+                    continue;
+                }
+                (None, Some(_)) => {}
+                (None, None) => break,
+            }
+            if let (Some(job), Some(at)) = (overdue.next(), give_up_at) {
+                self.give_up(txn, book, &job, at).await?;
             }
         }
         Ok(())
@@ -149,7 +169,7 @@ pub struct DuePass {
 
 impl Ledger {
     /// Applies what the clock has made due for every account: expiries, resets,
-    /// promotion campaigns; forgets old idempotency records. An account whose catch-up
+    /// promotion campaigns, renders given up on; forgets old idempotency records. An account whose catch-up
     /// fails is logged and counted, and the others go on; only a database that cannot
     /// be reached ends the pass.
     #[tracing::instrument(skip(self))]
@@ -175,6 +195,7 @@ impl Ledger {
                 .all(&self.db)
                 .await?,
         );
+        due.extend(self.accounts_with_overdue_jobs(now).await?);
         for campaign in self.campaigns.iter().filter(|c| c.starts_at <= now) {
             let not_considered = if campaign.id == LAUNCH_CAMPAIGN {
                 account::Column::PromotionProcessed.eq(false)

@@ -22,21 +22,25 @@ mod apply;
 mod book;
 mod catalog;
 mod cause;
+mod corrections;
 mod events;
 mod idempotency;
 mod library;
 mod purchase;
 mod quote;
 mod reads;
+mod renders;
 
 pub use actor::Actor;
 pub use announce::ChangeFeed;
 pub use apply::{Applied, ApplyOutcome, ApplyRequest, LogoPlacement, Reported, Reverted, Written};
 pub use book::bucket_label;
 pub use cause::Cause;
+pub use corrections::{Resolution, Resolved};
 pub use events::DuePass;
 pub use purchase::{PurchaseOutcome, Purchased, Receipt};
 pub use quote::{Priced, Quote, QuoteRequest};
+pub use renders::{Claim, ClaimedJob, MAX_CLAIM, RenderResult, TIMED_OUT};
 
 /// The credit ledger of every account; cheap to clone.
 #[derive(Clone)]

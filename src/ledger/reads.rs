@@ -1,5 +1,5 @@
 //! Reading an account's state without changing it.
-use entity::{account, ledger_entry, lot};
+use entity::{account, edit, ledger_entry, lot};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::Ledger;
@@ -68,5 +68,30 @@ impl Ledger {
             .order_by_asc(ledger_entry::Column::Id)
             .all(&self.db)
             .await?)
+    }
+
+    /// The account's edits changed after revision `since`, in the order they changed,
+    /// and the account's revision now; `since` none: no edit, only the revision.
+    pub async fn edits_changed_since(
+        &self,
+        account_id: i64,
+        since: Option<i64>,
+    ) -> Result<(Vec<edit::Model>, i64), Error> {
+        let revision = account::Entity::find_by_id(account_id)
+            .one(&self.db)
+            .await?
+            .map_or(0, |a| a.edit_revision);
+        let Some(since) = since else {
+            return Ok((Vec::new(), revision));
+        };
+        let edits = edit::Entity::find()
+            .filter(edit::Column::AccountId.eq(account_id))
+            .filter(edit::Column::Revision.gt(since))
+            .filter(edit::Column::Revision.lte(revision))
+            .order_by_asc(edit::Column::Revision)
+            .order_by_asc(edit::Column::Id)
+            .all(&self.db)
+            .await?;
+        Ok((edits, revision))
     }
 }

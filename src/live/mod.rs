@@ -6,6 +6,9 @@
 //!
 //! When the feed may have missed changes (the PostgreSQL listener reconnected, or an
 //! in-process listener lagged), every watched account is read again.
+//!
+//! The same feed drives the live edits ([`edits`]): an account's changed edits are
+//! read and pushed to its `editChanged` subscribers.
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -17,7 +20,10 @@ use tokio::task::JoinHandle;
 use crate::ledger::{ChangeFeed, Ledger};
 use crate::rules::balance::Breakdown;
 
+mod edits;
 mod listen;
+
+pub use edits::EditWatch;
 
 /// Most balance reads in flight at once, so a burst of changes cannot take the pool.
 const MAX_READS: usize = 8;
@@ -34,6 +40,8 @@ pub struct Hub {
 struct Inner {
     ledger: Ledger,
     watched: Mutex<HashMap<i64, Watched>>,
+    /// Accounts whose edits are watched.
+    edits: Mutex<HashMap<i64, edits::EditsWatched>>,
     reads: Semaphore,
     feed: Mutex<Option<JoinHandle<()>>>,
     /// Numbers each [`Watched`], so a read of an entry dropped and made again while
@@ -79,6 +87,7 @@ impl Hub {
         let inner = Arc::new(Inner {
             ledger: ledger.clone(),
             watched: Mutex::new(HashMap::new()),
+            edits: Mutex::new(HashMap::new()),
             reads: Semaphore::new(MAX_READS),
             feed: Mutex::new(None),
             generations: AtomicU64::new(0),
@@ -134,6 +143,9 @@ impl Inner {
     fn changed(self: &Arc<Self>, account_id: i64) {
         let mut watched = lock(&self.watched);
         self.request_read(&mut watched, account_id, Cause::Changed);
+        drop(watched);
+        let mut edits = lock(&self.edits);
+        self.request_edits_read(&mut edits, account_id);
     }
 
     /// Changes may have been missed: read every watched account again.
@@ -142,6 +154,12 @@ impl Inner {
         let accounts: Vec<i64> = watched.keys().copied().collect();
         for account_id in accounts {
             self.request_read(&mut watched, account_id, Cause::Changed);
+        }
+        drop(watched);
+        let mut edits = lock(&self.edits);
+        let accounts: Vec<i64> = edits.keys().copied().collect();
+        for account_id in accounts {
+            self.request_edits_read(&mut edits, account_id);
         }
     }
 

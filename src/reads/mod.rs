@@ -6,7 +6,8 @@
 //! answers, and beside it `account`, `lots` and `entries`.
 //!
 //! What the API shows is read here, and only here outside the ledger:
-//! - [`pages`]: keyset pages of an account's photos, ledger, invoices, and its logos;
+//! - [`pages`]: keyset pages of an account's photos, ledger, invoices, and its logos,
+//!   and of the correction team's queue of reports;
 //! - [`batch`]: the batched statements behind the request's loaders (records by id,
 //!   a page of each photo's edits and reports, each invoice's lines);
 //! - [`nodes`]: any stored record by the kind and key of its global id.
@@ -27,7 +28,7 @@ pub use entity::account::Model as AccountRow;
 pub use entity::background::Model as BackgroundRow;
 pub use entity::edit::Model as EditRow;
 /// The stored vocabulary, for the API's enums to mirror.
-pub use entity::enums::{Bucket, EntryKind, LogoPosition, PlanCode};
+pub use entity::enums::{Bucket, EditStatus, EntryKind, LogoPosition, PlanCode, ReportStatus};
 pub use entity::faulty_report::Model as ReportRow;
 pub use entity::invoice::Model as InvoiceRow;
 pub use entity::invoice_line::Model as InvoiceLineRow;

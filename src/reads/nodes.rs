@@ -47,7 +47,7 @@ impl Reads {
             Kind::Logo => self.by_key::<logo::Entity>(key, Stored::Logo).await,
             Kind::LedgerEntry => self.by_key::<ledger_entry::Entity>(key, Stored::LedgerEntry).await,
             Kind::Invoice => self.by_key::<invoice::Entity>(key, Stored::Invoice).await,
-            Kind::Background | Kind::CreditPack | Kind::PurchasedLot | Kind::Cursor => Ok(None),
+            Kind::Background | Kind::CreditPack | Kind::PurchasedLot | Kind::RenderJob | Kind::Cursor => Ok(None),
         }
     }
 

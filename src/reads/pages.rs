@@ -1,9 +1,9 @@
 //! Keyset pages: one statement per page, whatever the list's size. A page is asked for
 //! as a [`Window`], the API's cursors decoded to the key it starts after.
-use entity::{invoice, ledger_entry, logo, photo};
+use entity::{faulty_report, invoice, ledger_entry, logo, photo};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::{InvoiceRow, LedgerEntryRow, LogoRow, PhotoRow, Reads};
+use super::{InvoiceRow, LedgerEntryRow, LogoRow, PhotoRow, Reads, ReportRow, ReportStatus};
 use crate::error::Error;
 
 /// A window on a list in its order: at most `first` items, those past the key `after`.
@@ -63,6 +63,28 @@ impl Reads {
         }
         let rows = query
             .order_by_desc(invoice::Column::Id)
+            .limit(window.first + 1)
+            .all(&self.db)
+            .await?;
+        Ok(split_next(rows, window.first))
+    }
+
+    /// A page of every account's reports, oldest first, of `status` when given, and
+    /// whether there are more: the correction team's queue.
+    pub async fn report_queue(
+        &self,
+        status: Option<ReportStatus>,
+        window: Window,
+    ) -> Result<(Vec<ReportRow>, bool), Error> {
+        let mut query = faulty_report::Entity::find();
+        if let Some(status) = status {
+            query = query.filter(faulty_report::Column::Status.eq(status));
+        }
+        if let Some(after) = window.after {
+            query = query.filter(faulty_report::Column::Id.gt(after));
+        }
+        let rows = query
+            .order_by_asc(faulty_report::Column::Id)
             .limit(window.first + 1)
             .all(&self.db)
             .await?;

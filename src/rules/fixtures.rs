@@ -21,6 +21,7 @@ pub fn account(plan: PlanCode) -> account::Model {
         promotions_considered: ",launch,".into(),
         external_id: None,
         subscription_sequence: None,
+        edit_revision: 0,
     }
 }
 

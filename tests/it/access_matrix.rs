@@ -5,7 +5,8 @@
 //! a new root field, node type or ID argument without a case fails the test, so every
 //! addition forces a decision. Both accounts' stored state is compared before and after
 //! the refused requests: nothing may change. The render service (RENDERER) reads the
-//! public fields and is FORBIDDEN everything else. The whole matrix runs twice: with
+//! public fields, runs its own render mutations, and is FORBIDDEN everything else
+//! (a member is FORBIDDEN the render mutations). The whole matrix runs twice: with
 //! HS256 tokens of the service's secret, and with RS256 tokens of an identity provider
 //! whose JWKS a server of the test's own serves on loopback (the app then configured
 //! for the JWKS alone).
@@ -21,7 +22,7 @@ use async_graphql::parser::types::{BaseType, Type, TypeDefinition, TypeKind, Typ
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use entity::enums::{LogoPosition, PlanCode};
-use entity::{account, edit, faulty_report, idempotency_record, invoice, ledger_entry, logo, lot, photo};
+use entity::{account, edit, faulty_report, idempotency_record, invoice, ledger_entry, logo, lot, photo, render_job};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use studio_bff::auth::{Auth, Claims, Jwks, Refresh, Role};
@@ -32,7 +33,7 @@ use studio_bff::rules::balance::Breakdown;
 use studio_bff::rules::catalog::packs_for;
 
 /// How many cases the matrix has today: a matrix that silently shrinks fails.
-const EXPECTED_CASES: usize = 143;
+const EXPECTED_CASES: usize = 178;
 
 const MODERN: &str = "graphql-transport-ws";
 const LEGACY: &str = "graphql-ws";
@@ -71,6 +72,17 @@ const SET_CLOCK: &str = "mutation SetClock($input: SetClockInput!) { setClock(in
     now userErrors { code message field } } }";
 const UPDATE_SUBSCRIPTION: &str = "mutation UpdateSubscription($input: UpdateSubscriptionInput!) { \
     updateSubscription(input: $input) { account { id listingSlots plan { code } } userErrors { code message field } } }";
+const CLAIM_JOBS: &str = "mutation Claim($input: ClaimRenderJobsInput!) { claimRenderJobs(input: $input) { \
+    jobs { id edit { id } originalUrl } userErrors { code message field } } }";
+const COMPLETE_RENDER: &str = "mutation Complete($input: CompleteRenderInput!) { completeRender(input: $input) { \
+    edit { id status imageUrl } userErrors { code message field } } }";
+const FAIL_RENDER: &str = "mutation Fail($input: FailRenderInput!) { failRender(input: $input) { \
+    edit { id status failureReason refundedAt } userErrors { code message field } } }";
+const FAULTY_REPORTS: &str = "query Queue { faultyReports(status: OPEN, first: 20) { \
+    edges { node { id reason edit { id } } } pageInfo { hasNextPage } } }";
+const RESOLVE_REPORT: &str = "mutation Resolve($input: ResolveReportInput!) { resolveReport(input: $input) { \
+    report { id status } userErrors { code message field } } }";
+const EDIT_CHANGED: &str = "subscription Edits { editChanged { id status imageUrl refundedAt } }";
 const BALANCE_CHANGED: &str = "subscription Live { balanceChanged { available unlimited fairUse { used cap } asOf } }";
 const OWN_BALANCE: &str =
     "query Own { viewer { account { balance { available unlimited fairUse { used cap } asOf } } } }";
@@ -135,6 +147,7 @@ impl Identity {
 enum Target {
     MemberOfB,
     Ops,
+    Renderer,
 }
 
 /// A GraphQL document and its variables.
@@ -173,7 +186,12 @@ enum Check {
     /// The renderer reads its own `userId` and `role`; its `account` is FORBIDDEN.
     RendererViewer,
     /// The renderer's subscription gets one `error`, FORBIDDEN.
-    SocketForbidden { protocol: &'static str },
+    SocketForbidden {
+        protocol: &'static str,
+        document: &'static str,
+    },
+    /// Member A's `editChanged` starts with nothing: no edit of anyone's is sent.
+    SocketQuiet { protocol: &'static str },
     /// Nothing in it belongs to an account: member A gets exactly what member B gets.
     Shared { request: Request, pointer: &'static str },
     /// No argument to misuse: member A's answer at `pointer` is its own account's.
@@ -185,9 +203,13 @@ enum Check {
     /// A write without an id: member A's new logo is on its own account. Runs after
     /// the state comparison, since it changes account A.
     OwnLogo { request: Request },
+    /// The render service's own field: refused with `code` in `userErrors` (an input
+    /// that changes nothing), not FORBIDDEN.
+    RendererRefused { request: Request, code: &'static str },
     /// The WebSocket is closed 4403 `Forbidden` and nothing else is sent.
     SocketRefused {
         protocol: &'static str,
+        document: &'static str,
         token: Option<String>,
     },
     /// Member A's subscription starts with its own account's balance.
@@ -310,6 +332,7 @@ struct Holdings {
     logos: Vec<logo::Model>,
     invoices: Vec<invoice::Model>,
     idempotency_records: Vec<idempotency_record::Model>,
+    render_jobs: Vec<render_job::Model>,
 }
 
 /// Both accounts, every account there is, and the service's clock.
@@ -349,6 +372,8 @@ struct World {
     b_entry: String,
     b_invoice: String,
     b_lot: String,
+    /// A claim of the render job of B's edit.
+    b_job: String,
 }
 
 impl World {
@@ -412,6 +437,13 @@ impl World {
             .last()
             .expect("an entry")
             .id;
+        let b_job = render_job::Entity::find()
+            .filter(render_job::Column::EditId.eq(b_applied.edit_ids[0]))
+            .one(app.ledger.db())
+            .await
+            .expect("B's render job")
+            .expect("a job per charged edit")
+            .id;
         let addr = serve(&app).await;
         let gid = |kind, key: i64| app.gid(kind, key);
         World {
@@ -425,6 +457,7 @@ impl World {
             b_entry: gid(Kind::LedgerEntry, b_entry),
             b_invoice: gid(Kind::Invoice, b_bought.outcome.invoice_id),
             b_lot: gid(Kind::PurchasedLot, b_bought.outcome.lot_id),
+            b_job: app.gid(Kind::RenderJob, format!("{b_job}.1")),
             addr,
             a,
             b,
@@ -440,6 +473,7 @@ impl World {
     fn missing(&self, kind: Kind) -> String {
         match kind {
             Kind::Background | Kind::CreditPack => self.gid(kind, "no-such-thing"),
+            Kind::RenderJob => self.gid(kind, "999999999.1"),
             _ => self.gid(kind, 999_999_999),
         }
     }
@@ -462,6 +496,12 @@ impl World {
                 sub: "ops-1".into(),
                 account_id: None,
                 role: Role::Ops,
+                exp,
+            },
+            Target::Renderer => Claims {
+                sub: "render-1".into(),
+                account_id: None,
+                role: Role::Renderer,
                 exp,
             },
         }
@@ -576,6 +616,11 @@ impl World {
                 request(SET_CLOCK, json!({"input": {"now": "2027-02-15T00:00:00Z"}})),
             ),
             "Mutation.updateSubscription" => (Target::Ops, update_subscription(&b)),
+            "Query.faultyReports" => (Target::Ops, request(FAULTY_REPORTS, json!({}))),
+            "Mutation.resolveReport" => (Target::Ops, self.resolve_report(&self.b_report)),
+            "Mutation.claimRenderJobs" => (Target::Renderer, request(CLAIM_JOBS, json!({"input": {"max": 100}}))),
+            "Mutation.completeRender" => (Target::Renderer, self.complete_render(&self.b_job)),
+            "Mutation.failRender" => (Target::Renderer, self.fail_render(&self.b_job)),
             _ => {
                 let node_type = field.strip_prefix("Node.")?;
                 let id = match self.foreign_node(node_type) {
@@ -950,6 +995,56 @@ impl World {
                     )),
                 },
             )],
+            "Query.faultyReports" => vec![case(
+                MemberOnOps,
+                None,
+                "every account's reports",
+                Check::Forbidden {
+                    by: Sender::MemberA,
+                    request: request(FAULTY_REPORTS, json!({})),
+                    missing: None,
+                },
+            )],
+            "Mutation.resolveReport" => vec![case(
+                MemberOnOps,
+                Some("Mutation.resolveReport.input.reportId"),
+                "B's report",
+                Check::Forbidden {
+                    by: Sender::MemberA,
+                    request: self.resolve_report(&self.b_report),
+                    missing: Some(self.resolve_report(&self.missing(Kind::FaultyReport))),
+                },
+            )],
+            "Mutation.claimRenderJobs" => vec![case(
+                OtherAccount,
+                None,
+                "the render queue is the render service's",
+                Check::Forbidden {
+                    by: Sender::MemberA,
+                    request: request(CLAIM_JOBS, json!({"input": {"max": 100}})),
+                    missing: None,
+                },
+            )],
+            "Mutation.completeRender" => vec![case(
+                OtherAccount,
+                Some("Mutation.completeRender.input.jobId"),
+                "a render result is the render service's",
+                Check::Forbidden {
+                    by: Sender::MemberA,
+                    request: self.complete_render(&self.b_job),
+                    missing: Some(self.complete_render(&self.missing(Kind::RenderJob))),
+                },
+            )],
+            "Mutation.failRender" => vec![case(
+                OtherAccount,
+                Some("Mutation.failRender.input.jobId"),
+                "a render result is the render service's",
+                Check::Forbidden {
+                    by: Sender::MemberA,
+                    request: self.fail_render(&self.b_job),
+                    missing: Some(self.fail_render(&self.missing(Kind::RenderJob))),
+                },
+            )],
             "Mutation.setClock" => vec![case(
                 MemberOnOps,
                 None,
@@ -960,6 +1055,17 @@ impl World {
                     missing: None,
                 },
             )],
+            "Subscription.editChanged" => [MODERN, LEGACY]
+                .into_iter()
+                .map(|protocol| {
+                    case(
+                        OtherAccount,
+                        None,
+                        "A's edits only, from now on",
+                        Check::SocketQuiet { protocol },
+                    )
+                })
+                .collect(),
             "Subscription.balanceChanged" => [MODERN, LEGACY]
                 .into_iter()
                 .map(|protocol| {
@@ -1016,6 +1122,43 @@ impl World {
         Some(match field {
             "Query.node" => Vec::new(),
             "Query.viewer" => vec![case(None, "its own userId and role, no account", Check::RendererViewer)],
+            "Subscription.editChanged" => [MODERN, LEGACY]
+                .into_iter()
+                .map(|protocol| {
+                    case(
+                        None,
+                        "no edits to watch",
+                        Check::SocketForbidden {
+                            protocol,
+                            document: EDIT_CHANGED,
+                        },
+                    )
+                })
+                .collect(),
+            "Mutation.claimRenderJobs" => vec![case(
+                None,
+                "its own field, with a max out of range",
+                Check::RendererRefused {
+                    request: request(CLAIM_JOBS, json!({"input": {"max": 0}})),
+                    code: "INVALID_INPUT",
+                },
+            )],
+            "Mutation.completeRender" => vec![case(
+                None,
+                "its own field, for a job that does not exist",
+                Check::RendererRefused {
+                    request: self.complete_render(&self.missing(Kind::RenderJob)),
+                    code: "JOB_NOT_FOUND",
+                },
+            )],
+            "Mutation.failRender" => vec![case(
+                None,
+                "its own field, for a job that does not exist",
+                Check::RendererRefused {
+                    request: self.fail_render(&self.missing(Kind::RenderJob)),
+                    code: "JOB_NOT_FOUND",
+                },
+            )],
             "Query.backgrounds" => vec![case(
                 None,
                 "the backgrounds",
@@ -1034,7 +1177,16 @@ impl World {
             )],
             "Subscription.balanceChanged" => [MODERN, LEGACY]
                 .into_iter()
-                .map(|protocol| case(None, "no balance to watch", Check::SocketForbidden { protocol }))
+                .map(|protocol| {
+                    case(
+                        None,
+                        "no balance to watch",
+                        Check::SocketForbidden {
+                            protocol,
+                            document: BALANCE_CHANGED,
+                        },
+                    )
+                })
                 .collect(),
             _ => match field.strip_prefix("Node.") {
                 Some(node_type) => match self.foreign_node(node_type) {
@@ -1076,6 +1228,7 @@ impl World {
                     what: "closed 4403 before anything is sent",
                     check: Check::SocketRefused {
                         protocol,
+                        document: subscription_document(field),
                         token: self.bad_token(identity, Target::MemberOfB),
                     },
                 });
@@ -1098,6 +1251,24 @@ impl World {
             QUOTE,
             json!({"input": {"photoIds": photos, "backgroundId": background, "logo": logo}}),
         )
+    }
+
+    fn resolve_report(&self, report: &str) -> Request {
+        request(
+            RESOLVE_REPORT,
+            json!({"input": {"reportId": report, "kind": "REFUNDED"}}),
+        )
+    }
+
+    fn complete_render(&self, job: &str) -> Request {
+        request(
+            COMPLETE_RENDER,
+            json!({"input": {"jobId": job, "imageUrl": "https://cdn.example/forged.png"}}),
+        )
+    }
+
+    fn fail_render(&self, job: &str) -> Request {
+        request(FAIL_RENDER, json!({"input": {"jobId": job, "reason": "forged"}}))
     }
 
     fn revert(&self, photos: &[&String]) -> Request {
@@ -1188,6 +1359,18 @@ impl World {
                 expect(!empty, || format!("nothing at {pointer} in {}", answer.1))?;
                 no_leak(&answer.1, secrets)
             }
+            Check::RendererRefused { request, code } => {
+                let answer = self.post(Some(&self.app.renderer()), request).await;
+                ok_answer(&answer)?;
+                let payload = answer.1["data"].as_object().and_then(|d| d.values().next()).cloned();
+                let codes: Vec<Value> = payload
+                    .as_ref()
+                    .and_then(|p| p["userErrors"].as_array())
+                    .map(|errors| errors.iter().map(|e| e["code"].clone()).collect())
+                    .unwrap_or_default();
+                expect(codes == vec![json!(code)], || format!("{answer:?}"))?;
+                no_leak(&answer.1, secrets)
+            }
             Check::RendererViewer => {
                 let renderer = self.app.renderer();
                 let own = self
@@ -1208,12 +1391,26 @@ impl World {
                 )?;
                 no_leak(body, secrets)
             }
-            Check::SocketForbidden { protocol } => {
-                let (addr, protocol, token) = (self.addr, *protocol, self.app.renderer());
+            Check::SocketQuiet { protocol } => {
+                let (addr, protocol, token) = (self.addr, *protocol, a.clone());
                 let first = tokio::spawn(async move {
                     let mut socket = connect(addr, protocol).await;
                     initialise(&mut socket, &token).await;
-                    send(&mut socket, subscribe(protocol)).await;
+                    send(&mut socket, subscribe(protocol, EDIT_CHANGED)).await;
+                    tokio::time::timeout(std::time::Duration::from_millis(300), receive(&mut socket))
+                        .await
+                        .ok()
+                })
+                .await
+                .map_err(|e| format!("the subscription failed: {e}"))?;
+                expect(first.is_none(), || format!("sent at once: {first:?}"))
+            }
+            Check::SocketForbidden { protocol, document } => {
+                let (addr, protocol, token, document) = (self.addr, *protocol, self.app.renderer(), *document);
+                let first = tokio::spawn(async move {
+                    let mut socket = connect(addr, protocol).await;
+                    initialise(&mut socket, &token).await;
+                    send(&mut socket, subscribe(protocol, document)).await;
                     receive(&mut socket).await
                 })
                 .await
@@ -1263,8 +1460,12 @@ impl World {
                     format!("the new logo is not A's: {}", answer.1)
                 })
             }
-            Check::SocketRefused { protocol, token } => {
-                let (addr, protocol, token) = (self.addr, *protocol, token.clone());
+            Check::SocketRefused {
+                protocol,
+                token,
+                document,
+            } => {
+                let (addr, protocol, token, document) = (self.addr, *protocol, token.clone(), *document);
                 caught(tokio::spawn(async move {
                     let mut socket = connect(addr, protocol).await;
                     let payload = match token {
@@ -1272,7 +1473,7 @@ impl World {
                         None => json!({}),
                     };
                     send(&mut socket, json!({"type": "connection_init", "payload": payload})).await;
-                    send(&mut socket, subscribe(protocol)).await;
+                    send(&mut socket, subscribe(protocol, document)).await;
                     assert_closed_with(&mut socket, 4403, "Forbidden").await;
                 }))
                 .await
@@ -1292,7 +1493,7 @@ impl World {
                 let first = tokio::spawn(async move {
                     let mut socket = connect(addr, protocol).await;
                     initialise(&mut socket, &token).await;
-                    send(&mut socket, subscribe(protocol)).await;
+                    send(&mut socket, subscribe(protocol, BALANCE_CHANGED)).await;
                     receive(&mut socket).await
                 })
                 .await
@@ -1321,6 +1522,7 @@ impl World {
             logos: rows_of!(db, logo, account_id),
             invoices: rows_of!(db, invoice, account_id),
             idempotency_records: rows_of!(db, idempotency_record, account_id),
+            render_jobs: rows_of!(db, render_job, account_id),
             account,
         }
     }
@@ -1394,9 +1596,18 @@ fn update_subscription(account: &str) -> Request {
     )
 }
 
-fn subscribe(protocol: &str) -> Value {
+fn subscribe(protocol: &str, document: &str) -> Value {
     let kind = if protocol == MODERN { "subscribe" } else { "start" };
-    json!({"id": "1", "type": kind, "payload": {"query": BALANCE_CHANGED}})
+    json!({"id": "1", "type": kind, "payload": {"query": document}})
+}
+
+/// The subscription document a case of `field` sends.
+fn subscription_document(field: &str) -> &'static str {
+    if field == "Subscription.editChanged" {
+        EDIT_CHANGED
+    } else {
+        BALANCE_CHANGED
+    }
 }
 
 /// `token`'s header and claims with the signature of `other`: a forged token.

@@ -22,7 +22,7 @@ use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner}
 use sea_orm::{EntityTrait, QueryOrder};
 use studio_bff::config::Config;
 use studio_bff::error::{Error, RefusalCode};
-use studio_bff::ledger::{ApplyRequest, DuePass, Ledger, LogoPlacement};
+use studio_bff::ledger::{ApplyRequest, DuePass, Ledger, LogoPlacement, MAX_CLAIM, RenderResult};
 use studio_bff::rules::balance::Breakdown;
 use studio_bff::rules::catalog::packs_for;
 use studio_bff::rules::cycle::BillingCalendar;
@@ -831,7 +831,14 @@ impl Harness {
                         amount: e.amount,
                         balance_after: e.balance_after,
                         created_at: e.created_at,
-                        cause: e.cause.clone(),
+                        cause: match e.cause.split_once(':') {
+                            // A refund's cause names the edit: by its model id here.
+                            Some((kind @ ("give_up" | "refund"), edit)) => {
+                                let edit = edit.parse().map_err(|_| format!("cause {}", e.cause))?;
+                                format!("{kind}:{}", model_id(&ids.edits, edit, "edit")?)
+                            }
+                            _ => e.cause.clone(),
+                        },
                     })
                 })
                 .collect::<Result<_, String>>()?;
@@ -918,6 +925,7 @@ impl Harness {
                     paid_from: e.paid_from,
                     applied_at: e.applied_at,
                     reverted_at: e.reverted_at,
+                    refunded_at: e.refunded_at,
                 })
             })
             .collect::<Result<_, String>>()?;
@@ -1194,7 +1202,8 @@ async fn history(ledger: &Ledger, account_id: i64) -> (Vec<EntryRow>, Vec<LotRow
     (entries, lots)
 }
 
-/// Registers `n` photos and applies one background to all of them.
+/// Registers `n` photos and applies one background to all of them, rendered at once
+/// (so that no credit goes back when the clock moves on).
 async fn spend(ledger: &Ledger, account_id: i64, n: usize, key: &str) {
     let photos: Vec<(String, String)> = (0..n)
         .map(|i| (format!("l{i}"), format!("https://img.example/{i}.jpg")))
@@ -1214,6 +1223,12 @@ async fn spend(ledger: &Ledger, account_id: i64, n: usize, key: &str) {
     };
     let outcome = ledger.apply_changes(account_id, &request).await.expect("apply").outcome;
     assert_eq!(outcome.credits_charged, i32::try_from(n).expect("small"));
+    for job in ledger.claim_render_jobs(MAX_CLAIM).await.expect("claim") {
+        let done = RenderResult::Ready {
+            image_url: format!("https://cdn.example/{}.png", job.edit.id),
+        };
+        ledger.finish_render(job.claim, &done).await.expect("complete");
+    }
 }
 
 /// Five accounts: Professional Plus with a purchase and some spending; Professional

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::common::audit::audit;
-use crate::common::utc;
+use crate::common::{render_all, utc};
 use chrono::{DateTime, Utc};
 use entity::enums::{Bucket, EntryKind, LogoPosition, PlanCode};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, Set, Statement};
@@ -209,6 +209,7 @@ on_both_databases! {
         let account = ledger.create_account("A", PlanCode::Professional, 2, None).await.unwrap();
         let ids = photos(&ledger, account.id, 1).await;
         ledger.apply_changes(account.id, &apply(&ids, "showroom", "key")).await.unwrap();
+        render_all(&ledger).await;
         ledger.set_clock(utc("2026-11-25T09:59:59Z")).await.unwrap();
         let within = ledger.apply_changes(account.id, &apply(&ids, "city-street", "key")).await;
         assert_eq!(refusal_code(within), RefusalCode::IdempotencyKeyReused);
@@ -324,6 +325,7 @@ on_both_databases! {
         let account = ledger.create_account("A", PlanCode::Professional, 2, None).await.unwrap();
         let ids = photos(&ledger, account.id, 3).await;
         ledger.apply_changes(account.id, &apply(&ids, "showroom", "k")).await.unwrap();
+        render_all(&ledger).await;
 
         ledger.set_clock(utc("2026-12-01T00:00:00Z")).await.unwrap();
 

@@ -205,13 +205,15 @@ on_both_databases! {
             history(&app, &seller).await,
             [
                 ("GRANT".to_owned(), 15, Value::Null),
-                ("EXPIRY".to_owned(), -14, Value::Null),
+                ("EXPIRY".to_owned(), -15, Value::Null),
+                // Nothing rendered the edit: the clock gave up on it after 30 minutes.
+                ("REFUND".to_owned(), 1, Value::Null),
                 ("GRANT".to_owned(), 5, ops_actor.clone()),
                 ("GRANT".to_owned(), 25, seller_actor.clone()),
                 ("CHARGE".to_owned(), -1, seller_actor.clone()),
                 ("GRANT".to_owned(), 10, ops_actor),
             ],
-            "newest first: the reset's grant and expiry are the clock's"
+            "newest first: the reset's grant and expiry and the give-up's refund are the clock's"
         );
         let photo = app.op(&seller, "PhotoHistory", json!({"photoId": photos[0]})).await;
         assert_eq!(photo["node"]["edits"][0]["appliedBy"], json!({"userId": "seller-9"}));

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::api_support::TestApp;
-use crate::common::{TestDb, utc};
+use crate::common::{TestDb, render_all, utc};
 use entity::enums::{Bucket, PlanCode};
 use serde_json::json;
 use studio_bff::config::Config;
@@ -92,6 +92,7 @@ on_both_databases! {
             idempotency_key: "spend-all".into(),
         };
         ledger.apply_changes(spent.id, &request).await.unwrap();
+        render_all(&ledger).await;
         ledger.set_clock(utc(JUST_BEFORE)).await.unwrap();
 
         ledger.clock().set(utc(ENTERS_WINDOW)).unwrap();

@@ -57,6 +57,7 @@ impl InputId {
     pub const LOGO: InputId = InputId::new(Kind::Logo, RefusalCode::LogoNotFound, "No such logo.");
     pub const BACKGROUND: InputId =
         InputId::new(Kind::Background, RefusalCode::BackgroundNotFound, "No such background.");
+    pub const REPORT: InputId = InputId::new(Kind::FaultyReport, RefusalCode::ReportNotFound, "No such report.");
     pub const PACK: InputId = InputId::new(
         Kind::CreditPack,
         RefusalCode::PackNotAvailable,

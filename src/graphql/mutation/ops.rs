@@ -1,11 +1,12 @@
 //! The back office's mutations, for OPS users only: accounts, their subscription and
-//! photos, and the manual clock.
+//! photos, the correction team's answer to a faulty report, and the manual clock.
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
 use super::common::{InputId, UserError, settle};
 use crate::graphql::context::{acting_ledger, ids, ledger, ops};
-use crate::graphql::types::{Account, DateTime, Photo, PlanCode};
+use crate::graphql::types::{Account, DateTime, FaultyReport, Photo, PlanCode, ReportResolutionKind};
 use crate::ids::IdCodec;
+use crate::ledger::Resolution;
 use crate::reads::AccountRow;
 
 /// A dealer's subscription to open.
@@ -74,6 +75,29 @@ pub struct RegisterPhotosPayload {
     pub photos: Vec<Photo>,
     /// Why the registration was refused (ACCOUNT_NOT_FOUND, INVALID_INPUT naming the
     /// photo's index); empty when done.
+    pub user_errors: Vec<UserError>,
+}
+
+/// The correction team's answer to a report.
+#[derive(InputObject)]
+pub struct ResolveReportInput {
+    /// The report to resolve.
+    pub report_id: ID,
+    /// How to resolve it.
+    pub kind: ReportResolutionKind,
+    /// The corrected image, an http(s) URL. Required for CORRECTED.
+    pub image_url: Option<String>,
+    /// A note for the dealer, up to 2,048 printable characters. Required for REJECTED.
+    pub note: Option<String>,
+}
+
+/// The result of resolving a report.
+#[derive(SimpleObject)]
+pub struct ResolveReportPayload {
+    /// The report as resolved; null when refused.
+    pub report: Option<FaultyReport>,
+    /// Why it was refused (REPORT_NOT_FOUND, REPORT_ALREADY_RESOLVED, ALREADY_REFUNDED,
+    /// INVALID_INPUT); empty when done.
     pub user_errors: Vec<UserError>,
 }
 
@@ -161,6 +185,41 @@ impl OpsMutation {
             },
             Err(refusal) => RegisterPhotosPayload {
                 photos: vec![],
+                user_errors: vec![refusal],
+            },
+        })
+    }
+
+    /// OPS only. Resolves a faulty report; the same resolution again answers the report
+    /// as it is, another is refused with REPORT_ALREADY_RESOLVED.
+    async fn resolve_report(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The report and its resolution.")] input: ResolveReportInput,
+    ) -> async_graphql::Result<ResolveReportPayload> {
+        ops(ctx)?;
+        let (ledger, ids) = (acting_ledger(ctx)?, ids(ctx)?);
+        let outcome = async {
+            let report_id = InputId::REPORT.key(ids, &input.report_id, &["reportId"])?;
+            let resolution = match input.kind {
+                ReportResolutionKind::Corrected => Resolution::Corrected {
+                    image_url: input.image_url.clone().unwrap_or_default(),
+                },
+                ReportResolutionKind::Refunded => Resolution::Refunded,
+                ReportResolutionKind::Rejected => Resolution::Rejected,
+            };
+            ledger
+                .resolve_report(report_id, &resolution, input.note.as_deref())
+                .await
+        }
+        .await;
+        Ok(match settle(ctx, outcome)? {
+            Ok(resolved) => ResolveReportPayload {
+                report: Some(FaultyReport::new(ids, resolved.report)),
+                user_errors: vec![],
+            },
+            Err(refusal) => ResolveReportPayload {
+                report: None,
                 user_errors: vec![refusal],
             },
         })

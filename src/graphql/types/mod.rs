@@ -23,5 +23,8 @@ pub use billing::{
 };
 pub use node::Node;
 pub use paging::{Page, PageInfo};
-pub use photos::{Background, FaultyReport, Logo, LogoPosition, Photo, PhotoConnection, PhotoEdge, PhotoEdit};
+pub use photos::{
+    Background, EditStatus, FaultyReport, FaultyReportConnection, FaultyReportEdge, Logo, LogoPosition, Photo,
+    PhotoConnection, PhotoEdge, PhotoEdit, ReportResolutionKind, ReportStatus,
+};
 pub use scalars::{CreditBucket, DateTime};

@@ -6,9 +6,9 @@ use super::actor::Actor;
 use super::paging::{self, Page, PageInfo};
 use super::scalars::{CreditBucket, DateTime};
 use crate::config::BackgroundSettings;
-use crate::graphql::context::{ids, ledger, store};
+use crate::graphql::context::{ids, ledger, reads, store};
 use crate::graphql::errors::OrInternal;
-use crate::graphql::loaders::{BackgroundKey, EditKey, EditsOfPhoto, LogoKey, PhotoKey, ReportsOfPhoto};
+use crate::graphql::loaders::{BackgroundKey, EditKey, EditsOfPhoto, Loaders, LogoKey, PhotoKey, ReportsOfPhoto};
 use crate::ids::{IdCodec, Kind, List};
 use crate::reads::{BackgroundRow, EditRow, LogoRow, PhotoRow, ReportRow};
 
@@ -24,6 +24,56 @@ pub enum LogoPosition {
     BottomLeft,
     /// The photo's bottom right corner.
     BottomRight,
+}
+
+/// Where an edit's render stands.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::reads::EditStatus")]
+pub enum EditStatus {
+    /// Charged and queued: the render service has not answered yet.
+    Rendering,
+    /// Rendered: `imageUrl` is the finished image.
+    Ready,
+    /// The render failed (`failureReason`); the edit's credit went back.
+    Failed,
+}
+
+/// Where a faulty report stands.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::reads::ReportStatus")]
+pub enum ReportStatus {
+    /// Waiting for the correction team.
+    Open,
+    /// A corrected image replaced the edit's image.
+    Corrected,
+    /// The edit's credit went back.
+    Refunded,
+    /// Rejected, with a note for the dealer.
+    Rejected,
+}
+
+/// How the correction team resolves a report.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportResolutionKind {
+    /// A corrected image (`imageUrl`) replaces the edit's image; free.
+    Corrected,
+    /// The edit's credit goes back, as for a failed render; at most once per edit.
+    Refunded,
+    /// Nothing changes; `note` tells the dealer why.
+    Rejected,
+}
+
+/// The correction team's answer to a report.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct ReportResolution {
+    /// How it was resolved.
+    pub kind: ReportResolutionKind,
+    /// The team's note for the dealer; null when none was given.
+    pub note: Option<String>,
+    /// When it was resolved (UTC).
+    pub resolved_at: DateTime,
+    /// Who resolved it.
+    pub resolved_by: Option<Actor>,
 }
 
 /// A background the studio offers.
@@ -173,6 +223,15 @@ pub struct PhotoEdit {
     pub reverted_at: Option<DateTime>,
     /// Who applied it.
     pub applied_by: Option<Actor>,
+    /// RENDERING until the render service answers, then READY or FAILED.
+    pub status: EditStatus,
+    /// The rendered image; null until READY.
+    pub image_url: Option<String>,
+    /// Why the render failed ("timed out" when the render service never answered);
+    /// null unless FAILED.
+    pub failure_reason: Option<String>,
+    /// When the edit's credit went back (failed render or refunded report).
+    pub refunded_at: Option<DateTime>,
     #[graphql(skip)]
     pub model: EditRow,
 }
@@ -187,6 +246,10 @@ impl PhotoEdit {
             applied_at: model.applied_at.into(),
             reverted_at: model.reverted_at.map(DateTime),
             applied_by: Actor::stored(model.actor_user_id.as_deref(), model.actor_role.as_deref()),
+            status: model.status.into(),
+            image_url: model.image_url.clone(),
+            failure_reason: model.failure_reason.clone(),
+            refunded_at: model.refunded_at.map(DateTime),
             model,
         }
     }
@@ -201,9 +264,16 @@ impl PhotoEdit {
 
     /// The photo the edit was applied to.
     async fn photo(&self, ctx: &Context<'_>) -> async_graphql::Result<Photo> {
-        let photo = store(ctx)?
-            .load_one(PhotoKey(self.model.photo_id))
-            .await
+        // A subscription (`editChanged`) has no loaders: it reads afresh each event.
+        let photo = match ctx.data_opt::<Loaders>() {
+            Some(store) => store.load_one(PhotoKey(self.model.photo_id)).await,
+            None => reads(ctx)?
+                .photos_by_id([self.model.photo_id])
+                .await
+                .map(|rows| rows.into_iter().next())
+                .map_err(std::sync::Arc::new),
+        };
+        let photo = photo
             .or_internal(ctx)?
             .ok_or_else(|| format!("photo {} of edit {} is missing", self.model.photo_id, self.model.id))
             .or_internal(ctx)?;
@@ -211,7 +281,7 @@ impl PhotoEdit {
     }
 
     /// The background the edit applied, answered even if the studio no longer offers it.
-    async fn background(&self, ctx: &Context<'_>) -> async_graphql::Result<Background> {
+    pub(crate) async fn background(&self, ctx: &Context<'_>) -> async_graphql::Result<Background> {
         let ids = ids(ctx)?;
         let configured = ledger(ctx)?
             .config()
@@ -236,9 +306,16 @@ impl PhotoEdit {
         let Some(logo_id) = self.model.logo_id else {
             return Ok(None);
         };
-        let logo = store(ctx)?.load_one(LogoKey(logo_id)).await.or_internal(ctx)?;
+        let logo = match ctx.data_opt::<Loaders>() {
+            Some(store) => store.load_one(LogoKey(logo_id)).await,
+            None => reads(ctx)?
+                .logos_by_id([logo_id])
+                .await
+                .map(|rows| rows.into_iter().next())
+                .map_err(std::sync::Arc::new),
+        };
         let ids = ids(ctx)?;
-        Ok(logo.map(|l| Logo::new(ids, l)))
+        Ok(logo.or_internal(ctx)?.map(|l| Logo::new(ids, l)))
     }
 }
 
@@ -254,6 +331,10 @@ pub struct FaultyReport {
     pub reported_at: DateTime,
     /// Who reported it.
     pub reported_by: Option<Actor>,
+    /// OPEN until the correction team resolves it.
+    pub status: ReportStatus,
+    /// The correction team's answer; null while OPEN.
+    pub resolution: Option<ReportResolution>,
     #[graphql(skip)]
     pub model: ReportRow,
 }
@@ -265,9 +346,48 @@ impl FaultyReport {
             reason: model.reason.clone(),
             reported_at: model.reported_at.into(),
             reported_by: Actor::stored(model.actor_user_id.as_deref(), model.actor_role.as_deref()),
+            status: model.status.into(),
+            resolution: resolution_of(&model),
             model,
         }
     }
+}
+
+/// The resolution stored on `report`; none while it is open.
+fn resolution_of(report: &ReportRow) -> Option<ReportResolution> {
+    let kind = match report.resolution_kind? {
+        crate::reads::ReportStatus::Open => return None,
+        crate::reads::ReportStatus::Corrected => ReportResolutionKind::Corrected,
+        crate::reads::ReportStatus::Refunded => ReportResolutionKind::Refunded,
+        crate::reads::ReportStatus::Rejected => ReportResolutionKind::Rejected,
+    };
+    Some(ReportResolution {
+        kind,
+        note: report.resolution_note.clone(),
+        resolved_at: report.resolved_at?.into(),
+        resolved_by: Actor::stored(
+            report.resolved_by_user_id.as_deref(),
+            report.resolved_by_role.as_deref(),
+        ),
+    })
+}
+
+/// A page of the correction team's queue, oldest first.
+#[derive(SimpleObject)]
+pub struct FaultyReportConnection {
+    /// The reports of this page, oldest first.
+    pub edges: Vec<FaultyReportEdge>,
+    /// Whether more reports follow, and the cursors to ask for them.
+    pub page_info: PageInfo,
+}
+
+/// A report in a page of the queue, with its cursor.
+#[derive(SimpleObject)]
+pub struct FaultyReportEdge {
+    /// This report's place in the queue: as `after`, it asks for the reports after it.
+    pub cursor: String,
+    /// The report.
+    pub node: FaultyReport,
 }
 
 #[ComplexObject]

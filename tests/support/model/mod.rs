@@ -113,6 +113,9 @@ pub struct Edit {
     pub paid_from: Bucket,
     pub applied_at: DateTime<Utc>,
     pub reverted_at: Option<DateTime<Utc>>,
+    /// When its credit went back. Nothing renders in the model, so every edit is
+    /// given up on `render_give_up_minutes` after its charge and refunded then.
+    pub refunded_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,6 +227,8 @@ pub struct MonthlyView {
 /// Events the clock alone makes due, in the order they apply at one instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Due {
+    /// A render given up on: at one instant before every other event.
+    GiveUp(EditId),
     Expiry(LotId),
     Reset,
     Promotion,
@@ -448,6 +453,34 @@ impl Model {
         });
     }
 
+    /// Gives the edit's credit back to the lot that paid; a lot expired meanwhile takes
+    /// it and expires it at the same instant. `cause` names the edit by its model id
+    /// (the test maps the stored causes onto it).
+    fn refund(&mut self, edit: EditId, at: DateTime<Utc>, cause: &str) {
+        let (lot, credits) = (self.edits[edit].lot, self.edits[edit].credits_charged);
+        self.edits[edit].refunded_at = Some(at);
+        if !self.lots[lot].expired {
+            self.post(lot, EntryKind::Refund, credits, at, cause);
+            return;
+        }
+        let (account, bucket) = (self.lots[lot].account, self.lots[lot].bucket);
+        let balance = self.available(account);
+        for (kind, amount, balance_after, cause) in [
+            (EntryKind::Refund, credits, balance + credits, cause),
+            (EntryKind::Expiry, -credits, balance, "expiry"),
+        ] {
+            self.entries[account].push(Entry {
+                lot,
+                kind,
+                bucket,
+                amount,
+                balance_after,
+                created_at: at,
+                cause: cause.to_owned(),
+            });
+        }
+    }
+
     /// A new lot of `credits`, valid from `at`, with its GRANT entry.
     #[allow(clippy::too_many_arguments)]
     fn grant_new_lot(
@@ -502,6 +535,12 @@ impl Model {
     fn catch_up(&mut self, a: AccountId, to: DateTime<Utc>) {
         loop {
             let mut due: Vec<(DateTime<Utc>, Due)> = Vec::new();
+            let give_up = Duration::minutes(i64::from(self.config.render_give_up_minutes));
+            for (id, edit) in self.edits.iter().enumerate() {
+                if edit.account == a && edit.refunded_at.is_none() && edit.applied_at + give_up <= to {
+                    due.push((edit.applied_at + give_up, Due::GiveUp(id)));
+                }
+            }
             for id in self.live_lots(a) {
                 if self.lots[id].expires_at <= to {
                     due.push((self.lots[id].expires_at, Due::Expiry(id)));
@@ -519,15 +558,17 @@ impl Model {
             }
             let Some((at, event)) = due.into_iter().min_by_key(|(at, event)| {
                 let rank = match event {
-                    Due::Expiry(id) => (0, Some(self.spending_rank(*id))),
-                    Due::Reset => (1, None),
-                    Due::Promotion => (2, None),
+                    Due::GiveUp(id) => (0, None, Some(*id)),
+                    Due::Expiry(id) => (1, Some(self.spending_rank(*id)), None),
+                    Due::Reset => (2, None, None),
+                    Due::Promotion => (3, None, None),
                 };
                 (*at, rank)
             }) else {
                 break;
             };
             match event {
+                Due::GiveUp(id) => self.refund(id, at, &format!("give_up:{id}")),
                 Due::Expiry(id) => {
                     let remaining = self.lots[id].remaining;
                     if remaining > 0 {
@@ -823,6 +864,7 @@ impl Model {
                 paid_from: self.lots[*lot].bucket,
                 applied_at: now,
                 reverted_at: None,
+                refunded_at: None,
             });
             let edit = self.edits.len() - 1;
             self.photos[*photo].current_edit = Some(edit);
@@ -976,6 +1018,13 @@ impl Model {
                 instants.push(self.lots[id].expires_at);
             }
         }
+        let give_up = Duration::minutes(i64::from(self.config.render_give_up_minutes));
+        instants.extend(
+            self.edits
+                .iter()
+                .filter(|e| e.refunded_at.is_none())
+                .map(|e| e.applied_at + give_up),
+        );
         if let Some((start, end)) = self.promotion_window() {
             instants.extend([start, end]);
         }
