@@ -66,6 +66,10 @@ pub struct Config {
     pub currency: String,
     /// Base price of one credit, before a pack's volume discount.
     pub credit_price_cents: i64,
+    /// VAT added to the net prices on invoices, in whole percent.
+    pub vat_percent: i32,
+    /// Who issues the invoices and credit notes.
+    pub seller: SellerSettings,
     pub plans: BTreeMap<PlanCode, PlanSettings>,
     pub packs: Vec<PackSettings>,
     pub backgrounds: Vec<BackgroundSettings>,
@@ -180,6 +184,15 @@ pub struct PlanSettings {
     pub promotion_credits_per_slot: i32,
 }
 
+/// The seller named on every invoice and credit note (`[seller]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SellerSettings {
+    pub name: String,
+    pub address: Option<String>,
+    pub vat_id: Option<String>,
+}
+
 /// A background the studio offers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -256,6 +269,12 @@ impl Default for Config {
             idempotency_retention_hours: 24,
             currency: "EUR".into(),
             credit_price_cents: 50,
+            vat_percent: 19,
+            seller: SellerSettings {
+                name: "AI Background Studio".into(),
+                address: None,
+                vat_id: None,
+            },
             plans: BTreeMap::from([
                 (PlanCode::Basic, plan("Basic", 0)),
                 (PlanCode::Professional, plan("Professional", 0)),
@@ -393,6 +412,20 @@ impl Config {
                 "credit_price_cents",
                 format!("must be 1 to 1000000, not {}", self.credit_price_cents),
             );
+        }
+        if !(0..=100).contains(&self.vat_percent) {
+            return invalid("vat_percent", format!("must be 0 to 100, not {}", self.vat_percent));
+        }
+        let seller_fields = [
+            ("name", Some(&self.seller.name)),
+            ("address", self.seller.address.as_ref()),
+            ("vat_id", self.seller.vat_id.as_ref()),
+        ];
+        if let Some((field, _)) = seller_fields
+            .iter()
+            .find(|(_, v)| v.is_some_and(|v| v.trim().is_empty()))
+        {
+            return invalid("seller", format!("`{field}` must not be empty"));
         }
         for plan in [
             PlanCode::Basic,

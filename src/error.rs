@@ -60,6 +60,11 @@ pub enum RefusalCode {
     /// The update's `sequence` is not above the last one applied to the account;
     /// nothing changed.
     StaleUpdate,
+    /// No such invoice.
+    InvoiceNotFound,
+    /// Some of the pack's credits were spent (or have expired): the invoice cannot be
+    /// voided; nothing changed.
+    PackPartlyUsed,
 }
 
 /// A business refusal: what the client is told, and which input field it concerns.

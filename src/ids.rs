@@ -24,6 +24,7 @@ pub enum Kind {
     PurchasedLot,
     LedgerEntry,
     Invoice,
+    CreditNote,
     /// A position in a list, not a record.
     Cursor,
 }
@@ -41,11 +42,12 @@ impl Kind {
             Kind::PurchasedLot => "PurchasedLot",
             Kind::LedgerEntry => "LedgerEntry",
             Kind::Invoice => "Invoice",
+            Kind::CreditNote => "CreditNote",
             Kind::Cursor => "Cursor",
         }
     }
 
-    const ALL: [Kind; 11] = [
+    const ALL: [Kind; 12] = [
         Kind::Account,
         Kind::Photo,
         Kind::PhotoEdit,
@@ -56,6 +58,7 @@ impl Kind {
         Kind::PurchasedLot,
         Kind::LedgerEntry,
         Kind::Invoice,
+        Kind::CreditNote,
         Kind::Cursor,
     ];
 }

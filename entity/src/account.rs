@@ -24,6 +24,10 @@ pub struct Model {
     pub external_id: Option<String>,
     /// The platform's sequence of the last subscription update applied.
     pub subscription_sequence: Option<i64>,
+    /// The buyer's postal address on invoices, as the platform sends it.
+    pub buyer_address: Option<String>,
+    /// The buyer's VAT id on invoices, as the platform sends it.
+    pub buyer_vat_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -20,6 +20,9 @@ pub enum Cause {
     Apply(String),
     /// A purchase, named by its invoice number.
     Purchase(String),
+    /// A credit note that voided a purchase's invoice, named by its number: the
+    /// ADJUSTMENT that takes the pack's credits back.
+    CreditNote(String),
 }
 
 impl fmt::Display for Cause {
@@ -32,6 +35,7 @@ impl fmt::Display for Cause {
             Cause::Promotion => f.write_str("promotion"),
             Cause::Apply(key) => write!(f, "apply:{key}"),
             Cause::Purchase(invoice) => write!(f, "purchase:{invoice}"),
+            Cause::CreditNote(number) => write!(f, "credit_note:{number}"),
         }
     }
 }
@@ -60,6 +64,7 @@ impl FromStr for Cause {
             None if s == "promotion" => Cause::Promotion,
             Some(("apply", key)) if !key.is_empty() => Cause::Apply(key.to_owned()),
             Some(("purchase", invoice)) if !invoice.is_empty() => Cause::Purchase(invoice.to_owned()),
+            Some(("credit_note", number)) if !number.is_empty() => Cause::CreditNote(number.to_owned()),
             _ => return Err(UnknownCause(s.to_owned())),
         })
     }
@@ -79,6 +84,7 @@ mod tests {
             (Cause::Promotion, "promotion"),
             (Cause::Apply("key:with:colons".into()), "apply:key:with:colons"),
             (Cause::Purchase("INV-2026-000001".into()), "purchase:INV-2026-000001"),
+            (Cause::CreditNote("CN-2026-000001".into()), "credit_note:CN-2026-000001"),
         ];
         for (cause, text) in causes {
             assert_eq!(cause.to_string(), text);

@@ -22,12 +22,15 @@ mod apply;
 mod book;
 mod catalog;
 mod cause;
+mod credit_notes;
 mod events;
 mod idempotency;
 mod library;
+mod numbering;
 mod purchase;
 mod reads;
 
+pub use accounts::Buyer;
 pub use actor::Actor;
 pub use announce::ChangeFeed;
 pub use apply::{Applied, ApplyOutcome, ApplyRequest, LogoPlacement, Reported, Reverted, Written};

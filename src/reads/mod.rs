@@ -25,6 +25,7 @@ pub use pages::Window;
 
 pub use entity::account::Model as AccountRow;
 pub use entity::background::Model as BackgroundRow;
+pub use entity::credit_note::Model as CreditNoteRow;
 pub use entity::edit::Model as EditRow;
 /// The stored vocabulary, for the API's enums to mirror.
 pub use entity::enums::{Bucket, EntryKind, LogoPosition, PlanCode};

@@ -21,6 +21,8 @@ pub fn account(plan: PlanCode) -> account::Model {
         promotions_considered: ",launch,".into(),
         external_id: None,
         subscription_sequence: None,
+        buyer_address: None,
+        buyer_vat_id: None,
     }
 }
 

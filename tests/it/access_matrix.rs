@@ -21,7 +21,7 @@ use async_graphql::parser::types::{BaseType, Type, TypeDefinition, TypeKind, Typ
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use entity::enums::{LogoPosition, PlanCode};
-use entity::{account, edit, faulty_report, idempotency_record, invoice, ledger_entry, logo, lot, photo};
+use entity::{account, credit_note, edit, faulty_report, idempotency_record, invoice, ledger_entry, logo, lot, photo};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use studio_bff::auth::{Auth, Claims, Jwks, Refresh, Role};
@@ -32,7 +32,7 @@ use studio_bff::rules::balance::Breakdown;
 use studio_bff::rules::catalog::packs_for;
 
 /// How many cases the matrix has today: a matrix that silently shrinks fails.
-const EXPECTED_CASES: usize = 135;
+const EXPECTED_CASES: usize = 146;
 
 const MODERN: &str = "graphql-transport-ws";
 const LEGACY: &str = "graphql-ws";
@@ -45,7 +45,7 @@ const PACK_CATALOG: &str = "query PackCatalog { packCatalog { id name credits } 
 const NODE: &str = "query Node($id: ID!) { node(id: $id) { __typename id \
     ... on Account { name } ... on Photo { listingRef originalUrl } ... on PhotoEdit { creditsCharged } \
     ... on FaultyReport { reason } ... on Logo { name imageUrl } ... on LedgerEntry { amount description } \
-    ... on Invoice { number } ... on Background { name } ... on CreditPack { name } } }";
+    ... on Invoice { number } ... on CreditNote { number } ... on Background { name } ... on CreditPack { name } } }";
 const ACCOUNT: &str = "query Account($id: ID!) { account(id: $id) { id name balance { available } } }";
 const ACCOUNT_BY_EXTERNAL_ID: &str = "query ByExternalId($externalId: String!) { \
     accountByExternalId(externalId: $externalId) { id name externalId balance { available } } }";
@@ -69,6 +69,8 @@ const SET_CLOCK: &str = "mutation SetClock($input: SetClockInput!) { setClock(in
     now userErrors { code message field } } }";
 const UPDATE_SUBSCRIPTION: &str = "mutation UpdateSubscription($input: UpdateSubscriptionInput!) { \
     updateSubscription(input: $input) { account { id listingSlots plan { code } } userErrors { code message field } } }";
+const VOID_INVOICE: &str = "mutation Void($input: VoidInvoiceInput!) { voidInvoice(input: $input) { \
+    creditNote { id number } userErrors { code message field } } }";
 const BALANCE_CHANGED: &str = "subscription Live { balanceChanged { available unlimited fairUse { used cap } asOf } }";
 const OWN_BALANCE: &str =
     "query Own { viewer { account { balance { available unlimited fairUse { used cap } asOf } } } }";
@@ -307,6 +309,7 @@ struct Holdings {
     reports: Vec<faulty_report::Model>,
     logos: Vec<logo::Model>,
     invoices: Vec<invoice::Model>,
+    credit_notes: Vec<credit_note::Model>,
     idempotency_records: Vec<idempotency_record::Model>,
 }
 
@@ -347,6 +350,10 @@ struct World {
     b_entry: String,
     b_invoice: String,
     b_lot: String,
+    a_invoice: String,
+    /// B's second pack's invoice, voided by `b_credit_note`.
+    b_voided: String,
+    b_credit_note: String,
 }
 
 impl World {
@@ -382,7 +389,7 @@ impl World {
             .apply_changes(a.id, &apply(a_photos[0].id, "studio-white", None, "a-apply"))
             .await
             .expect("A's edit");
-        ledger
+        let a_bought = ledger
             .purchase_pack(a.id, "pro-small", "a-buy")
             .await
             .expect("A's pack");
@@ -403,6 +410,16 @@ impl World {
             .report_faulty_photo(b.id, b_photos[0].id, Some("Bravo: logo blurred"))
             .await
             .expect("B's report");
+        let b_voided = ledger
+            .purchase_pack(b.id, "basic-medium", "b-buy-2")
+            .await
+            .expect("B's second pack")
+            .outcome
+            .invoice_id;
+        let b_credit_note = ledger
+            .void_invoice(b_voided, "Bought by mistake")
+            .await
+            .expect("B's credit note");
         let b_entry = ledger
             .entries(b.id)
             .await
@@ -423,6 +440,9 @@ impl World {
             b_entry: gid(Kind::LedgerEntry, b_entry),
             b_invoice: gid(Kind::Invoice, b_bought.outcome.invoice_id),
             b_lot: gid(Kind::PurchasedLot, b_bought.outcome.lot_id),
+            a_invoice: gid(Kind::Invoice, a_bought.outcome.invoice_id),
+            b_voided: gid(Kind::Invoice, b_voided),
+            b_credit_note: gid(Kind::CreditNote, b_credit_note.id),
             addr,
             a,
             b,
@@ -573,6 +593,7 @@ impl World {
                 request(SET_CLOCK, json!({"input": {"now": "2027-02-15T00:00:00Z"}})),
             ),
             "Mutation.updateSubscription" => (Target::Ops, update_subscription(&b)),
+            "Mutation.voidInvoice" => (Target::Ops, void_invoice(&self.b_voided)),
             _ => {
                 let node_type = field.strip_prefix("Node.")?;
                 let id = match self.foreign_node(node_type) {
@@ -594,6 +615,7 @@ impl World {
             "Logo" => (Kind::Logo, self.b_logo.clone()),
             "LedgerEntry" => (Kind::LedgerEntry, self.b_entry.clone()),
             "Invoice" => (Kind::Invoice, self.b_invoice.clone()),
+            "CreditNote" => (Kind::CreditNote, self.b_credit_note.clone()),
             _ => return None,
         })
     }
@@ -875,6 +897,31 @@ impl World {
                         Check::Forbidden {
                             by: Sender::MemberA,
                             request: make(&a),
+                            missing: None,
+                        },
+                    ),
+                ]
+            }
+            "Mutation.voidInvoice" => {
+                let id_path = Some("Mutation.voidInvoice.input.invoiceId");
+                vec![
+                    case(
+                        MemberOnOps,
+                        id_path,
+                        "B's invoice",
+                        Check::Forbidden {
+                            by: Sender::MemberA,
+                            request: void_invoice(&self.b_invoice),
+                            missing: Some(void_invoice(&self.missing(Kind::Invoice))),
+                        },
+                    ),
+                    case(
+                        MemberOnOps,
+                        id_path,
+                        "A's own invoice",
+                        Check::Forbidden {
+                            by: Sender::MemberA,
+                            request: void_invoice(&self.a_invoice),
                             missing: None,
                         },
                     ),
@@ -1255,6 +1302,7 @@ impl World {
             reports: rows_of!(db, faulty_report, account_id),
             logos: rows_of!(db, logo, account_id),
             invoices: rows_of!(db, invoice, account_id),
+            credit_notes: rows_of!(db, credit_note, account_id),
             idempotency_records: rows_of!(db, idempotency_record, account_id),
             account,
         }
@@ -1326,6 +1374,13 @@ fn update_subscription(account: &str) -> Request {
     request(
         UPDATE_SUBSCRIPTION,
         json!({"input": {"accountId": account, "plan": "PREMIUM", "listingSlots": 50}}),
+    )
+}
+
+fn void_invoice(invoice: &str) -> Request {
+    request(
+        VOID_INVOICE,
+        json!({"input": {"invoiceId": invoice, "reason": "Forged void"}}),
     )
 }
 

@@ -479,3 +479,53 @@ fn a_file_that_is_not_toml_is_said_in_one_line_with_the_place() {
         Ok(())
     });
 }
+
+#[test]
+fn vat_percent_and_the_seller_are_checked_in_one_line_and_read_from_a_table() {
+    for (variable, value, message) in [
+        (
+            "STUDIO_VAT_PERCENT",
+            "101",
+            "configuration key `vat_percent`: must be 0 to 100, not 101",
+        ),
+        (
+            "STUDIO_VAT_PERCENT",
+            "-1",
+            "configuration key `vat_percent`: must be 0 to 100, not -1",
+        ),
+        (
+            "STUDIO_SELLER",
+            "{name=\" \"}",
+            "configuration key `seller`: `name` must not be empty",
+        ),
+        (
+            "STUDIO_SELLER",
+            "{name=\"Studio GmbH\",vat_id=\"\"}",
+            "configuration key `seller`: `vat_id` must not be empty",
+        ),
+    ] {
+        Jail::expect_with(|jail| {
+            jail.set_env(variable, value);
+            assert_eq!(one_line_error(), message);
+            Ok(())
+        });
+    }
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "studio.toml",
+            "vat_percent = 7\n[seller]\nname = \"Studio GmbH\"\naddress = \"Hauptstraße 1, 10115 Berlin\"\n",
+        )?;
+        jail.set_env("STUDIO_CONFIG", "studio.toml");
+        let config = Config::load().expect("valid");
+        assert_eq!(config.vat_percent, 7);
+        assert_eq!(
+            (
+                config.seller.name.as_str(),
+                config.seller.address.as_deref(),
+                config.seller.vat_id.as_deref()
+            ),
+            ("Studio GmbH", Some("Hauptstraße 1, 10115 Berlin"), None)
+        );
+        Ok(())
+    });
+}

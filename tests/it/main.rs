@@ -28,6 +28,7 @@ mod config;
 mod cors;
 mod hostile_ws;
 mod identity;
+mod invoices;
 mod layering;
 mod ledger_model;
 mod ledger_rules;

@@ -170,6 +170,8 @@ fn account_of(row: &PgRow) -> Result<account::Model> {
         promotions_considered: row.try_get("promotions_considered")?,
         external_id: row.try_get("external_id")?,
         subscription_sequence: row.try_get("subscription_sequence")?,
+        buyer_address: row.try_get("buyer_address")?,
+        buyer_vat_id: row.try_get("buyer_vat_id")?,
     })
 }
 

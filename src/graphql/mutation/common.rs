@@ -57,6 +57,7 @@ impl InputId {
     pub const LOGO: InputId = InputId::new(Kind::Logo, RefusalCode::LogoNotFound, "No such logo.");
     pub const BACKGROUND: InputId =
         InputId::new(Kind::Background, RefusalCode::BackgroundNotFound, "No such background.");
+    pub const INVOICE: InputId = InputId::new(Kind::Invoice, RefusalCode::InvoiceNotFound, "No such invoice.");
     pub const PACK: InputId = InputId::new(
         Kind::CreditPack,
         RefusalCode::PackNotAvailable,

@@ -4,8 +4,9 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
 use super::common::{InputId, UserError, settle};
 use crate::graphql::context::{acting_ledger, ids, ledger, ops};
-use crate::graphql::types::{Account, DateTime, Photo, PlanCode};
+use crate::graphql::types::{Account, CreditNote, DateTime, Photo, PlanCode};
 use crate::ids::IdCodec;
+use crate::ledger::Buyer;
 use crate::reads::AccountRow;
 
 /// A dealer's subscription to open.
@@ -22,6 +23,38 @@ pub struct CreateAccountInput {
     /// again with the same plan and slots, it answers the account it made and grants
     /// nothing again; with others, ACCOUNT_EXISTS.
     pub external_id: Option<String>,
+    /// The buyer's details on the account's invoices, as the platform has them; the
+    /// buyer's name is the account's `name`.
+    pub buyer: Option<BuyerInput>,
+}
+
+/// The buyer's details on invoices, as the platform sends them.
+#[derive(InputObject)]
+pub struct BuyerInput {
+    /// The postal address, up to 2,048 printable characters.
+    pub address: Option<String>,
+    /// The VAT identification number, e.g. DE123456789.
+    pub vat_id: Option<String>,
+}
+
+/// An invoice to void, and why.
+#[derive(InputObject)]
+pub struct VoidInvoiceInput {
+    /// The invoice to void.
+    pub invoice_id: ID,
+    /// Why it is voided, 1 to 2,048 printable characters; printed on the credit note.
+    pub reason: String,
+}
+
+/// The result of voiding an invoice.
+#[derive(SimpleObject)]
+pub struct VoidInvoicePayload {
+    /// The credit note that voids the invoice (the first one again when it was voided
+    /// before); null when refused.
+    pub credit_note: Option<CreditNote>,
+    /// Why it was refused (INVOICE_NOT_FOUND, PACK_PARTLY_USED, INVALID_INPUT);
+    /// nothing changed. Empty when done.
+    pub user_errors: Vec<UserError>,
 }
 
 /// A new plan or slot count for an account.
@@ -107,12 +140,20 @@ impl OpsMutation {
     ) -> async_graphql::Result<AccountPayload> {
         ops(ctx)?;
         let (ledger, ids) = (acting_ledger(ctx)?, ids(ctx)?);
+        let buyer = input
+            .buyer
+            .map(|b| Buyer {
+                address: b.address,
+                vat_id: b.vat_id,
+            })
+            .unwrap_or_default();
         let outcome = ledger
-            .create_account(
+            .create_account_for(
                 &input.name,
                 input.plan.into(),
                 input.listing_slots,
                 input.external_id.as_deref(),
+                &buyer,
             )
             .await;
         Ok(account_payload(ids, settle(ctx, outcome)?))
@@ -161,6 +202,32 @@ impl OpsMutation {
             },
             Err(refusal) => RegisterPhotosPayload {
                 photos: vec![],
+                user_errors: vec![refusal],
+            },
+        })
+    }
+
+    /// OPS only: voids a purchase's invoice with a credit note and takes the pack's
+    /// credits back, when none of them were spent.
+    async fn void_invoice(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The invoice and the reason.")] input: VoidInvoiceInput,
+    ) -> async_graphql::Result<VoidInvoicePayload> {
+        ops(ctx)?;
+        let (ledger, ids) = (acting_ledger(ctx)?, ids(ctx)?);
+        let outcome = async {
+            let invoice_id = InputId::INVOICE.key(ids, &input.invoice_id, &["invoiceId"])?;
+            ledger.void_invoice(invoice_id, &input.reason).await
+        }
+        .await;
+        Ok(match settle(ctx, outcome)? {
+            Ok(note) => VoidInvoicePayload {
+                credit_note: Some(CreditNote::new(ids, note)),
+                user_errors: vec![],
+            },
+            Err(refusal) => VoidInvoicePayload {
+                credit_note: None,
                 user_errors: vec![refusal],
             },
         })

@@ -18,7 +18,7 @@ pub use balance::{
     Balance, CreditExpiry, FairUse, MonthlyBalance, PromotionBalance, PurchasedBalance, PurchasedLot, balance_of,
 };
 pub use billing::{
-    CreditPack, Invoice, InvoiceConnection, InvoiceEdge, InvoiceLine, LedgerEntry, LedgerEntryConnection,
+    CreditNote, CreditPack, Invoice, InvoiceConnection, InvoiceEdge, InvoiceLine, LedgerEntry, LedgerEntryConnection,
     LedgerEntryEdge, LedgerEntryKind, Money,
 };
 pub use node::Node;
