@@ -33,6 +33,7 @@ use crate::live::Hub;
 use crate::scheduler;
 use crate::secret::Secret;
 use crate::stopping::StopSignal;
+use crate::webhooks;
 
 /// How long requests in flight may take to finish once shutdown begins; WebSockets
 /// still open after that are dropped.
@@ -56,6 +57,8 @@ pub struct App {
     /// Tells the router's open WebSockets that the service is stopping.
     stop: StopSignal,
     scheduler: AbortOnDrop,
+    /// The webhook worker, when `webhook_url` is set.
+    webhooks: Option<AbortOnDrop>,
 }
 
 /// Why the service could not start.
@@ -142,6 +145,7 @@ impl App {
         );
         let hub = Hub::start(ledger.clone());
         let scheduler = AbortOnDrop(scheduler::spawn(ledger.clone()));
+        let webhooks = webhooks::spawn(ledger.clone()).map(AbortOnDrop);
         let (router, stop) = router(&ledger, &hub, &auth, None);
 
         let listener = socket.listen(BACKLOG).map_err(listen_failed)?;
@@ -164,6 +168,7 @@ impl App {
             router,
             stop,
             scheduler,
+            webhooks,
         })
     }
 
@@ -220,6 +225,7 @@ impl App {
             router,
             stop,
             scheduler,
+            webhooks,
             ..
         } = self;
         tracing::info!(addr = %local_addr, "listening");
@@ -241,6 +247,7 @@ impl App {
         };
         let served = http::serve(listener, router, stopping, DRAIN).await;
         drop(scheduler);
+        drop(webhooks);
         drop(metrics_server);
         served
     }

@@ -111,6 +111,13 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// The OTLP/HTTP collector the traces go to (`http://host:4318`); none: no export.
     pub otlp_endpoint: Option<String>,
+    /// Where events for other systems are posted; none: they are kept, not sent.
+    pub webhook_url: Option<String>,
+    /// The Standard Webhooks signing secret (`whsec_` and base64, or any text of 24
+    /// characters or more); required with `webhook_url`.
+    pub webhook_secret: Option<Secret>,
+    /// How long an event is retried before it is FAILED.
+    pub webhook_retry_hours: u32,
 }
 
 /// A list, or one string of items separated by commas: the form an environment
@@ -310,6 +317,9 @@ impl Default for Config {
             trusted_documents: TrustedDocuments::Off,
             metrics_addr: None,
             otlp_endpoint: None,
+            webhook_url: None,
+            webhook_secret: None,
+            webhook_retry_hours: 72,
         }
     }
 }
@@ -395,6 +405,7 @@ impl Config {
             return invalid("cors_origins", problem);
         }
         self.validate_telemetry()?;
+        self.validate_webhooks()?;
         if !(1..=24 * 365).contains(&self.idempotency_retention_hours) {
             return invalid(
                 "idempotency_retention_hours",
@@ -561,6 +572,39 @@ impl Config {
                     ),
                 });
             }
+        }
+        Ok(())
+    }
+
+    /// The receiver is an http(s) URL with a secret to sign for it, and events are
+    /// retried for 1 hour to 30 days.
+    fn validate_webhooks(&self) -> Result<(), ConfigError> {
+        let invalid = |key, problem: String| Err(ConfigError::Invalid { key, problem });
+        if let Some(url) = &self.webhook_url {
+            let parsed: Option<reqwest::Url> = url.parse().ok();
+            if !parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some()) {
+                return invalid(
+                    "webhook_url",
+                    format!("must be an http:// or https:// URL, not {url:?}"),
+                );
+            }
+            if self.webhook_secret.is_none() {
+                return invalid("webhook_secret", "is required with webhook_url".into());
+            }
+        }
+        if let Some(secret) = &self.webhook_secret
+            && crate::webhooks::signature::signing_key(secret.expose()).is_none()
+        {
+            return invalid(
+                "webhook_secret",
+                "must be whsec_ and base64, or 24 characters or more".into(),
+            );
+        }
+        if !(1..=720).contains(&self.webhook_retry_hours) {
+            return invalid(
+                "webhook_retry_hours",
+                format!("must be 1 to 720, not {}", self.webhook_retry_hours),
+            );
         }
         Ok(())
     }

@@ -11,6 +11,7 @@ use super::Ledger;
 use super::book::Entry;
 use super::cause::Cause;
 use super::numbering::{Series, next_number};
+use super::outbox::{self, EventType};
 use crate::db::retry_transient;
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::text::required_text;
@@ -97,6 +98,8 @@ impl Ledger {
                 description: format!("Invoice {} voided by credit note {}", invoice.number, number.text),
             };
             book.post(&txn, lot.id, take_back).await?;
+            let voided = outbox::invoice_voided(&invoice, &note);
+            outbox::record(&txn, &book.account, EventType::InvoiceVoided, now, voided).await?;
             self.commit(txn, &book).await?;
             Ok(note)
         })

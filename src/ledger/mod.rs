@@ -27,6 +27,7 @@ mod events;
 mod idempotency;
 mod library;
 mod numbering;
+mod outbox;
 mod purchase;
 mod reads;
 
@@ -37,6 +38,7 @@ pub use apply::{Applied, ApplyOutcome, ApplyRequest, LogoPlacement, Reported, Re
 pub use book::bucket_label;
 pub use cause::Cause;
 pub use events::DuePass;
+pub use outbox::{Attempt, DELIVERED, EventType, FAILED, PENDING};
 pub use purchase::{PurchaseOutcome, Purchased, Receipt};
 
 /// The credit ledger of every account; cheap to clone.

@@ -11,6 +11,7 @@ use super::book::NewLot;
 use super::cause::Cause;
 use super::idempotency::{IdempotencyKey, Opened, fingerprint, remember};
 use super::numbering::{Series, next_number};
+use super::outbox::{self, EventType};
 use crate::db::retry_transient;
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::balance::{Breakdown, breakdown};
@@ -157,6 +158,8 @@ impl Ledger {
                 lot_id: lot.id,
             };
             remember(&txn, account_id, &key, fingerprint.clone(), &outcome, now).await?;
+            let issued = outbox::invoice_issued(&invoice, std::slice::from_ref(&line));
+            outbox::record(&txn, &book.account, EventType::InvoiceIssued, now, issued).await?;
             self.commit(txn, &book).await?;
             let written = Receipt {
                 invoice,

@@ -42,3 +42,4 @@ mod scheduler;
 mod shutdown;
 mod traces;
 mod trusted_documents;
+mod webhooks;
