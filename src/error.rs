@@ -65,6 +65,8 @@ pub enum RefusalCode {
     /// Some of the pack's credits were spent (or have expired): the invoice cannot be
     /// voided; nothing changed.
     PackPartlyUsed,
+    /// No such event for other systems.
+    EventNotFound,
 }
 
 /// A business refusal: what the client is told, and which input field it concerns.

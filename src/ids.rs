@@ -25,6 +25,7 @@ pub enum Kind {
     LedgerEntry,
     Invoice,
     CreditNote,
+    WebhookEvent,
     /// A position in a list, not a record.
     Cursor,
 }
@@ -43,11 +44,12 @@ impl Kind {
             Kind::LedgerEntry => "LedgerEntry",
             Kind::Invoice => "Invoice",
             Kind::CreditNote => "CreditNote",
+            Kind::WebhookEvent => "WebhookEvent",
             Kind::Cursor => "Cursor",
         }
     }
 
-    const ALL: [Kind; 12] = [
+    const ALL: [Kind; 13] = [
         Kind::Account,
         Kind::Photo,
         Kind::PhotoEdit,
@@ -59,6 +61,7 @@ impl Kind {
         Kind::LedgerEntry,
         Kind::Invoice,
         Kind::CreditNote,
+        Kind::WebhookEvent,
         Kind::Cursor,
     ];
 }
@@ -76,10 +79,19 @@ pub enum List {
     Edits,
     /// A photo's reports.
     Reports,
+    /// The service's events for other systems (OPS).
+    WebhookEvents,
 }
 
 impl List {
-    const ALL: [List; 5] = [List::Photos, List::Ledger, List::Invoices, List::Edits, List::Reports];
+    const ALL: [List; 6] = [
+        List::Photos,
+        List::Ledger,
+        List::Invoices,
+        List::Edits,
+        List::Reports,
+        List::WebhookEvents,
+    ];
 
     /// The list's name inside its cursors: the one spelling both ways go through.
     fn name(self) -> &'static str {
@@ -89,6 +101,7 @@ impl List {
             List::Invoices => "invoices",
             List::Edits => "edits",
             List::Reports => "reports",
+            List::WebhookEvents => "webhook_events",
         }
     }
 }

@@ -11,7 +11,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use super::Ledger;
-use crate::error::Error;
+use crate::error::{Error, Refusal, RefusalCode};
 
 /// What an event tells of: its `type`, as receivers see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,6 +213,25 @@ impl Ledger {
         }
         settled.update(&self.db).await?;
         Ok(())
+    }
+
+    /// Sends a FAILED (or DELIVERED) event again: PENDING and due now, its id and
+    /// attempts kept; a pending one is left as it is. Refused with EVENT_NOT_FOUND.
+    pub async fn redeliver_webhook_event(&self, id: i64) -> Result<webhook_event::Model, Error> {
+        let Some(event) = webhook_event::Entity::find_by_id(id).one(&self.db).await? else {
+            return Err(Refusal::new(RefusalCode::EventNotFound, "No such event.")
+                .at(&["eventId"])
+                .into());
+        };
+        if event.status == PENDING {
+            return Ok(event);
+        }
+        // Only a settled event changes: a worker never holds one.
+        let mut again = event.into_active_model();
+        again.status = Set(PENDING.to_owned());
+        again.next_attempt_at = Set(self.now());
+        again.lease_until = Set(None);
+        Ok(again.update(&self.db).await?)
     }
 
     /// How many events wait to be sent, and since when the oldest waits.

@@ -6,7 +6,8 @@
 //! answers, and beside it `account`, `lots` and `entries`.
 //!
 //! What the API shows is read here, and only here outside the ledger:
-//! - [`pages`]: keyset pages of an account's photos, ledger, invoices, and its logos;
+//! - [`pages`]: keyset pages of an account's photos, ledger, invoices, and its logos,
+//!   and of the events for other systems;
 //! - [`batch`]: the batched statements behind the request's loaders (records by id,
 //!   a page of each photo's edits and reports, each invoice's lines);
 //! - [`nodes`]: any stored record by the kind and key of its global id.
@@ -36,6 +37,7 @@ pub use entity::ledger_entry::Model as LedgerEntryRow;
 pub use entity::logo::Model as LogoRow;
 pub use entity::lot::Model as LotRow;
 pub use entity::photo::Model as PhotoRow;
+pub use entity::webhook_event::Model as WebhookEventRow;
 
 /// Reads over one database; cheap to clone (the pool is shared).
 #[derive(Clone)]

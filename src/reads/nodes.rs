@@ -52,7 +52,8 @@ impl Reads {
             Kind::LedgerEntry => self.by_key::<ledger_entry::Entity>(key, Stored::LedgerEntry).await,
             Kind::Invoice => self.by_key::<invoice::Entity>(key, Stored::Invoice).await,
             Kind::CreditNote => self.by_key::<credit_note::Entity>(key, Stored::CreditNote).await,
-            Kind::Background | Kind::CreditPack | Kind::PurchasedLot | Kind::Cursor => Ok(None),
+            // Events are OPS's, listed by `webhookEvents`, not nodes of an account.
+            Kind::Background | Kind::CreditPack | Kind::PurchasedLot | Kind::WebhookEvent | Kind::Cursor => Ok(None),
         }
     }
 

@@ -21,8 +21,11 @@ use async_graphql::parser::types::{BaseType, Type, TypeDefinition, TypeKind, Typ
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use entity::enums::{LogoPosition, PlanCode};
-use entity::{account, credit_note, edit, faulty_report, idempotency_record, invoice, ledger_entry, logo, lot, photo};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use entity::{
+    account, credit_note, edit, faulty_report, idempotency_record, invoice, ledger_entry, logo, lot, photo,
+    webhook_event,
+};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use studio_bff::auth::{Auth, Claims, Jwks, Refresh, Role};
 use studio_bff::config::Config;
@@ -32,7 +35,7 @@ use studio_bff::rules::balance::Breakdown;
 use studio_bff::rules::catalog::packs_for;
 
 /// How many cases the matrix has today: a matrix that silently shrinks fails.
-const EXPECTED_CASES: usize = 146;
+const EXPECTED_CASES: usize = 157;
 
 const MODERN: &str = "graphql-transport-ws";
 const LEGACY: &str = "graphql-ws";
@@ -71,6 +74,9 @@ const UPDATE_SUBSCRIPTION: &str = "mutation UpdateSubscription($input: UpdateSub
     updateSubscription(input: $input) { account { id listingSlots plan { code } } userErrors { code message field } } }";
 const VOID_INVOICE: &str = "mutation Void($input: VoidInvoiceInput!) { voidInvoice(input: $input) { \
     creditNote { id number } userErrors { code message field } } }";
+const WEBHOOK_EVENTS: &str = "query Events { webhookEvents(first: 50) { edges { node { id type status } } } }";
+const REDELIVER_WEBHOOK: &str = "mutation Redeliver($input: RedeliverWebhookInput!) { redeliverWebhook(input: $input) { \
+    event { id status } userErrors { code message field } } }";
 const BALANCE_CHANGED: &str = "subscription Live { balanceChanged { available unlimited fairUse { used cap } asOf } }";
 const OWN_BALANCE: &str =
     "query Own { viewer { account { balance { available unlimited fairUse { used cap } asOf } } } }";
@@ -310,6 +316,7 @@ struct Holdings {
     logos: Vec<logo::Model>,
     invoices: Vec<invoice::Model>,
     credit_notes: Vec<credit_note::Model>,
+    webhook_events: Vec<webhook_event::Model>,
     idempotency_records: Vec<idempotency_record::Model>,
 }
 
@@ -354,6 +361,9 @@ struct World {
     /// B's second pack's invoice, voided by `b_credit_note`.
     b_voided: String,
     b_credit_note: String,
+    a_event: String,
+    /// B's first event for other systems, FAILED.
+    b_event: String,
 }
 
 impl World {
@@ -427,6 +437,27 @@ impl World {
             .last()
             .expect("an entry")
             .id;
+        let first_event = |account_id: i64| {
+            let db = ledger.db().clone();
+            async move {
+                webhook_event::Entity::find()
+                    .filter(webhook_event::Column::AccountId.eq(account_id))
+                    .order_by_asc(webhook_event::Column::Id)
+                    .one(&db)
+                    .await
+                    .expect("the events")
+                    .expect("an event")
+                    .id
+            }
+        };
+        let (a_event, b_event) = (first_event(a.id).await, first_event(b.id).await);
+        ledger
+            .db()
+            .execute_unprepared(&format!(
+                "UPDATE webhook_events SET status = 'FAILED' WHERE id = {b_event}"
+            ))
+            .await
+            .expect("B's event given up");
         let addr = serve(&app).await;
         let gid = |kind, key: i64| app.gid(kind, key);
         World {
@@ -443,6 +474,8 @@ impl World {
             a_invoice: gid(Kind::Invoice, a_bought.outcome.invoice_id),
             b_voided: gid(Kind::Invoice, b_voided),
             b_credit_note: gid(Kind::CreditNote, b_credit_note.id),
+            a_event: gid(Kind::WebhookEvent, a_event),
+            b_event: gid(Kind::WebhookEvent, b_event),
             addr,
             a,
             b,
@@ -594,6 +627,8 @@ impl World {
             ),
             "Mutation.updateSubscription" => (Target::Ops, update_subscription(&b)),
             "Mutation.voidInvoice" => (Target::Ops, void_invoice(&self.b_voided)),
+            "Mutation.redeliverWebhook" => (Target::Ops, redeliver_webhook(&self.b_event)),
+            "Query.webhookEvents" => (Target::Ops, request(WEBHOOK_EVENTS, json!({}))),
             _ => {
                 let node_type = field.strip_prefix("Node.")?;
                 let id = match self.foreign_node(node_type) {
@@ -927,6 +962,41 @@ impl World {
                     ),
                 ]
             }
+            "Mutation.redeliverWebhook" => {
+                let id_path = Some("Mutation.redeliverWebhook.input.eventId");
+                vec![
+                    case(
+                        MemberOnOps,
+                        id_path,
+                        "B's event",
+                        Check::Forbidden {
+                            by: Sender::MemberA,
+                            request: redeliver_webhook(&self.b_event),
+                            missing: Some(redeliver_webhook(&self.missing(Kind::WebhookEvent))),
+                        },
+                    ),
+                    case(
+                        MemberOnOps,
+                        id_path,
+                        "A's own event",
+                        Check::Forbidden {
+                            by: Sender::MemberA,
+                            request: redeliver_webhook(&self.a_event),
+                            missing: None,
+                        },
+                    ),
+                ]
+            }
+            "Query.webhookEvents" => vec![case(
+                MemberOnOps,
+                None,
+                "every account's events",
+                Check::Forbidden {
+                    by: Sender::MemberA,
+                    request: request(WEBHOOK_EVENTS, json!({})),
+                    missing: None,
+                },
+            )],
             "Query.accountByExternalId" => vec![case(
                 MemberOnOps,
                 None,
@@ -1303,6 +1373,7 @@ impl World {
             logos: rows_of!(db, logo, account_id),
             invoices: rows_of!(db, invoice, account_id),
             credit_notes: rows_of!(db, credit_note, account_id),
+            webhook_events: rows_of!(db, webhook_event, account_id),
             idempotency_records: rows_of!(db, idempotency_record, account_id),
             account,
         }
@@ -1382,6 +1453,10 @@ fn void_invoice(invoice: &str) -> Request {
         VOID_INVOICE,
         json!({"input": {"invoiceId": invoice, "reason": "Forged void"}}),
     )
+}
+
+fn redeliver_webhook(event: &str) -> Request {
+    request(REDELIVER_WEBHOOK, json!({"input": {"eventId": event}}))
 }
 
 fn subscribe(protocol: &str) -> Value {

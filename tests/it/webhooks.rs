@@ -6,6 +6,7 @@
 
 use std::time::Duration as StdDuration;
 
+use crate::api_support::TestApp;
 use crate::api_support::receiver::{Mood, Receiver};
 use crate::common::{TestDb, utc};
 use chrono::Duration;
@@ -211,6 +212,17 @@ on_both_databases! {
         assert!(stored[0].attempts >= 3, "{:?}", stored[0]);
         assert!((50..=70).contains(&minutes), "given up after the hour: {minutes} minutes");
         assert_eq!(receiver.delivered().iter().map(|e| e.id.clone()).collect::<Vec<_>>(), vec![stored[1].event_id.clone()]);
+
+        // OPS sends it again: the same id, delivered now that the receiver is up.
+        let again = ledger.redeliver_webhook_event(stored[0].id).await.unwrap();
+        assert_eq!((again.status.as_str(), again.attempts), ("PENDING", stored[0].attempts));
+        let worker = studio_bff::webhooks::spawn(ledger.clone()).expect("a worker");
+        until("the redelivery", || async { events(&ledger).await[0].status == "DELIVERED" }).await;
+        worker.abort();
+        let ids: Vec<String> = receiver.delivered().iter().map(|e| e.id.clone()).collect();
+        assert_eq!(ids, vec![stored[1].event_id.clone(), stored[0].event_id.clone()]);
+        let missing = ledger.redeliver_webhook_event(stored[1].id + 100).await;
+        assert!(matches!(missing, Err(Error::Refused(r)) if r.code == RefusalCode::EventNotFound));
     }
 
     async fn a_slow_receiver_or_a_redirect_elsewhere_stalls_no_other_account_and_is_not_followed(db) {
@@ -240,5 +252,49 @@ on_both_databases! {
         assert_eq!(stored[1].last_error.as_deref(), Some("the receiver answered 307 Temporary Redirect"));
         assert!(elsewhere.delivered().is_empty() && elsewhere.forged().is_empty(), "the redirect was not followed");
         assert_eq!(receiver.forged(), Vec::<String>::new());
+    }
+
+    async fn ops_lists_the_failed_events_newest_first_and_sends_one_again(db) {
+        let app = TestApp::start(&db, Config::default()).await;
+        let (a, _) = two_buyers(&app.ledger).await;
+        app.ledger.purchase_pack(a, "pro-medium", "a2").await.unwrap();
+        let stored = events(&app.ledger).await;
+        // Two events given up: as the worker leaves them after webhook_retry_hours.
+        let give_up = format!(
+            "UPDATE webhook_events SET status = 'FAILED', attempts = 9, last_error = 'the receiver answered 503 Service Unavailable' WHERE id IN ({}, {})",
+            stored[0].id, stored[2].id
+        );
+        app.ledger.db().execute_unprepared(&give_up).await.unwrap();
+        let ops = app.ops();
+
+        let first = app.op(&ops, "FailedWebhooks", serde_json::json!({"first": 1})).await;
+        let page = &first["webhookEvents"];
+        let next = app
+            .query(
+                &ops,
+                "query($after: String) { webhookEvents(status: FAILED, first: 1, after: $after) { edges { node { id } } pageInfo { hasNextPage } } }",
+                serde_json::json!({"after": page["pageInfo"]["endCursor"]}),
+            )
+            .await;
+        let newest = &page["edges"][0]["node"];
+        let redelivered = app.op(&ops, "RedeliverWebhook", serde_json::json!({"eventId": newest["id"]})).await;
+        let missing = app
+            .op(&ops, "RedeliverWebhook", serde_json::json!({"eventId": app.gid(studio_bff::ids::Kind::WebhookEvent, 999)}))
+            .await;
+
+        assert_eq!(newest["id"], app.gid(studio_bff::ids::Kind::WebhookEvent, stored[2].id));
+        assert_eq!(newest["type"], "invoice.issued");
+        assert_eq!(newest["occurredAt"], "2026-11-24T10:00:00Z");
+        assert_eq!((&newest["attempts"], &newest["status"]), (&serde_json::json!(9), &serde_json::json!("FAILED")));
+        assert_eq!(newest["lastError"], "the receiver answered 503 Service Unavailable");
+        assert_eq!(page["pageInfo"]["hasNextPage"], true);
+        let older = &next["data"]["webhookEvents"];
+        assert_eq!(older["edges"][0]["node"]["id"], app.gid(studio_bff::ids::Kind::WebhookEvent, stored[0].id));
+        assert_eq!(older["pageInfo"]["hasNextPage"], false);
+        assert_eq!(redelivered["redeliverWebhook"]["event"], serde_json::json!({"id": newest["id"], "status": "PENDING", "attempts": 9}));
+        assert_eq!(crate::api_support::user_error_codes(&missing["redeliverWebhook"]), ["EVENT_NOT_FOUND"]);
+        let after = events(&app.ledger).await;
+        assert_eq!((after[2].status.as_str(), after[2].next_attempt_at), ("PENDING", app.ledger.now()));
+        assert_eq!(after[0].status, "FAILED");
     }
 }

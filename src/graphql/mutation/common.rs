@@ -57,6 +57,7 @@ impl InputId {
     pub const LOGO: InputId = InputId::new(Kind::Logo, RefusalCode::LogoNotFound, "No such logo.");
     pub const BACKGROUND: InputId =
         InputId::new(Kind::Background, RefusalCode::BackgroundNotFound, "No such background.");
+    pub const EVENT: InputId = InputId::new(Kind::WebhookEvent, RefusalCode::EventNotFound, "No such event.");
     pub const INVOICE: InputId = InputId::new(Kind::Invoice, RefusalCode::InvoiceNotFound, "No such invoice.");
     pub const PACK: InputId = InputId::new(
         Kind::CreditPack,

@@ -1,10 +1,10 @@
 //! The back office's mutations, for OPS users only: accounts, their subscription and
-//! photos, and the manual clock.
+//! photos, voiding invoices, sending an event again, and the manual clock.
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
 use super::common::{InputId, UserError, settle};
 use crate::graphql::context::{acting_ledger, ids, ledger, ops};
-use crate::graphql::types::{Account, CreditNote, DateTime, Photo, PlanCode};
+use crate::graphql::types::{Account, CreditNote, DateTime, Photo, PlanCode, WebhookEvent};
 use crate::ids::IdCodec;
 use crate::ledger::Buyer;
 use crate::reads::AccountRow;
@@ -54,6 +54,22 @@ pub struct VoidInvoicePayload {
     pub credit_note: Option<CreditNote>,
     /// Why it was refused (INVOICE_NOT_FOUND, PACK_PARTLY_USED, INVALID_INPUT);
     /// nothing changed. Empty when done.
+    pub user_errors: Vec<UserError>,
+}
+
+/// An event to send again.
+#[derive(InputObject)]
+pub struct RedeliverWebhookInput {
+    /// The event, as `webhookEvents` lists it.
+    pub event_id: ID,
+}
+
+/// The result of sending an event again.
+#[derive(SimpleObject)]
+pub struct RedeliverWebhookPayload {
+    /// The event, PENDING again (a pending one as it was); null when refused.
+    pub event: Option<WebhookEvent>,
+    /// Why it was refused (EVENT_NOT_FOUND); empty when done.
     pub user_errors: Vec<UserError>,
 }
 
@@ -228,6 +244,32 @@ impl OpsMutation {
             },
             Err(refusal) => VoidInvoicePayload {
                 credit_note: None,
+                user_errors: vec![refusal],
+            },
+        })
+    }
+
+    /// OPS only: sends a FAILED (or DELIVERED) event again, with the same id, as the
+    /// next of its account.
+    async fn redeliver_webhook(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The event to send again.")] input: RedeliverWebhookInput,
+    ) -> async_graphql::Result<RedeliverWebhookPayload> {
+        ops(ctx)?;
+        let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
+        let outcome = async {
+            let event_id = InputId::EVENT.key(ids, &input.event_id, &["eventId"])?;
+            ledger.redeliver_webhook_event(event_id).await
+        }
+        .await;
+        Ok(match settle(ctx, outcome)? {
+            Ok(event) => RedeliverWebhookPayload {
+                event: Some(WebhookEvent::new(ids, event)),
+                user_errors: vec![],
+            },
+            Err(refusal) => RedeliverWebhookPayload {
+                event: None,
                 user_errors: vec![refusal],
             },
         })
