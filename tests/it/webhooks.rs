@@ -297,4 +297,60 @@ on_both_databases! {
         assert_eq!((after[2].status.as_str(), after[2].next_attempt_at), ("PENDING", app.ledger.now()));
         assert_eq!(after[0].status, "FAILED");
     }
+
+    async fn two_instances_never_send_one_accounts_events_at_once_and_keep_their_order(db) {
+        let receiver = Receiver::start(SECRET).await;
+        receiver.set(Mood::Slow(StdDuration::from_millis(150)), &[]);
+        let first = ledger(&db, Some(&receiver), 72).await;
+        let second = ledger(&db, Some(&receiver), 72).await;
+        let accounts = [
+            first.create_account("Alpha", PlanCode::Professional, 2, None).await.unwrap().id,
+            first.create_account("Bravo", PlanCode::Professional, 2, None).await.unwrap().id,
+            first.create_account("Charlie", PlanCode::Professional, 2, None).await.unwrap().id,
+        ];
+        for round in 0..4 {
+            for account in accounts {
+                first.purchase_pack(account, "pro-small", &format!("{account}-{round}")).await.unwrap();
+            }
+        }
+        let workers = [
+            studio_bff::webhooks::spawn(first.clone()).expect("a worker"),
+            studio_bff::webhooks::spawn(second.clone()).expect("a worker"),
+        ];
+
+        until("every event delivered", || async { events(&first).await.iter().all(|e| e.status == "DELIVERED") }).await;
+        workers.iter().for_each(|w| w.abort());
+
+        let stored = events(&first).await;
+        let arrived = receiver.delivered();
+        assert_eq!(receiver.overlapping(), Vec::<String>::new(), "an account had two events in flight");
+        assert_eq!(receiver.forged(), Vec::<String>::new());
+        for account in accounts {
+            let sent: Vec<&str> = stored.iter().filter(|e| e.account_id == Some(account)).map(|e| e.event_id.as_str()).collect();
+            let got: Vec<&str> = arrived.iter().filter(|e| e.account_id == account).map(|e| e.id.as_str()).collect();
+            assert_eq!(got, sent, "account {account}: each once, in order");
+        }
+        assert!(stored.iter().all(|e| e.attempts == 1), "nothing sent twice: {stored:?}");
+    }
+
+    async fn an_event_claimed_by_an_instance_that_died_is_sent_again_with_its_id_once_the_lease_runs_out(db) {
+        let receiver = Receiver::start(SECRET).await;
+        let dead = ledger(&db, Some(&receiver), 72).await;
+        let alive = ledger(&db, Some(&receiver), 72).await;
+        let account = dead.create_account("Alpha", PlanCode::Professional, 2, None).await.unwrap().id;
+        dead.purchase_pack(account, "pro-small", "a1").await.unwrap();
+        // What an instance killed with -9 mid-send leaves: a claim, never settled.
+        let claimed = dead.claim_webhook_event(Duration::seconds(60)).await.unwrap().expect("a due event");
+        let worker = studio_bff::webhooks::spawn(alive.clone()).expect("a worker");
+
+        tokio::time::sleep(StdDuration::from_millis(600)).await;
+        assert!(receiver.delivered().is_empty(), "sent while another instance held it");
+        alive.set_clock(alive.now() + Duration::seconds(61)).await.unwrap();
+        until("the event sent again", || async { events(&alive).await[0].status == "DELIVERED" }).await;
+        worker.abort();
+
+        let arrived = receiver.delivered();
+        assert_eq!(arrived.len(), 1);
+        assert_eq!(arrived[0].id, claimed.event_id);
+    }
 }

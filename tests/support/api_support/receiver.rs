@@ -47,6 +47,10 @@ struct Inner {
     mood: Mood,
     /// Accounts the mood applies to; empty: every account.
     moody_accounts: BTreeSet<i64>,
+    /// Requests being answered now, per account.
+    in_flight: std::collections::BTreeMap<i64, usize>,
+    /// Ids that arrived while another event of their account was in flight.
+    overlapping: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -85,6 +89,11 @@ impl Receiver {
         self.inner.lock().expect("the receiver").arrived.clone()
     }
 
+    /// Events that arrived while another of their account was being answered.
+    pub fn overlapping(&self) -> Vec<String> {
+        self.inner.lock().expect("the receiver").overlapping.clone()
+    }
+
     /// Requests whose signature did not verify.
     pub fn forged(&self) -> Vec<String> {
         self.inner.lock().expect("the receiver").forged.clone()
@@ -106,10 +115,30 @@ async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Byt
     let parsed: Value = serde_json::from_str(&body_text).expect("a JSON body");
     let account_id = parsed["data"]["account"]["id"].as_i64().expect("the account's id");
     let mood = {
-        let inner = receiver.inner.lock().expect("the receiver");
+        let mut inner = receiver.inner.lock().expect("the receiver");
+        let in_flight = inner.in_flight.entry(account_id).or_default();
+        *in_flight += 1;
+        if *in_flight > 1 {
+            inner.overlapping.push(id.clone());
+        }
         let applies = inner.moody_accounts.is_empty() || inner.moody_accounts.contains(&account_id);
         if applies { inner.mood.clone() } else { Mood::Up }
     };
+    let answer = answer(&receiver, mood, id, account_id, parsed).await;
+    if let Some(n) = receiver
+        .inner
+        .lock()
+        .expect("the receiver")
+        .in_flight
+        .get_mut(&account_id)
+    {
+        *n -= 1;
+    }
+    answer
+}
+
+/// The answer `mood` gives; a 2xx records the event.
+async fn answer(receiver: &Receiver, mood: Mood, id: String, account_id: i64, parsed: Value) -> Response {
     match mood {
         Mood::Down => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
         Mood::Redirect(to) => return (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, to)]).into_response(),
