@@ -118,6 +118,9 @@ pub struct Config {
     pub webhook_secret: Option<Secret>,
     /// How long an event is retried before it is FAILED.
     pub webhook_retry_hours: u32,
+    /// Below this many available credits the balance is low (`credits.low`); premium
+    /// under its cap never is.
+    pub low_balance_threshold: i32,
 }
 
 /// A list, or one string of items separated by commas: the form an environment
@@ -320,6 +323,7 @@ impl Default for Config {
             webhook_url: None,
             webhook_secret: None,
             webhook_retry_hours: 72,
+            low_balance_threshold: 10,
         }
     }
 }
@@ -598,6 +602,12 @@ impl Config {
             return invalid(
                 "webhook_secret",
                 "must be whsec_ and base64, or 24 characters or more".into(),
+            );
+        }
+        if !(0..=1_000_000).contains(&self.low_balance_threshold) {
+            return invalid(
+                "low_balance_threshold",
+                format!("must be 0 to 1000000, not {}", self.low_balance_threshold),
             );
         }
         if !(1..=720).contains(&self.webhook_retry_hours) {

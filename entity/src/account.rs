@@ -28,6 +28,9 @@ pub struct Model {
     pub buyer_address: Option<String>,
     /// The buyer's VAT id on invoices, as the platform sends it.
     pub buyer_vat_id: Option<String>,
+    /// Whether the balance was below `low_balance_threshold` when last told
+    /// (`credits.low`, then `credits.recovered`): each crossing is told once.
+    pub credits_low: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -3,7 +3,7 @@
 //! it was issued; an account keeps the buyer's address and VAT id; a credit note voids
 //! an invoice, numbered without gaps per calendar year; and the outbox holds each event
 //! until a receiver took it. Additive only: the previous release keeps inserting
-//! invoices and accounts without the new columns (all nullable), which read as an
+//! invoices and accounts without the new columns (nullable or defaulted), which read as an
 //! invoice without VAT and a buyer with only a name.
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -29,6 +29,7 @@ enum Accounts {
     Table,
     BuyerAddress,
     BuyerVatId,
+    CreditsLow,
 }
 
 #[derive(DeriveIden)]
@@ -95,7 +96,13 @@ impl MigrationTrait for Migration {
             m.alter_table(Table::alter().table(Invoices::Table).add_column(&mut column).to_owned())
                 .await?;
         }
-        for mut column in [string_null(Accounts::BuyerAddress), string_null(Accounts::BuyerVatId)] {
+        // `credits_low`: whether the last event told of a balance below the threshold,
+        // so that a crossing is told once; the previous release's accounts start false.
+        for mut column in [
+            string_null(Accounts::BuyerAddress),
+            string_null(Accounts::BuyerVatId),
+            boolean(Accounts::CreditsLow).default(false).to_owned(),
+        ] {
             m.alter_table(Table::alter().table(Accounts::Table).add_column(&mut column).to_owned())
                 .await?;
         }
@@ -167,7 +174,7 @@ impl MigrationTrait for Migration {
         ] {
             m.drop_table(Table::drop().table(table).to_owned()).await?;
         }
-        for column in [Accounts::BuyerAddress, Accounts::BuyerVatId] {
+        for column in [Accounts::BuyerAddress, Accounts::BuyerVatId, Accounts::CreditsLow] {
             m.alter_table(Table::alter().table(Accounts::Table).drop_column(column).to_owned())
                 .await?;
         }

@@ -4,6 +4,7 @@
 //! at a time, in order per account, under a lease, and settles each attempt.
 use chrono::{DateTime, Duration, Utc};
 use entity::{account, credit_note, faulty_report, invoice, invoice_line, webhook_event};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, PaginatorTrait,
     QueryFilter, QueryOrder, Set, Statement,
@@ -11,7 +12,11 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use super::Ledger;
+use super::book::Book;
+use crate::config::Config;
 use crate::error::{Error, Refusal, RefusalCode};
+use crate::rules::balance::breakdown;
+use crate::rules::webhook_events::{Crossing, crossing};
 
 /// What an event tells of: its `type`, as receivers see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +30,10 @@ pub enum EventType {
     /// The correction team resolved a report. The hook for `resolveReport`: write it
     /// with [`record`] in the resolution's transaction, as `report.opened` is.
     ReportResolved,
+    /// The available balance fell below `low_balance_threshold`.
+    CreditsLow,
+    /// It rose back to the threshold or above.
+    CreditsRecovered,
 }
 
 impl EventType {
@@ -34,6 +43,8 @@ impl EventType {
             EventType::InvoiceVoided => "invoice.voided",
             EventType::ReportOpened => "report.opened",
             EventType::ReportResolved => "report.resolved",
+            EventType::CreditsLow => "credits.low",
+            EventType::CreditsRecovered => "credits.recovered",
         }
     }
 }
@@ -131,6 +142,36 @@ pub(super) fn report_opened(report: &faulty_report::Model) -> Value {
             "reportedAt": report.reported_at,
         }
     })
+}
+
+/// Writes `credits.low` or `credits.recovered` when the balance `book` leaves at
+/// `now` crossed `low_balance_threshold` since the last one told, and remembers the
+/// side it is on: once per crossing, whatever moved it (a charge, a purchase, an
+/// expiry the clock made due).
+pub(super) async fn tell_crossing(
+    txn: &impl ConnectionTrait,
+    book: &Book,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let balance = breakdown(&book.account, &book.lots, config.fair_use_cap, now);
+    let threshold = config.low_balance_threshold;
+    let Some(crossing) = crossing(book.account.credits_low, &balance, threshold) else {
+        return Ok(());
+    };
+    let low = crossing == Crossing::Low;
+    account::Entity::update_many()
+        .col_expr(account::Column::CreditsLow, Expr::value(low))
+        .filter(account::Column::Id.eq(book.account.id))
+        .exec(txn)
+        .await?;
+    let event_type = if low {
+        EventType::CreditsLow
+    } else {
+        EventType::CreditsRecovered
+    };
+    let data = json!({"balance": {"available": balance.available, "threshold": threshold}});
+    record(txn, &book.account, event_type, now, data).await
 }
 
 /// How an attempt to deliver an event ended.

@@ -23,6 +23,7 @@ pub fn account(plan: PlanCode) -> account::Model {
         subscription_sequence: None,
         buyer_address: None,
         buyer_vat_id: None,
+        credits_low: false,
     }
 }
 

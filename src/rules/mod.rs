@@ -12,3 +12,4 @@ pub mod pricing;
 pub mod spending_order;
 pub mod text;
 pub mod vat;
+pub mod webhook_events;

@@ -350,7 +350,7 @@ fn an_unknown_key_is_named_with_its_value_and_the_nearest_known_key() {
             error.starts_with("configuration: unknown key `colour` = \"blue\" from STUDIO_COLOUR; the keys are `addr`, `database_url`,"),
             "{error}"
         );
-        assert!(error.ends_with("`webhook_retry_hours`"), "{error}");
+        assert!(error.ends_with("`low_balance_threshold`"), "{error}");
         Ok(())
     });
     // A key inside a table is named with its table.
@@ -544,6 +544,10 @@ fn a_webhook_url_needs_a_usable_secret_and_retries_last_1_to_720_hours() {
         (
             vec![("STUDIO_WEBHOOK_SECRET", "short")],
             "configuration key `webhook_secret`: must be whsec_ and base64, or 24 characters or more",
+        ),
+        (
+            vec![("STUDIO_LOW_BALANCE_THRESHOLD", "-1")],
+            "configuration key `low_balance_threshold`: must be 0 to 1000000, not -1",
         ),
         (
             vec![("STUDIO_WEBHOOK_RETRY_HOURS", "0")],

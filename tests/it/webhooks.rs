@@ -59,7 +59,24 @@ async fn settled(ledger: &Ledger) -> bool {
     })
 }
 
-/// Two accounts that each bought a pack: `invoice.issued` for each.
+/// Spends one credit of `account_id` on a new photo.
+async fn spend_one(ledger: &Ledger, account_id: i64, key: &str) {
+    let photo = ledger
+        .register_photos(account_id, &[("l".into(), "https://img.example/p.jpg".into())])
+        .await
+        .unwrap()[0]
+        .id;
+    let request = ApplyRequest {
+        photo_ids: vec![photo],
+        background_id: "showroom".into(),
+        logo: None,
+        idempotency_key: key.into(),
+    };
+    ledger.apply_changes(account_id, &request).await.unwrap();
+}
+
+/// Two accounts with 10 credits (never low) that each bought a pack: `invoice.issued`
+/// for each.
 async fn two_buyers(ledger: &Ledger) -> (i64, i64) {
     let a = ledger
         .create_account("Alpha", PlanCode::Professional, 2, None)
@@ -67,12 +84,12 @@ async fn two_buyers(ledger: &Ledger) -> (i64, i64) {
         .unwrap()
         .id;
     let b = ledger
-        .create_account("Bravo", PlanCode::Basic, 0, None)
+        .create_account("Bravo", PlanCode::Professional, 2, None)
         .await
         .unwrap()
         .id;
     ledger.purchase_pack(a, "pro-small", "a1").await.unwrap();
-    ledger.purchase_pack(b, "basic-small", "b1").await.unwrap();
+    ledger.purchase_pack(b, "pro-small", "b1").await.unwrap();
     (a, b)
 }
 
@@ -99,10 +116,14 @@ on_both_databases! {
         assert!(matches!(refused, Err(Error::Refused(r)) if r.code == RefusalCode::PackPartlyUsed));
         let written = events(&ledger).await;
         let types: Vec<&str> = written.iter().map(|e| e.event_type.as_str()).collect();
-        assert_eq!(types, ["invoice.issued", "report.opened", "invoice.issued", "invoice.voided"]);
+        // Opened with 0 credits: low; the pack brings it back.
+        assert_eq!(
+            types,
+            ["credits.low", "invoice.issued", "credits.recovered", "report.opened", "invoice.issued", "invoice.voided"]
+        );
         assert!(written.iter().all(|e| e.status == "PENDING" && e.attempts == 0 && e.account_id == Some(account.id)));
-        let issued: serde_json::Value = serde_json::from_str(&written[0].payload).unwrap();
-        assert_eq!(issued["id"], written[0].event_id.as_str());
+        let issued: serde_json::Value = serde_json::from_str(&written[1].payload).unwrap();
+        assert_eq!(issued["id"], written[1].event_id.as_str());
         assert_eq!(issued["type"], "invoice.issued");
         assert_eq!(issued["timestamp"], "2026-11-24T10:00:00Z");
         assert_eq!(issued["data"]["account"], serde_json::json!({"id": account.id, "externalId": "platform-1", "name": "Alpha"}));
@@ -111,11 +132,13 @@ on_both_databases! {
         assert_eq!((&invoice["subtotalCents"], &invoice["vatPercent"], &invoice["taxCents"], &invoice["totalCents"]),
             (&serde_json::json!(5000), &serde_json::json!(19), &serde_json::json!(950), &serde_json::json!(5950)));
         assert_eq!(invoice["lines"][0]["amountCents"], 5000);
-        let voided: serde_json::Value = serde_json::from_str(&written[3].payload).unwrap();
+        let voided: serde_json::Value = serde_json::from_str(&written[5].payload).unwrap();
         assert_eq!(voided["data"]["invoice"]["number"], "INV-2026-000002");
         assert_eq!(voided["data"]["creditNote"]["number"], "CN-2026-000001");
         assert_eq!(voided["data"]["creditNote"]["totalCents"], -13388);
-        let opened: serde_json::Value = serde_json::from_str(&written[1].payload).unwrap();
+        let opened: serde_json::Value = serde_json::from_str(&written[3].payload).unwrap();
+        let recovered: serde_json::Value = serde_json::from_str(&written[2].payload).unwrap();
+        assert_eq!(recovered["data"]["balance"], serde_json::json!({"available": 100, "threshold": 10}));
         assert_eq!(opened["data"]["report"]["reason"], "Blurred");
     }
 
@@ -151,7 +174,7 @@ on_both_databases! {
         let ledger = ledger(&db, Some(&receiver), 72).await;
         let (a, b) = two_buyers(&ledger).await;
         ledger.purchase_pack(a, "pro-medium", "a2").await.unwrap();
-        ledger.purchase_pack(b, "basic-medium", "b2").await.unwrap();
+        ledger.purchase_pack(b, "pro-medium", "b2").await.unwrap();
         ledger.purchase_pack(a, "pro-large", "a3").await.unwrap();
         let worker = studio_bff::webhooks::spawn(ledger.clone()).expect("a worker");
 
@@ -352,5 +375,35 @@ on_both_databases! {
         let arrived = receiver.delivered();
         assert_eq!(arrived.len(), 1);
         assert_eq!(arrived[0].id, claimed.event_id);
+    }
+
+    async fn credits_low_and_recovered_are_told_once_per_crossing_and_never_for_premium_under_its_cap(db) {
+        let ledger = ledger(&db, None, 72).await;
+        let pro = ledger.create_account("Alpha", PlanCode::Professional, 2, None).await.unwrap().id;
+        let premium = ledger.create_account("Prime", PlanCode::Premium, 1, None).await.unwrap().id;
+
+        spend_one(&ledger, pro, "p1").await; // 10 -> 9: below
+        spend_one(&ledger, pro, "p2").await; // 9 -> 8: still below, nothing told
+        ledger.purchase_pack(pro, "pro-small", "buy").await.unwrap(); // 33: back
+        spend_one(&ledger, premium, "q1").await; // premium under its cap: never low
+        // The reset: the month's 8 go, 10 come; the pack's 25 stay. Nothing crosses.
+        ledger.set_clock(utc("2026-12-01T00:00:00Z")).await.unwrap();
+
+        let told: Vec<(Option<i64>, String, serde_json::Value)> = events(&ledger)
+            .await
+            .iter()
+            .filter(|e| e.event_type.starts_with("credits."))
+            .map(|e| {
+                let body: serde_json::Value = serde_json::from_str(&e.payload).unwrap();
+                (e.account_id, e.event_type.clone(), body["data"]["balance"].clone())
+            })
+            .collect();
+        assert_eq!(
+            told,
+            vec![
+                (Some(pro), "credits.low".to_owned(), serde_json::json!({"available": 9, "threshold": 10})),
+                (Some(pro), "credits.recovered".to_owned(), serde_json::json!({"available": 33, "threshold": 10})),
+            ]
+        );
     }
 }

@@ -172,6 +172,7 @@ fn account_of(row: &PgRow) -> Result<account::Model> {
         subscription_sequence: row.try_get("subscription_sequence")?,
         buyer_address: row.try_get("buyer_address")?,
         buyer_vat_id: row.try_get("buyer_vat_id")?,
+        credits_low: row.try_get("credits_low")?,
     })
 }
 
