@@ -34,6 +34,7 @@ use crate::preview;
 use crate::scheduler;
 use crate::secret::Secret;
 use crate::stopping::StopSignal;
+use crate::webhooks;
 
 /// How long requests in flight may take to finish once shutdown begins; WebSockets
 /// still open after that are dropped.
@@ -59,6 +60,8 @@ pub struct App {
     scheduler: AbortOnDrop,
     /// The built-in preview renderer, when `renderer` is `builtin`.
     renderer: Option<AbortOnDrop>,
+    /// The webhook worker, when `webhook_url` is set.
+    webhooks: Option<AbortOnDrop>,
 }
 
 /// Why the service could not start.
@@ -145,6 +148,7 @@ impl App {
         );
         let hub = Hub::start(ledger.clone());
         let scheduler = AbortOnDrop(scheduler::spawn(ledger.clone()));
+        let webhooks = webhooks::spawn(ledger.clone()).map(AbortOnDrop);
         let (router, stop) = router(&ledger, &hub, &auth, None);
 
         let listener = socket.listen(BACKLOG).map_err(listen_failed)?;
@@ -181,6 +185,7 @@ impl App {
             stop,
             scheduler,
             renderer,
+            webhooks,
         })
     }
 
@@ -238,6 +243,7 @@ impl App {
             stop,
             scheduler,
             renderer,
+            webhooks,
             ..
         } = self;
         tracing::info!(addr = %local_addr, "listening");
@@ -260,6 +266,7 @@ impl App {
         let served = http::serve(listener, router, stopping, DRAIN).await;
         drop(scheduler);
         drop(renderer);
+        drop(webhooks);
         drop(metrics_server);
         served
     }

@@ -79,6 +79,10 @@ pub struct Config {
     pub currency: String,
     /// Base price of one credit, before a pack's volume discount.
     pub credit_price_cents: i64,
+    /// VAT added to the net prices on invoices, in whole percent.
+    pub vat_percent: i32,
+    /// Who issues the invoices and credit notes.
+    pub seller: SellerSettings,
     pub plans: BTreeMap<PlanCode, PlanSettings>,
     pub packs: Vec<PackSettings>,
     pub backgrounds: Vec<BackgroundSettings>,
@@ -120,6 +124,13 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// The OTLP/HTTP collector the traces go to (`http://host:4318`); none: no export.
     pub otlp_endpoint: Option<String>,
+    /// Where events for other systems are posted; none: they are kept, not sent.
+    pub webhook_url: Option<String>,
+    /// The Standard Webhooks signing secret (`whsec_` and base64, or any text of 24
+    /// characters or more); required with `webhook_url`.
+    pub webhook_secret: Option<Secret>,
+    /// How long an event is retried before it is FAILED.
+    pub webhook_retry_hours: u32,
 }
 
 /// A list, or one string of items separated by commas: the form an environment
@@ -203,6 +214,15 @@ pub struct PlanSettings {
     pub promotion_credits_per_slot: i32,
 }
 
+/// The seller named on every invoice and credit note (`[seller]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SellerSettings {
+    pub name: String,
+    pub address: Option<String>,
+    pub vat_id: Option<String>,
+}
+
 /// A background the studio offers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -284,6 +304,12 @@ impl Default for Config {
             render_give_up_minutes: 30,
             currency: "EUR".into(),
             credit_price_cents: 50,
+            vat_percent: 19,
+            seller: SellerSettings {
+                name: "AI Background Studio".into(),
+                address: None,
+                vat_id: None,
+            },
             plans: BTreeMap::from([
                 (PlanCode::Basic, plan("Basic", 0)),
                 (PlanCode::Professional, plan("Professional", 0)),
@@ -319,6 +345,9 @@ impl Default for Config {
             trusted_documents: TrustedDocuments::Off,
             metrics_addr: None,
             otlp_endpoint: None,
+            webhook_url: None,
+            webhook_secret: None,
+            webhook_retry_hours: 72,
         }
     }
 }
@@ -416,6 +445,7 @@ impl Config {
             return invalid("cors_origins", problem);
         }
         self.validate_telemetry()?;
+        self.validate_webhooks()?;
         if !(1..=24 * 365).contains(&self.idempotency_retention_hours) {
             return invalid(
                 "idempotency_retention_hours",
@@ -445,6 +475,20 @@ impl Config {
                 "credit_price_cents",
                 format!("must be 1 to 1000000, not {}", self.credit_price_cents),
             );
+        }
+        if !(0..=100).contains(&self.vat_percent) {
+            return invalid("vat_percent", format!("must be 0 to 100, not {}", self.vat_percent));
+        }
+        let seller_fields = [
+            ("name", Some(&self.seller.name)),
+            ("address", self.seller.address.as_ref()),
+            ("vat_id", self.seller.vat_id.as_ref()),
+        ];
+        if let Some((field, _)) = seller_fields
+            .iter()
+            .find(|(_, v)| v.is_some_and(|v| v.trim().is_empty()))
+        {
+            return invalid("seller", format!("`{field}` must not be empty"));
         }
         for plan in [
             PlanCode::Basic,
@@ -580,6 +624,39 @@ impl Config {
                     ),
                 });
             }
+        }
+        Ok(())
+    }
+
+    /// The receiver is an http(s) URL with a secret to sign for it, and events are
+    /// retried for 1 hour to 30 days.
+    fn validate_webhooks(&self) -> Result<(), ConfigError> {
+        let invalid = |key, problem: String| Err(ConfigError::Invalid { key, problem });
+        if let Some(url) = &self.webhook_url {
+            let parsed: Option<reqwest::Url> = url.parse().ok();
+            if !parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some()) {
+                return invalid(
+                    "webhook_url",
+                    format!("must be an http:// or https:// URL, not {url:?}"),
+                );
+            }
+            if self.webhook_secret.is_none() {
+                return invalid("webhook_secret", "is required with webhook_url".into());
+            }
+        }
+        if let Some(secret) = &self.webhook_secret
+            && crate::webhooks::signature::signing_key(secret.expose()).is_none()
+        {
+            return invalid(
+                "webhook_secret",
+                "must be whsec_ and base64, or 24 characters or more".into(),
+            );
+        }
+        if !(1..=720).contains(&self.webhook_retry_hours) {
+            return invalid(
+                "webhook_retry_hours",
+                format!("must be 1 to 720, not {}", self.webhook_retry_hours),
+            );
         }
         Ok(())
     }

@@ -72,6 +72,13 @@ pub enum RefusalCode {
     /// The edit's credit went back before (a failed render or another report); an
     /// edit is refunded at most once, and nothing changed.
     AlreadyRefunded,
+    /// No such invoice.
+    InvoiceNotFound,
+    /// Some of the pack's credits were spent (or have expired): the invoice cannot be
+    /// voided; nothing changed.
+    PackPartlyUsed,
+    /// No such event for other systems.
+    EventNotFound,
 }
 
 /// A business refusal: what the client is told, and which input field it concerns.

@@ -26,6 +26,8 @@ pub enum Kind {
     Invoice,
     /// A claim of a render job: the job and which of its claims (`<job>.<attempt>`).
     RenderJob,
+    CreditNote,
+    WebhookEvent,
     /// A position in a list, not a record.
     Cursor,
 }
@@ -44,11 +46,13 @@ impl Kind {
             Kind::LedgerEntry => "LedgerEntry",
             Kind::Invoice => "Invoice",
             Kind::RenderJob => "RenderJob",
+            Kind::CreditNote => "CreditNote",
+            Kind::WebhookEvent => "WebhookEvent",
             Kind::Cursor => "Cursor",
         }
     }
 
-    const ALL: [Kind; 12] = [
+    const ALL: [Kind; 14] = [
         Kind::Account,
         Kind::Photo,
         Kind::PhotoEdit,
@@ -60,6 +64,8 @@ impl Kind {
         Kind::LedgerEntry,
         Kind::Invoice,
         Kind::RenderJob,
+        Kind::CreditNote,
+        Kind::WebhookEvent,
         Kind::Cursor,
     ];
 }
@@ -79,16 +85,19 @@ pub enum List {
     Reports,
     /// The correction team's queue: every account's reports, oldest first.
     ReportQueue,
+    /// The service's events for other systems (OPS).
+    WebhookEvents,
 }
 
 impl List {
-    const ALL: [List; 6] = [
+    const ALL: [List; 7] = [
         List::Photos,
         List::Ledger,
         List::Invoices,
         List::Edits,
         List::Reports,
         List::ReportQueue,
+        List::WebhookEvents,
     ];
 
     /// The list's name inside its cursors: the one spelling both ways go through.
@@ -100,6 +109,7 @@ impl List {
             List::Edits => "edits",
             List::Reports => "reports",
             List::ReportQueue => "report_queue",
+            List::WebhookEvents => "webhook_events",
         }
     }
 }

@@ -47,6 +47,7 @@ pub mod secret;
 pub mod stopping;
 pub mod telemetry;
 pub mod trusted;
+pub mod webhooks;
 pub mod ws;
 
 pub use error::Error;

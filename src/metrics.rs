@@ -127,6 +127,9 @@ struct Inner {
     render_jobs_leased: Counter,
     render_jobs_finished: Family<RenderLabels, Counter>,
     render_job_age: Histogram,
+    webhook_deliveries: Family<PassLabels, Counter>,
+    webhook_backlog: Gauge,
+    webhook_oldest_pending: Gauge,
     /// Read at each scrape for the pool's gauges.
     db: DatabaseConnection,
 }
@@ -236,6 +239,25 @@ impl Metrics {
             Unit::Seconds,
             render_job_age.clone(),
         );
+        let webhook_deliveries = Family::<PassLabels, Counter>::default();
+        registry.register(
+            "webhook_deliveries",
+            "Attempts to deliver an event to webhook_url, by outcome (delivered; retry: will be sent again; failed: given up after webhook_retry_hours)",
+            webhook_deliveries.clone(),
+        );
+        let webhook_backlog = Gauge::default();
+        registry.register(
+            "webhook_backlog",
+            "Events in the outbox not yet delivered (PENDING)",
+            webhook_backlog.clone(),
+        );
+        let webhook_oldest_pending = Gauge::default();
+        registry.register_with_unit(
+            "webhook_oldest_pending_age",
+            "Age of the oldest PENDING event, 0 when none waits",
+            Unit::Seconds,
+            webhook_oldest_pending.clone(),
+        );
         Metrics(Arc::new(Inner {
             registry,
             requests,
@@ -254,6 +276,9 @@ impl Metrics {
             render_jobs_leased,
             render_jobs_finished,
             render_job_age,
+            webhook_deliveries,
+            webhook_backlog,
+            webhook_oldest_pending,
             db,
         }))
     }
@@ -358,6 +383,19 @@ impl Metrics {
             .get_or_create(&RenderLabels { outcome })
             .inc();
         self.0.render_job_age.observe(age.as_secs_f64());
+    }
+
+    /// One attempt to deliver an event: `delivered`, `retry` or `failed`.
+    pub fn webhook_delivery(&self, outcome: &'static str) {
+        self.0.webhook_deliveries.get_or_create(&PassLabels { outcome }).inc();
+    }
+
+    /// The outbox's backlog, and how long its oldest event has waited.
+    pub fn webhook_backlog(&self, pending: u64, oldest_age: Duration) {
+        self.0.webhook_backlog.set(i64::try_from(pending).unwrap_or(i64::MAX));
+        self.0
+            .webhook_oldest_pending
+            .set(i64::try_from(oldest_age.as_secs()).unwrap_or(i64::MAX));
     }
 
     /// Every series in Prometheus text, the pool's gauges read now.

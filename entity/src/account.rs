@@ -26,6 +26,13 @@ pub struct Model {
     pub subscription_sequence: Option<i64>,
     /// How many times the account's edits changed; see `edit::Model::revision`.
     pub edit_revision: i64,
+    /// The buyer's postal address on invoices, as the platform sends it.
+    pub buyer_address: Option<String>,
+    /// The buyer's VAT id on invoices, as the platform sends it.
+    pub buyer_vat_id: Option<String>,
+    /// Whether the balance was below `low_balance_threshold` when last told
+    /// (`credits.low`, then `credits.recovered`): each crossing is told once.
+    pub credits_low: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

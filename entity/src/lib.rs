@@ -2,6 +2,8 @@
 //! tables store as text.
 pub mod account;
 pub mod background;
+pub mod credit_note;
+pub mod credit_note_sequence;
 pub mod edit;
 pub mod enums;
 pub mod faulty_report;
@@ -16,3 +18,4 @@ pub mod pack;
 pub mod photo;
 pub mod purchase;
 pub mod render_job;
+pub mod webhook_event;

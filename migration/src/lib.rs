@@ -7,6 +7,7 @@ mod m20261124_000001_create_ledger;
 mod m20261127_000001_promotion_campaigns;
 mod m20261127_000002_accounts_and_actors;
 mod m20261127_000003_renders;
+mod m20261127_000004_invoices_and_events;
 
 /// Every migration of the service, oldest first.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_promotion_campaigns::Migration),
             Box::new(m20261127_000002_accounts_and_actors::Migration),
             Box::new(m20261127_000003_renders::Migration),
+            Box::new(m20261127_000004_invoices_and_events::Migration),
         ]
     }
 }

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 
 use crate::error::Error;
-use crate::reads::{BackgroundRow, EditRow, InvoiceLineRow, LogoRow, PhotoRow, PhotoWindow, Reads, ReportRow};
+use crate::reads::{
+    BackgroundRow, CreditNoteRow, EditRow, InvoiceLineRow, LogoRow, PhotoRow, PhotoWindow, Reads, ReportRow,
+};
 
 /// The loaders of one request; they cache what they loaded until the request ends.
 pub type Loaders = DataLoader<Store, HashMapCache>;
@@ -49,6 +51,17 @@ pub async fn prime_invoice_lines(loaders: &Loaders, invoice_ids: &[i64]) -> Resu
     Ok(())
 }
 
+/// Loads whether each invoice of a page was voided, in one statement.
+pub async fn prime_credit_notes(loaders: &Loaders, invoice_ids: &[i64]) -> Result<(), Arc<Error>> {
+    let keys: Vec<CreditNoteOfInvoice> = invoice_ids.iter().copied().map(CreditNoteOfInvoice).collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let notes = Loader::<CreditNoteOfInvoice>::load(loaders.loader(), &keys).await?;
+    loaders.feed_many(notes).await;
+    Ok(())
+}
+
 /// The reads behind the request's loaders.
 pub struct Store {
     reads: Reads,
@@ -75,6 +88,9 @@ pub struct ReportsOfPhoto(pub PhotoWindow);
 /// The lines of an invoice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct LinesOfInvoice(pub i64);
+/// The credit note that voided an invoice, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CreditNoteOfInvoice(pub i64);
 
 type Loaded<K, V> = Result<HashMap<K, V>, Arc<Error>>;
 
@@ -156,6 +172,20 @@ impl Loader<LinesOfInvoice> for Store {
         Ok(found
             .into_iter()
             .map(|(id, lines)| (LinesOfInvoice(id), lines))
+            .collect())
+    }
+}
+
+impl Loader<CreditNoteOfInvoice> for Store {
+    type Value = Option<CreditNoteRow>;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[CreditNoteOfInvoice]) -> Loaded<CreditNoteOfInvoice, Option<CreditNoteRow>> {
+        let invoice_ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let found = self.reads.credit_notes_of_invoices(&invoice_ids).await?;
+        Ok(found
+            .into_iter()
+            .map(|(id, note)| (CreditNoteOfInvoice(id), note))
             .collect())
     }
 }

@@ -1,11 +1,13 @@
 //! What clients read: the viewer and their account, the pack catalog, backgrounds, any
-//! node by id, and (OPS) any account and the correction team's queue of reports.
+//! node by id, and (OPS) any account, the correction team's queue of reports and the
+//! events for other systems.
 use super::context::{account_user, ids, ledger, may_see, ops, reads, viewer};
 use super::errors::OrInternal;
 use super::quote::{QuoteApplyInput, QuoteApplyPayload, quote_apply};
 use super::types::paging::{self, Page};
 use super::types::{
     Account, Background, CreditPack, FaultyReport, FaultyReportConnection, FaultyReportEdge, Node, ReportStatus,
+    WebhookEvent, WebhookEventConnection, WebhookEventEdge, WebhookStatus,
 };
 use crate::auth::Role;
 use crate::ids::{IdCodec, Kind, List};
@@ -173,6 +175,33 @@ impl Query {
         };
         let account = ledger(ctx)?.account(account_id).await.or_internal(ctx)?;
         Ok(account.map(|a| Account::new(ids, a)))
+    }
+
+    /// OPS only: events for other systems, newest first.
+    async fn webhook_events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only the events of this status; all when null.")] status: Option<WebhookStatus>,
+        #[graphql(desc = "How many events, 0 to 100 (20 when null).")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the page before.")] after: Option<String>,
+    ) -> async_graphql::Result<WebhookEventConnection> {
+        ops(ctx)?;
+        let ids = ids(ctx)?;
+        let page = Page::parse(ids, List::WebhookEvents, 0, first, after.as_deref())?;
+        let (rows, has_next) = reads(ctx)?
+            .webhook_events(status.map(WebhookStatus::stored), page.window())
+            .await
+            .or_internal(ctx)?;
+        Ok(WebhookEventConnection {
+            page_info: page.info(ids, rows.iter().map(|e| e.id), has_next),
+            edges: rows
+                .into_iter()
+                .map(|e| WebhookEventEdge {
+                    cursor: page.cursor(ids, e.id),
+                    node: WebhookEvent::new(ids, e),
+                })
+                .collect(),
+        })
     }
 
     /// OPS only.

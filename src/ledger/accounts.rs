@@ -14,18 +14,21 @@ use crate::db::retry_transient;
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::cycle::BillingCalendar;
 use crate::rules::entitlement::{MAX_LISTING_SLOTS, monthly_credits};
-use crate::rules::text::{exact_text, required_text};
+use crate::rules::text::{exact_text, optional_text, required_text};
 
 /// Longest `externalId`, in characters (rules §4).
 pub(super) const MAX_EXTERNAL_ID_CHARS: usize = 64;
 
+/// The buyer's details on the account's invoices, as the platform sends them; the
+/// buyer's name is the account's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Buyer {
+    pub address: Option<String>,
+    pub vat_id: Option<String>,
+}
+
 impl Ledger {
-    /// Opens an account with the full entitlement of the cycle it starts in (and the
-    /// launch promotion when created inside its window). With an `external_id` that
-    /// names an account already, answers that account and grants nothing again when
-    /// plan and slots are the same, and refuses with ACCOUNT_EXISTS when they differ:
-    /// the platform may send its request again (rules §4).
-    #[tracing::instrument(skip(self))]
+    /// Opens an account without buyer details: [`Ledger::create_account_for`].
     pub async fn create_account(
         &self,
         name: &str,
@@ -33,7 +36,27 @@ impl Ledger {
         listing_slots: i32,
         external_id: Option<&str>,
     ) -> Result<account::Model, Error> {
+        self.create_account_for(name, plan, listing_slots, external_id, &Buyer::default())
+            .await
+    }
+
+    /// Opens an account with the full entitlement of the cycle it starts in (and the
+    /// launch promotion when created inside its window). With an `external_id` that
+    /// names an account already, answers that account and grants nothing again when
+    /// plan and slots are the same, and refuses with ACCOUNT_EXISTS when they differ:
+    /// the platform may send its request again (rules §4).
+    #[tracing::instrument(skip(self))]
+    pub async fn create_account_for(
+        &self,
+        name: &str,
+        plan: PlanCode,
+        listing_slots: i32,
+        external_id: Option<&str>,
+        buyer: &Buyer,
+    ) -> Result<account::Model, Error> {
         let name = required_text(name, &["name"])?;
+        let buyer_address = optional_text(buyer.address.as_deref(), &["buyer", "address"])?;
+        let buyer_vat_id = optional_text(buyer.vat_id.as_deref(), &["buyer", "vatId"])?;
         check_slots(listing_slots)?;
         let external_id = external_id
             .map(|id| exact_text(id, MAX_EXTERNAL_ID_CHARS, &["externalId"]))
@@ -52,6 +75,8 @@ impl Ledger {
                 promotion_processed: Set(false),
                 promotions_considered: Set(String::new()),
                 external_id: Set(external_id.clone()),
+                buyer_address: Set(buyer_address.clone()),
+                buyer_vat_id: Set(buyer_vat_id.clone()),
                 ..Default::default()
             };
             // A second instance creating the same external id at once waits for the

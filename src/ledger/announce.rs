@@ -2,12 +2,15 @@
 //! committed. On PostgreSQL the write transaction itself sends a NOTIFY, which the
 //! database delivers to every listening instance if and only if the transaction
 //! commits (`bench/RESULTS.md` measures what that costs the charge: nothing visible).
-//! On SQLite there is one instance, and the message stays in the process.
+//! On SQLite there is one instance, and the message stays in the process. A commit
+//! that changed the balance also tells other systems when it crossed the low-balance
+//! threshold (`credits.low`, `credits.recovered`).
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement};
 use tokio::sync::broadcast;
 
 use super::Ledger;
 use super::book::Book;
+use super::outbox;
 use crate::error::Error;
 
 /// How many changes a slow in-process listener may fall behind before it is told it lagged.
@@ -80,6 +83,9 @@ impl Ledger {
     /// renders it queued and finished are counted.
     pub(super) async fn commit(&self, txn: DatabaseTransaction, book: &Book) -> Result<(), Error> {
         let account_id = book.account.id;
+        if book.changed() {
+            outbox::tell_crossing(&txn, book, &self.config, self.now()).await?;
+        }
         match self.announcer.as_ref() {
             Announcer::Notify { channel } => {
                 if book.changed() || book.edits_changed() {

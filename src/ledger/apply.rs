@@ -15,6 +15,7 @@ use super::Ledger;
 use super::book::Entry;
 use super::cause::Cause;
 use super::idempotency::{IdempotencyKey, Opened, fingerprint, remember};
+use super::outbox::{self, EventType};
 use super::renders;
 use crate::db::retry_transient;
 use crate::error::{Error, Refusal, RefusalCode};
@@ -278,6 +279,8 @@ impl Ledger {
             }
             .insert(&txn)
             .await?;
+            let opened = outbox::report_opened(&report);
+            outbox::record(&txn, &book.account, EventType::ReportOpened, now, opened).await?;
             self.commit(txn, &book).await?;
             Ok(Reported {
                 report,

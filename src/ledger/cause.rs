@@ -26,6 +26,9 @@ pub enum Cause {
     GiveUp(i64),
     /// The correction team refunded the edit of this faulty report.
     Report(i64),
+    /// A credit note that voided a purchase's invoice, named by its number: the
+    /// ADJUSTMENT that takes the pack's credits back.
+    CreditNote(String),
 }
 
 impl fmt::Display for Cause {
@@ -41,6 +44,7 @@ impl fmt::Display for Cause {
             Cause::Refund(edit) => write!(f, "refund:{edit}"),
             Cause::GiveUp(edit) => write!(f, "give_up:{edit}"),
             Cause::Report(report) => write!(f, "report:{report}"),
+            Cause::CreditNote(number) => write!(f, "credit_note:{number}"),
         }
     }
 }
@@ -72,6 +76,7 @@ impl FromStr for Cause {
             Some(("refund", edit)) => Cause::Refund(edit.parse().map_err(|_| UnknownCause(s.to_owned()))?),
             Some(("give_up", edit)) => Cause::GiveUp(edit.parse().map_err(|_| UnknownCause(s.to_owned()))?),
             Some(("report", report)) => Cause::Report(report.parse().map_err(|_| UnknownCause(s.to_owned()))?),
+            Some(("credit_note", number)) if !number.is_empty() => Cause::CreditNote(number.to_owned()),
             _ => return Err(UnknownCause(s.to_owned())),
         })
     }
@@ -94,6 +99,7 @@ mod tests {
             (Cause::Refund(17), "refund:17"),
             (Cause::GiveUp(18), "give_up:18"),
             (Cause::Report(19), "report:19"),
+            (Cause::CreditNote("CN-2026-000001".into()), "credit_note:CN-2026-000001"),
         ];
         for (cause, text) in causes {
             assert_eq!(cause.to_string(), text);

@@ -1,22 +1,24 @@
 //! Buying an extra pack: a purchased lot valid for 12 calendar months and an invoice
-//! with one line, numbered without gaps per calendar year.
+//! with one line at the net price, VAT on top, numbered without gaps per calendar year.
 use chrono::Datelike;
 use entity::enums::Bucket;
-use entity::{invoice, invoice_line, invoice_sequence, lot, purchase};
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use entity::{invoice, invoice_line, lot, purchase};
+use sea_orm::{ActiveModelTrait, Set};
 use serde::{Deserialize, Serialize};
 
 use super::Ledger;
 use super::book::NewLot;
 use super::cause::Cause;
 use super::idempotency::{IdempotencyKey, Opened, fingerprint, remember};
+use super::numbering::{Series, next_number};
+use super::outbox::{self, EventType};
 use crate::db::retry_transient;
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::balance::{Breakdown, breakdown};
 use crate::rules::catalog::packs_for;
 use crate::rules::cycle::BillingCalendar;
 use crate::rules::lot_origin::LotOrigin;
+use crate::rules::vat::Amounts;
 
 /// How long a purchased lot is valid.
 const PURCHASE_VALIDITY_MONTHS: u32 = 12;
@@ -87,15 +89,27 @@ impl Ledger {
             };
             let price_cents = pack.price_cents(self.config.credit_price_cents);
             let calendar = BillingCalendar::from_config(&self.config);
-            let number = next_invoice_number(&txn, now.with_timezone(&self.config.billing_time_zone).year()).await?;
+            let year = now.with_timezone(&self.config.billing_time_zone).year();
+            let number = next_number(&txn, Series::Invoices, year).await?;
+            let amounts = Amounts::with_vat(price_cents, self.config.vat_percent);
+            let seller = &self.config.seller;
             let invoice = invoice::ActiveModel {
                 account_id: Set(account_id),
                 number: Set(number.text.clone()),
                 year: Set(number.year),
                 sequence: Set(number.sequence),
                 issued_at: Set(now),
-                total_cents: Set(price_cents),
+                total_cents: Set(amounts.total_cents),
                 currency: Set(self.config.currency.clone()),
+                subtotal_cents: Set(Some(amounts.subtotal_cents)),
+                tax_cents: Set(Some(amounts.tax_cents)),
+                vat_percent: Set(Some(self.config.vat_percent)),
+                seller_name: Set(Some(seller.name.clone())),
+                seller_address: Set(seller.address.clone()),
+                seller_vat_id: Set(seller.vat_id.clone()),
+                buyer_name: Set(Some(book.account.name.clone())),
+                buyer_address: Set(book.account.buyer_address.clone()),
+                buyer_vat_id: Set(book.account.buyer_vat_id.clone()),
                 ..Default::default()
             }
             .insert(&txn)
@@ -144,6 +158,8 @@ impl Ledger {
                 lot_id: lot.id,
             };
             remember(&txn, account_id, &key, fingerprint.clone(), &outcome, now).await?;
+            let issued = outbox::invoice_issued(&invoice, std::slice::from_ref(&line));
+            outbox::record(&txn, &book.account, EventType::InvoiceIssued, now, issued).await?;
             self.commit(txn, &book).await?;
             let written = Receipt {
                 invoice,
@@ -158,40 +174,4 @@ impl Ledger {
         })
         .await
     }
-}
-
-struct InvoiceNumber {
-    year: i32,
-    sequence: i32,
-    text: String,
-}
-
-/// The next number of `year`. The counter row stays locked until the purchase commits,
-/// and a rolled-back purchase rolls its number back: no gaps, no duplicates.
-async fn next_invoice_number(txn: &impl ConnectionTrait, year: i32) -> Result<InvoiceNumber, Error> {
-    invoice_sequence::Entity::insert(invoice_sequence::ActiveModel {
-        year: Set(year),
-        last_sequence: Set(0),
-    })
-    .on_conflict_do_nothing()
-    .exec(txn)
-    .await?;
-    invoice_sequence::Entity::update_many()
-        .col_expr(
-            invoice_sequence::Column::LastSequence,
-            Expr::col(invoice_sequence::Column::LastSequence).add(1),
-        )
-        .filter(invoice_sequence::Column::Year.eq(year))
-        .exec(txn)
-        .await?;
-    let sequence = invoice_sequence::Entity::find_by_id(year)
-        .one(txn)
-        .await?
-        .ok_or_else(|| Error::Internal(format!("invoice sequence of {year} missing")))?
-        .last_sequence;
-    Ok(InvoiceNumber {
-        year,
-        sequence,
-        text: format!("INV-{year}-{sequence:06}"),
-    })
 }

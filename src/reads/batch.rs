@@ -1,14 +1,14 @@
 //! The batched statements behind a request's loaders: many records by id in one
 //! statement, a page of each of many photos' edits or reports in one statement, the
-//! lines of many invoices in one. The loaders themselves (what batches and caches
+//! lines of many invoices, or their credit notes, in one. The loaders themselves (what batches and caches
 //! within one request) are the API's: `crate::graphql::loaders`.
 use std::collections::HashMap;
 
-use entity::{background, edit, faulty_report, invoice_line, logo, photo};
+use entity::{background, credit_note, edit, faulty_report, invoice_line, logo, photo};
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Order, Query, WindowStatement};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QueryTrait};
 
-use super::{BackgroundRow, EditRow, InvoiceLineRow, LogoRow, PhotoRow, Reads, ReportRow, Window};
+use super::{BackgroundRow, CreditNoteRow, EditRow, InvoiceLineRow, LogoRow, PhotoRow, Reads, ReportRow, Window};
 use crate::error::Error;
 
 /// A page of one photo's edits or reports, newest first.
@@ -93,6 +93,23 @@ impl Reads {
             |r| r.photo_id,
         )
         .await?)
+    }
+
+    /// The credit note that voided each invoice, if any: an entry for every invoice
+    /// asked for.
+    pub async fn credit_notes_of_invoices(
+        &self,
+        invoice_ids: &[i64],
+    ) -> Result<HashMap<i64, Option<CreditNoteRow>>, Error> {
+        let rows = credit_note::Entity::find()
+            .filter(credit_note::Column::InvoiceId.is_in(invoice_ids.iter().copied()))
+            .all(&self.db)
+            .await?;
+        let mut found: HashMap<i64, Option<CreditNoteRow>> = invoice_ids.iter().map(|id| (*id, None)).collect();
+        for row in rows {
+            found.insert(row.invoice_id, Some(row));
+        }
+        Ok(found)
     }
 
     /// The lines of each invoice, in order: an entry for every invoice asked for.

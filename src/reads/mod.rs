@@ -7,7 +7,7 @@
 //!
 //! What the API shows is read here, and only here outside the ledger:
 //! - [`pages`]: keyset pages of an account's photos, ledger, invoices, and its logos,
-//!   and of the correction team's queue of reports;
+//!   of the correction team's queue of reports, and of the events for other systems;
 //! - [`batch`]: the batched statements behind the request's loaders (records by id,
 //!   a page of each photo's edits and reports, each invoice's lines);
 //! - [`nodes`]: any stored record by the kind and key of its global id.
@@ -26,6 +26,7 @@ pub use pages::Window;
 
 pub use entity::account::Model as AccountRow;
 pub use entity::background::Model as BackgroundRow;
+pub use entity::credit_note::Model as CreditNoteRow;
 pub use entity::edit::Model as EditRow;
 /// The stored vocabulary, for the API's enums to mirror.
 pub use entity::enums::{Bucket, EditStatus, EntryKind, LogoPosition, PlanCode, ReportStatus};
@@ -36,6 +37,7 @@ pub use entity::ledger_entry::Model as LedgerEntryRow;
 pub use entity::logo::Model as LogoRow;
 pub use entity::lot::Model as LotRow;
 pub use entity::photo::Model as PhotoRow;
+pub use entity::webhook_event::Model as WebhookEventRow;
 
 /// Reads over one database; cheap to clone (the pool is shared).
 #[derive(Clone)]

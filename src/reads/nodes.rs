@@ -1,9 +1,11 @@
 //! Single records by key: any stored record a global id names, through one generic
 //! lookup, and the few records a mutation's replay reads again.
-use entity::{account, edit, faulty_report, invoice, ledger_entry, logo, lot, photo};
+use entity::{account, credit_note, edit, faulty_report, invoice, ledger_entry, logo, lot, photo};
 use sea_orm::{ColumnTrait, EntityTrait, PrimaryKeyTrait, QueryFilter};
 
-use super::{AccountRow, EditRow, InvoiceRow, LedgerEntryRow, LogoRow, LotRow, PhotoRow, Reads, ReportRow};
+use super::{
+    AccountRow, CreditNoteRow, EditRow, InvoiceRow, LedgerEntryRow, LogoRow, LotRow, PhotoRow, Reads, ReportRow,
+};
 use crate::error::Error;
 use crate::ids::Kind;
 
@@ -17,6 +19,7 @@ pub enum Stored {
     Logo(LogoRow),
     LedgerEntry(LedgerEntryRow),
     Invoice(InvoiceRow),
+    CreditNote(CreditNoteRow),
 }
 
 impl Stored {
@@ -30,6 +33,7 @@ impl Stored {
             Stored::Logo(l) => l.account_id,
             Stored::LedgerEntry(e) => e.account_id,
             Stored::Invoice(i) => i.account_id,
+            Stored::CreditNote(n) => n.account_id,
         }
     }
 }
@@ -47,7 +51,14 @@ impl Reads {
             Kind::Logo => self.by_key::<logo::Entity>(key, Stored::Logo).await,
             Kind::LedgerEntry => self.by_key::<ledger_entry::Entity>(key, Stored::LedgerEntry).await,
             Kind::Invoice => self.by_key::<invoice::Entity>(key, Stored::Invoice).await,
-            Kind::Background | Kind::CreditPack | Kind::PurchasedLot | Kind::RenderJob | Kind::Cursor => Ok(None),
+            Kind::CreditNote => self.by_key::<credit_note::Entity>(key, Stored::CreditNote).await,
+            // Events are OPS's, listed by `webhookEvents`, not nodes of an account.
+            Kind::Background
+            | Kind::CreditPack
+            | Kind::PurchasedLot
+            | Kind::WebhookEvent
+            | Kind::RenderJob
+            | Kind::Cursor => Ok(None),
         }
     }
 

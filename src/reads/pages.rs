@@ -1,9 +1,9 @@
 //! Keyset pages: one statement per page, whatever the list's size. A page is asked for
 //! as a [`Window`], the API's cursors decoded to the key it starts after.
-use entity::{faulty_report, invoice, ledger_entry, logo, photo};
+use entity::{faulty_report, invoice, ledger_entry, logo, photo, webhook_event};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::{InvoiceRow, LedgerEntryRow, LogoRow, PhotoRow, Reads, ReportRow, ReportStatus};
+use super::{InvoiceRow, LedgerEntryRow, LogoRow, PhotoRow, Reads, ReportRow, ReportStatus, WebhookEventRow};
 use crate::error::Error;
 
 /// A window on a list in its order: at most `first` items, those past the key `after`.
@@ -85,6 +85,28 @@ impl Reads {
         }
         let rows = query
             .order_by_asc(faulty_report::Column::Id)
+            .limit(window.first + 1)
+            .all(&self.db)
+            .await?;
+        Ok(split_next(rows, window.first))
+    }
+
+    /// A page of the events for other systems, newest first, of one status (stored as
+    /// `PENDING`, `DELIVERED` or `FAILED`) or all, and whether there are more.
+    pub async fn webhook_events(
+        &self,
+        status: Option<&str>,
+        window: Window,
+    ) -> Result<(Vec<WebhookEventRow>, bool), Error> {
+        let mut query = webhook_event::Entity::find();
+        if let Some(status) = status {
+            query = query.filter(webhook_event::Column::Status.eq(status));
+        }
+        if let Some(after) = window.after {
+            query = query.filter(webhook_event::Column::Id.lt(after));
+        }
+        let rows = query
+            .order_by_desc(webhook_event::Column::Id)
             .limit(window.first + 1)
             .all(&self.db)
             .await?;

@@ -22,6 +22,9 @@ pub fn account(plan: PlanCode) -> account::Model {
         external_id: None,
         subscription_sequence: None,
         edit_revision: 0,
+        buyer_address: None,
+        buyer_vat_id: None,
+        credits_low: false,
     }
 }
 

@@ -22,8 +22,11 @@ use async_graphql::parser::types::{BaseType, Type, TypeDefinition, TypeKind, Typ
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use entity::enums::{LogoPosition, PlanCode};
-use entity::{account, edit, faulty_report, idempotency_record, invoice, ledger_entry, logo, lot, photo, render_job};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use entity::{
+    account, credit_note, edit, faulty_report, idempotency_record, invoice, ledger_entry, logo, lot, photo, render_job,
+    webhook_event,
+};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use studio_bff::auth::{Auth, Claims, Jwks, Refresh, Role};
 use studio_bff::config::Config;
@@ -33,7 +36,7 @@ use studio_bff::rules::balance::Breakdown;
 use studio_bff::rules::catalog::packs_for;
 
 /// How many cases the matrix has today: a matrix that silently shrinks fails.
-const EXPECTED_CASES: usize = 178;
+const EXPECTED_CASES: usize = 200;
 
 const MODERN: &str = "graphql-transport-ws";
 const LEGACY: &str = "graphql-ws";
@@ -46,7 +49,7 @@ const PACK_CATALOG: &str = "query PackCatalog { packCatalog { id name credits } 
 const NODE: &str = "query Node($id: ID!) { node(id: $id) { __typename id \
     ... on Account { name } ... on Photo { listingRef originalUrl } ... on PhotoEdit { creditsCharged } \
     ... on FaultyReport { reason } ... on Logo { name imageUrl } ... on LedgerEntry { amount description } \
-    ... on Invoice { number } ... on Background { name } ... on CreditPack { name } } }";
+    ... on Invoice { number } ... on CreditNote { number } ... on Background { name } ... on CreditPack { name } } }";
 const ACCOUNT: &str = "query Account($id: ID!) { account(id: $id) { id name balance { available } } }";
 const ACCOUNT_BY_EXTERNAL_ID: &str = "query ByExternalId($externalId: String!) { \
     accountByExternalId(externalId: $externalId) { id name externalId balance { available } } }";
@@ -83,6 +86,11 @@ const FAULTY_REPORTS: &str = "query Queue { faultyReports(status: OPEN, first: 2
 const RESOLVE_REPORT: &str = "mutation Resolve($input: ResolveReportInput!) { resolveReport(input: $input) { \
     report { id status } userErrors { code message field } } }";
 const EDIT_CHANGED: &str = "subscription Edits { editChanged { id status imageUrl refundedAt } }";
+const VOID_INVOICE: &str = "mutation Void($input: VoidInvoiceInput!) { voidInvoice(input: $input) { \
+    creditNote { id number } userErrors { code message field } } }";
+const WEBHOOK_EVENTS: &str = "query Events { webhookEvents(first: 50) { edges { node { id type status } } } }";
+const REDELIVER_WEBHOOK: &str = "mutation Redeliver($input: RedeliverWebhookInput!) { redeliverWebhook(input: $input) { \
+    event { id status } userErrors { code message field } } }";
 const BALANCE_CHANGED: &str = "subscription Live { balanceChanged { available unlimited fairUse { used cap } asOf } }";
 const OWN_BALANCE: &str =
     "query Own { viewer { account { balance { available unlimited fairUse { used cap } asOf } } } }";
@@ -331,6 +339,8 @@ struct Holdings {
     reports: Vec<faulty_report::Model>,
     logos: Vec<logo::Model>,
     invoices: Vec<invoice::Model>,
+    credit_notes: Vec<credit_note::Model>,
+    webhook_events: Vec<webhook_event::Model>,
     idempotency_records: Vec<idempotency_record::Model>,
     render_jobs: Vec<render_job::Model>,
 }
@@ -374,6 +384,13 @@ struct World {
     b_lot: String,
     /// A claim of the render job of B's edit.
     b_job: String,
+    a_invoice: String,
+    /// B's second pack's invoice, voided by `b_credit_note`.
+    b_voided: String,
+    b_credit_note: String,
+    a_event: String,
+    /// B's first event for other systems, FAILED.
+    b_event: String,
 }
 
 impl World {
@@ -409,7 +426,7 @@ impl World {
             .apply_changes(a.id, &apply(a_photos[0].id, "studio-white", None, "a-apply"))
             .await
             .expect("A's edit");
-        ledger
+        let a_bought = ledger
             .purchase_pack(a.id, "pro-small", "a-buy")
             .await
             .expect("A's pack");
@@ -430,6 +447,16 @@ impl World {
             .report_faulty_photo(b.id, b_photos[0].id, Some("Bravo: logo blurred"))
             .await
             .expect("B's report");
+        let b_voided = ledger
+            .purchase_pack(b.id, "basic-medium", "b-buy-2")
+            .await
+            .expect("B's second pack")
+            .outcome
+            .invoice_id;
+        let b_credit_note = ledger
+            .void_invoice(b_voided, "Bought by mistake")
+            .await
+            .expect("B's credit note");
         let b_entry = ledger
             .entries(b.id)
             .await
@@ -444,6 +471,27 @@ impl World {
             .expect("B's render job")
             .expect("a job per charged edit")
             .id;
+        let first_event = |account_id: i64| {
+            let db = ledger.db().clone();
+            async move {
+                webhook_event::Entity::find()
+                    .filter(webhook_event::Column::AccountId.eq(account_id))
+                    .order_by_asc(webhook_event::Column::Id)
+                    .one(&db)
+                    .await
+                    .expect("the events")
+                    .expect("an event")
+                    .id
+            }
+        };
+        let (a_event, b_event) = (first_event(a.id).await, first_event(b.id).await);
+        ledger
+            .db()
+            .execute_unprepared(&format!(
+                "UPDATE webhook_events SET status = 'FAILED' WHERE id = {b_event}"
+            ))
+            .await
+            .expect("B's event given up");
         let addr = serve(&app).await;
         let gid = |kind, key: i64| app.gid(kind, key);
         World {
@@ -458,6 +506,11 @@ impl World {
             b_invoice: gid(Kind::Invoice, b_bought.outcome.invoice_id),
             b_lot: gid(Kind::PurchasedLot, b_bought.outcome.lot_id),
             b_job: app.gid(Kind::RenderJob, format!("{b_job}.1")),
+            a_invoice: gid(Kind::Invoice, a_bought.outcome.invoice_id),
+            b_voided: gid(Kind::Invoice, b_voided),
+            b_credit_note: gid(Kind::CreditNote, b_credit_note.id),
+            a_event: gid(Kind::WebhookEvent, a_event),
+            b_event: gid(Kind::WebhookEvent, b_event),
             addr,
             a,
             b,
@@ -621,6 +674,9 @@ impl World {
             "Mutation.claimRenderJobs" => (Target::Renderer, request(CLAIM_JOBS, json!({"input": {"max": 100}}))),
             "Mutation.completeRender" => (Target::Renderer, self.complete_render(&self.b_job)),
             "Mutation.failRender" => (Target::Renderer, self.fail_render(&self.b_job)),
+            "Mutation.voidInvoice" => (Target::Ops, void_invoice(&self.b_voided)),
+            "Mutation.redeliverWebhook" => (Target::Ops, redeliver_webhook(&self.b_event)),
+            "Query.webhookEvents" => (Target::Ops, request(WEBHOOK_EVENTS, json!({}))),
             _ => {
                 let node_type = field.strip_prefix("Node.")?;
                 let id = match self.foreign_node(node_type) {
@@ -642,6 +698,7 @@ impl World {
             "Logo" => (Kind::Logo, self.b_logo.clone()),
             "LedgerEntry" => (Kind::LedgerEntry, self.b_entry.clone()),
             "Invoice" => (Kind::Invoice, self.b_invoice.clone()),
+            "CreditNote" => (Kind::CreditNote, self.b_credit_note.clone()),
             _ => return None,
         })
     }
@@ -982,6 +1039,66 @@ impl World {
                     ),
                 ]
             }
+            "Mutation.voidInvoice" => {
+                let id_path = Some("Mutation.voidInvoice.input.invoiceId");
+                vec![
+                    case(
+                        MemberOnOps,
+                        id_path,
+                        "B's invoice",
+                        Check::Forbidden {
+                            by: Sender::MemberA,
+                            request: void_invoice(&self.b_invoice),
+                            missing: Some(void_invoice(&self.missing(Kind::Invoice))),
+                        },
+                    ),
+                    case(
+                        MemberOnOps,
+                        id_path,
+                        "A's own invoice",
+                        Check::Forbidden {
+                            by: Sender::MemberA,
+                            request: void_invoice(&self.a_invoice),
+                            missing: None,
+                        },
+                    ),
+                ]
+            }
+            "Mutation.redeliverWebhook" => {
+                let id_path = Some("Mutation.redeliverWebhook.input.eventId");
+                vec![
+                    case(
+                        MemberOnOps,
+                        id_path,
+                        "B's event",
+                        Check::Forbidden {
+                            by: Sender::MemberA,
+                            request: redeliver_webhook(&self.b_event),
+                            missing: Some(redeliver_webhook(&self.missing(Kind::WebhookEvent))),
+                        },
+                    ),
+                    case(
+                        MemberOnOps,
+                        id_path,
+                        "A's own event",
+                        Check::Forbidden {
+                            by: Sender::MemberA,
+                            request: redeliver_webhook(&self.a_event),
+                            missing: None,
+                        },
+                    ),
+                ]
+            }
+            "Query.webhookEvents" => vec![case(
+                MemberOnOps,
+                None,
+                "every account's events",
+                Check::Forbidden {
+                    by: Sender::MemberA,
+                    request: request(WEBHOOK_EVENTS, json!({})),
+                    missing: None,
+                },
+            )],
             "Query.accountByExternalId" => vec![case(
                 MemberOnOps,
                 None,
@@ -1521,6 +1638,8 @@ impl World {
             reports: rows_of!(db, faulty_report, account_id),
             logos: rows_of!(db, logo, account_id),
             invoices: rows_of!(db, invoice, account_id),
+            credit_notes: rows_of!(db, credit_note, account_id),
+            webhook_events: rows_of!(db, webhook_event, account_id),
             idempotency_records: rows_of!(db, idempotency_record, account_id),
             render_jobs: rows_of!(db, render_job, account_id),
             account,
@@ -1594,6 +1713,17 @@ fn update_subscription(account: &str) -> Request {
         UPDATE_SUBSCRIPTION,
         json!({"input": {"accountId": account, "plan": "PREMIUM", "listingSlots": 50}}),
     )
+}
+
+fn void_invoice(invoice: &str) -> Request {
+    request(
+        VOID_INVOICE,
+        json!({"input": {"invoiceId": invoice, "reason": "Forged void"}}),
+    )
+}
+
+fn redeliver_webhook(event: &str) -> Request {
+    request(REDELIVER_WEBHOOK, json!({"input": {"eventId": event}}))
 }
 
 fn subscribe(protocol: &str, document: &str) -> Value {

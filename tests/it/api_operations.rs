@@ -133,7 +133,9 @@ on_both_databases! {
 
         assert_eq!(bought["userErrors"], json!([]));
         assert_eq!(bought["invoice"]["number"], "INV-2026-000001");
-        assert_eq!(bought["invoice"]["total"], json!({"amountCents": 1250, "currency": "EUR"}));
+        assert_eq!(bought["invoice"]["subtotal"], json!({"amountCents": 1250, "currency": "EUR"}));
+        assert_eq!(bought["invoice"]["tax"], json!({"amountCents": 238, "currency": "EUR"}));
+        assert_eq!(bought["invoice"]["total"], json!({"amountCents": 1488, "currency": "EUR"}));
         assert_eq!(bought["lot"]["granted"], 25);
         assert_eq!(bought["lot"]["remaining"], 25);
         assert_eq!(bought["lot"]["purchasedAt"], NOW);
@@ -170,6 +172,9 @@ on_both_databases! {
         ]);
         let invoice = &acc["invoices"]["edges"][0]["node"];
         assert_eq!(invoice["number"], "INV-2026-000001");
+        assert_eq!((&invoice["vatPercent"], &invoice["total"]["amountCents"]), (&json!(19), &json!(1488)));
+        assert_eq!(invoice["buyer"], json!({"name": "Autohaus Nord", "address": null, "vatId": null}));
+        assert_eq!(invoice["creditNote"], json!(null));
         assert_eq!(invoice["lines"], json!([{
             "description": "Small pack (25 credits, 0 % off)",
             "quantity": 1,

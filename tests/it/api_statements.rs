@@ -210,7 +210,8 @@ on_both_databases! {
         let by_ledger = app.ledger.create_account("By ledger", PlanCode::ProfessionalPlus, 5, None).await.unwrap().id;
         // The contract's BuyPack, and the invoice's lines and the lot's pack besides.
         let document = "mutation Buy($input: PurchasePackInput!) { purchasePack(input: $input) { \
-            invoice { id number total { amountCents currency } \
+            invoice { id number subtotal { amountCents currency } vatPercent tax { amountCents } \
+                total { amountCents currency } seller { name } buyer { name address vatId } \
                 lines { description quantity unitPrice { amountCents } amount { amountCents currency } } } \
             lot { id granted remaining purchasedAt expiresAt pack { id name } } \
             balance { available purchased { remaining lots { id remaining } } } \
@@ -226,7 +227,8 @@ on_both_databases! {
         assert_eq!(payload["userErrors"], json!([]), "{answer}");
         assert_eq!(payload["invoice"]["number"], "INV-2026-000002");
         assert_eq!(payload["invoice"]["lines"].as_array().map(Vec::len), Some(1));
-        assert_eq!(payload["invoice"]["lines"][0]["amount"], payload["invoice"]["total"]);
+        assert_eq!(payload["invoice"]["lines"][0]["amount"], payload["invoice"]["subtotal"]);
+        assert_eq!(payload["invoice"]["buyer"], json!({"name": "By API", "address": null, "vatId": null}));
         assert_eq!(payload["lot"]["pack"]["id"], app.gid(Kind::CreditPack, "pro-small"));
         assert_eq!(payload["lot"]["granted"], payload["lot"]["remaining"]);
         assert_eq!(payload["balance"]["purchased"]["lots"][0]["id"], payload["lot"]["id"]);

@@ -385,7 +385,7 @@ fn an_unknown_key_is_named_with_its_value_and_the_nearest_known_key() {
             error.starts_with("configuration: unknown key `colour` = \"blue\" from STUDIO_COLOUR; the keys are `addr`, `database_url`,"),
             "{error}"
         );
-        assert!(error.ends_with("`otlp_endpoint`"), "{error}");
+        assert!(error.ends_with("`webhook_retry_hours`"), "{error}");
         Ok(())
     });
     // A key inside a table is named with its table.
@@ -511,6 +511,98 @@ fn a_file_that_is_not_toml_is_said_in_one_line_with_the_place() {
         let error = one_line_error();
         assert!(error.starts_with("configuration file studio.toml: "), "{error}");
         assert!(error.contains("line 1"), "{error}");
+        Ok(())
+    });
+}
+
+#[test]
+fn vat_percent_and_the_seller_are_checked_in_one_line_and_read_from_a_table() {
+    for (variable, value, message) in [
+        (
+            "STUDIO_VAT_PERCENT",
+            "101",
+            "configuration key `vat_percent`: must be 0 to 100, not 101",
+        ),
+        (
+            "STUDIO_VAT_PERCENT",
+            "-1",
+            "configuration key `vat_percent`: must be 0 to 100, not -1",
+        ),
+        (
+            "STUDIO_SELLER",
+            "{name=\" \"}",
+            "configuration key `seller`: `name` must not be empty",
+        ),
+        (
+            "STUDIO_SELLER",
+            "{name=\"Studio GmbH\",vat_id=\"\"}",
+            "configuration key `seller`: `vat_id` must not be empty",
+        ),
+    ] {
+        Jail::expect_with(|jail| {
+            jail.set_env(variable, value);
+            assert_eq!(one_line_error(), message);
+            Ok(())
+        });
+    }
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "studio.toml",
+            "vat_percent = 7\n[seller]\nname = \"Studio GmbH\"\naddress = \"Hauptstraße 1, 10115 Berlin\"\n",
+        )?;
+        jail.set_env("STUDIO_CONFIG", "studio.toml");
+        let config = Config::load().expect("valid");
+        assert_eq!(config.vat_percent, 7);
+        assert_eq!(
+            (
+                config.seller.name.as_str(),
+                config.seller.address.as_deref(),
+                config.seller.vat_id.as_deref()
+            ),
+            ("Studio GmbH", Some("Hauptstraße 1, 10115 Berlin"), None)
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn a_webhook_url_needs_a_usable_secret_and_retries_last_1_to_720_hours() {
+    for (variables, message) in [
+        (
+            vec![("STUDIO_WEBHOOK_URL", "hooks.example")],
+            "configuration key `webhook_url`: must be an http:// or https:// URL, not \"hooks.example\"",
+        ),
+        (
+            vec![("STUDIO_WEBHOOK_URL", "https://hooks.example/studio")],
+            "configuration key `webhook_secret`: is required with webhook_url",
+        ),
+        (
+            vec![("STUDIO_WEBHOOK_SECRET", "short")],
+            "configuration key `webhook_secret`: must be whsec_ and base64, or 24 characters or more",
+        ),
+        (
+            vec![("STUDIO_LOW_BALANCE_THRESHOLD", "-1")],
+            "configuration key `low_balance_threshold`: must be 0 to 1000000, not -1",
+        ),
+        (
+            vec![("STUDIO_WEBHOOK_RETRY_HOURS", "0")],
+            "configuration key `webhook_retry_hours`: must be 1 to 720, not 0",
+        ),
+    ] {
+        Jail::expect_with(|jail| {
+            for (variable, value) in &variables {
+                jail.set_env(variable, value);
+            }
+            assert_eq!(one_line_error(), message);
+            Ok(())
+        });
+    }
+    Jail::expect_with(|jail| {
+        jail.set_env("STUDIO_WEBHOOK_URL", "https://hooks.example/studio");
+        jail.set_env("STUDIO_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        let config = Config::load().expect("valid");
+        assert_eq!(config.webhook_url.as_deref(), Some("https://hooks.example/studio"));
+        assert_eq!(config.webhook_retry_hours, 72);
         Ok(())
     });
 }

@@ -9,12 +9,12 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 // `entity::account` is named apart from the many locals called `account`.
 use crate::model::{
-    AccountView, Applied, ApplyInput, BreakdownView, Edit, Entry, Invoice, InvoiceLine, Lot, Model, MonthlyView, Photo,
-    Purchase, Purchased, Refused, Report,
+    AccountView, Applied, ApplyInput, BreakdownView, CreditNote, Edit, Entry, Invoice, InvoiceLine, Lot, Model,
+    MonthlyView, Photo, Purchase, Purchased, Refused, Report,
 };
 use entity::account as account_entity;
 use entity::enums::{Bucket, EntryKind, LogoPosition, PlanCode};
-use entity::{edit, faulty_report, invoice, invoice_line, logo, lot, photo, purchase};
+use entity::{credit_note, edit, faulty_report, invoice, invoice_line, logo, lot, photo, purchase};
 use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;
@@ -160,6 +160,10 @@ enum Op {
         pack: usize,
         key: KeyPick,
     },
+    /// OPS voids an invoice (high picks: one that does not exist).
+    Void {
+        invoice: Pick,
+    },
     /// Sends again exactly what was sent before under one of the account's keys.
     Replay {
         account: Pick,
@@ -273,6 +277,7 @@ fn ops() -> impl Strategy<Value = Op> {
         2 => (any::<Pick>(), any::<Pick>()).prop_map(|(account, photo)| Op::Report { account, photo }),
         4 => (any::<Pick>(), 0..13usize, keys())
             .prop_map(|(account, pack, key)| Op::Purchase { account, pack, key }),
+        2 => any::<Pick>().prop_map(|invoice| Op::Void { invoice }),
         2 => (any::<Pick>(), any::<Pick>()).prop_map(|(account, which)| Op::Replay { account, which }),
         2 => (any::<Pick>(), any::<Pick>()).prop_map(|(account, which)| Op::Again { account, which }),
         7 => steps().prop_map(Op::Clock),
@@ -351,6 +356,10 @@ enum Action {
         pack: String,
         key: String,
     },
+    /// The model's invoice; one past the last names none.
+    Void {
+        invoice: usize,
+    },
     SetClock(DateTime<Utc>),
 }
 
@@ -364,6 +373,7 @@ enum Outcome {
     Reverted(Vec<usize>),
     Reported { report: usize, photo: usize, edit: usize },
     Purchased(Purchased),
+    Voided(usize),
     Clock(DateTime<Utc>),
     Refused(Refused),
 }
@@ -386,6 +396,7 @@ struct Ids {
     reports: Vec<i64>,
     purchases: Vec<i64>,
     invoices: Vec<i64>,
+    credit_notes: Vec<i64>,
 }
 
 /// The model id of database id `db` among `ids`.
@@ -575,6 +586,15 @@ impl Harness {
                 self.remember_sent(account, &key, Sent::Purchase(pack.clone()));
                 vec![Action::Purchase { account, pack, key }]
             }
+            Op::Void { invoice } => {
+                let n = self.model.invoices.len();
+                let invoice = if n > 0 && *invoice < MISSING_ACCOUNT_PICK {
+                    usize::from(*invoice) % n
+                } else {
+                    n
+                };
+                vec![Action::Void { invoice }]
+            }
             Op::Replay { account, which } | Op::Again { account, which } => {
                 let account = self.account(*account);
                 let Some(a) = account.filter(|a| !self.sent[*a].is_empty()) else {
@@ -629,6 +649,7 @@ impl Harness {
             Action::Purchase { account, pack, key } => m
                 .purchase(*account, pack, key)
                 .map(|(purchased, _)| Outcome::Purchased(purchased)),
+            Action::Void { invoice } => m.void_invoice(*invoice).map(Outcome::Voided),
             Action::SetClock(to) => m.set_clock(*to).map(Outcome::Clock),
         };
         if let Action::Create { .. } = action {
@@ -699,6 +720,10 @@ impl Harness {
                 .purchase_pack(account(a), pack, key)
                 .await
                 .map(|p| DbOutcome::Purchased(p.outcome.purchase_id, p.outcome.invoice_id, p.outcome.lot_id)),
+            Action::Void { invoice } => l
+                .void_invoice(db_id(&self.ids.invoices, *invoice), "Bought by mistake")
+                .await
+                .map(|note| DbOutcome::Voided(note.id)),
             Action::SetClock(to) => l.set_clock(*to).await.map(DbOutcome::Clock),
         };
         match result {
@@ -750,6 +775,7 @@ impl Harness {
                 invoice: model_id(&ids.invoices, invoice, "invoice")?,
                 lot: model_id(&ids.lots, lot, "lot")?,
             }),
+            DbOutcome::Voided(note) => Outcome::Voided(model_id(&ids.credit_notes, note, "credit note")?),
             DbOutcome::Clock(t) => Outcome::Clock(t),
             DbOutcome::Refused(r) => Outcome::Refused(r),
         })
@@ -785,6 +811,12 @@ impl Harness {
         sync(&mut ids.reports, ids_of!(faulty_report), m.reports.len(), "reports")?;
         sync(&mut ids.purchases, ids_of!(purchase), m.purchases.len(), "purchases")?;
         sync(&mut ids.invoices, ids_of!(invoice), m.invoices.len(), "invoices")?;
+        sync(
+            &mut ids.credit_notes,
+            ids_of!(credit_note),
+            m.credit_notes.len(),
+            "credit notes",
+        )?;
         Ok(())
     }
 
@@ -993,12 +1025,32 @@ impl Harness {
                     year: i.year,
                     sequence: i.sequence,
                     issued_at: i.issued_at,
+                    subtotal_cents: i.subtotal_cents.ok_or("an invoice without its subtotal")?,
+                    tax_cents: i.tax_cents.ok_or("an invoice without its tax")?,
                     total_cents: i.total_cents,
                     currency: i.currency,
                 })
             })
             .collect::<Result<_, String>>()?;
         ensure_eq(&invoices, &self.model.invoices, "invoices")?;
+        let credit_notes: Vec<CreditNote> = credit_note::Entity::find()
+            .order_by_asc(credit_note::Column::Id)
+            .all(db)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|n| {
+                Ok(CreditNote {
+                    invoice: model_id(&ids.invoices, n.invoice_id, "invoice")?,
+                    number: n.number,
+                    issued_at: n.issued_at,
+                    subtotal_cents: n.subtotal_cents,
+                    tax_cents: n.tax_cents,
+                    total_cents: n.total_cents,
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        ensure_eq(&credit_notes, &self.model.credit_notes, "credit notes")?;
         self.model.check_invariants()
     }
 
@@ -1055,6 +1107,7 @@ enum DbOutcome {
     Reverted(Vec<i64>),
     Reported(i64, i64, i64),
     Purchased(i64, i64, i64),
+    Voided(i64),
     Clock(DateTime<Utc>),
     Refused(Refused),
 }

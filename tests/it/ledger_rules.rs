@@ -273,8 +273,16 @@ on_both_databases! {
         assert_eq!(replayed.outcome, second.outcome);
         assert!(second.written.is_some() && replayed.written.is_none(), "a replay wrote nothing");
         let invoices = entity::invoice::Entity::find().all(ledger.db()).await.unwrap();
-        let numbers: Vec<(&str, i64)> = invoices.iter().map(|i| (i.number.as_str(), i.total_cents)).collect();
-        assert_eq!(numbers, vec![("INV-2028-000001", 11250), ("INV-2028-000002", 1250), ("INV-2029-000001", 5000)]);
+        let numbers: Vec<(&str, Option<i64>, i64)> =
+            invoices.iter().map(|i| (i.number.as_str(), i.subtotal_cents, i.total_cents)).collect();
+        assert_eq!(
+            numbers,
+            vec![
+                ("INV-2028-000001", Some(11250), 13388),
+                ("INV-2028-000002", Some(1250), 1488),
+                ("INV-2029-000001", Some(5000), 5950)
+            ]
+        );
         let lot = entity::lot::Entity::find_by_id(first.lot_id).one(ledger.db()).await.unwrap().unwrap();
         assert_eq!((lot.bucket, lot.granted, lot.remaining), (Bucket::Purchased, 250, 250));
         assert_eq!(lot.expires_at, utc("2029-02-28T15:00:00Z"));

@@ -102,7 +102,7 @@ async fn every_operation_of_every_contract_file_is_one_valid_trusted_document() 
         assert!(response.errors.is_empty(), "{}: {:?}", document.name, response.errors);
     }
     assert_eq!(trusted::documents().len(), names.len());
-    assert_eq!(names.len(), 23);
+    assert_eq!(names.len(), 26);
 }
 
 #[test]

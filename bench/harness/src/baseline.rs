@@ -171,6 +171,9 @@ fn account_of(row: &PgRow) -> Result<account::Model> {
         external_id: row.try_get("external_id")?,
         subscription_sequence: row.try_get("subscription_sequence")?,
         edit_revision: row.try_get("edit_revision")?,
+        buyer_address: row.try_get("buyer_address")?,
+        buyer_vat_id: row.try_get("buyer_vat_id")?,
+        credits_low: row.try_get("credits_low")?,
     })
 }
 

@@ -58,6 +58,8 @@ impl InputId {
     pub const BACKGROUND: InputId =
         InputId::new(Kind::Background, RefusalCode::BackgroundNotFound, "No such background.");
     pub const REPORT: InputId = InputId::new(Kind::FaultyReport, RefusalCode::ReportNotFound, "No such report.");
+    pub const EVENT: InputId = InputId::new(Kind::WebhookEvent, RefusalCode::EventNotFound, "No such event.");
+    pub const INVOICE: InputId = InputId::new(Kind::Invoice, RefusalCode::InvoiceNotFound, "No such invoice.");
     pub const PACK: InputId = InputId::new(
         Kind::CreditPack,
         RefusalCode::PackNotAvailable,

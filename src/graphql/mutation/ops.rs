@@ -1,12 +1,15 @@
 //! The back office's mutations, for OPS users only: accounts, their subscription and
-//! photos, the correction team's answer to a faulty report, and the manual clock.
+//! photos, the correction team's answer to a faulty report, voiding invoices, sending
+//! an event again, and the manual clock.
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
 use super::common::{InputId, UserError, settle};
 use crate::graphql::context::{acting_ledger, ids, ledger, ops};
-use crate::graphql::types::{Account, DateTime, FaultyReport, Photo, PlanCode, ReportResolutionKind};
+use crate::graphql::types::{
+    Account, CreditNote, DateTime, FaultyReport, Photo, PlanCode, ReportResolutionKind, WebhookEvent,
+};
 use crate::ids::IdCodec;
-use crate::ledger::Resolution;
+use crate::ledger::{Buyer, Resolution};
 use crate::reads::AccountRow;
 
 /// A dealer's subscription to open.
@@ -23,6 +26,54 @@ pub struct CreateAccountInput {
     /// again with the same plan and slots, it answers the account it made and grants
     /// nothing again; with others, ACCOUNT_EXISTS.
     pub external_id: Option<String>,
+    /// The buyer's details on the account's invoices, as the platform has them; the
+    /// buyer's name is the account's `name`.
+    pub buyer: Option<BuyerInput>,
+}
+
+/// The buyer's details on invoices, as the platform sends them.
+#[derive(InputObject)]
+pub struct BuyerInput {
+    /// The postal address, up to 2,048 printable characters.
+    pub address: Option<String>,
+    /// The VAT identification number, e.g. DE123456789.
+    pub vat_id: Option<String>,
+}
+
+/// An invoice to void, and why.
+#[derive(InputObject)]
+pub struct VoidInvoiceInput {
+    /// The invoice to void.
+    pub invoice_id: ID,
+    /// Why it is voided, 1 to 2,048 printable characters; printed on the credit note.
+    pub reason: String,
+}
+
+/// The result of voiding an invoice.
+#[derive(SimpleObject)]
+pub struct VoidInvoicePayload {
+    /// The credit note that voids the invoice (the first one again when it was voided
+    /// before); null when refused.
+    pub credit_note: Option<CreditNote>,
+    /// Why it was refused (INVOICE_NOT_FOUND, PACK_PARTLY_USED, INVALID_INPUT);
+    /// nothing changed. Empty when done.
+    pub user_errors: Vec<UserError>,
+}
+
+/// An event to send again.
+#[derive(InputObject)]
+pub struct RedeliverWebhookInput {
+    /// The event, as `webhookEvents` lists it.
+    pub event_id: ID,
+}
+
+/// The result of sending an event again.
+#[derive(SimpleObject)]
+pub struct RedeliverWebhookPayload {
+    /// The event, PENDING again (a pending one as it was); null when refused.
+    pub event: Option<WebhookEvent>,
+    /// Why it was refused (EVENT_NOT_FOUND); empty when done.
+    pub user_errors: Vec<UserError>,
 }
 
 /// A new plan or slot count for an account.
@@ -131,12 +182,20 @@ impl OpsMutation {
     ) -> async_graphql::Result<AccountPayload> {
         ops(ctx)?;
         let (ledger, ids) = (acting_ledger(ctx)?, ids(ctx)?);
+        let buyer = input
+            .buyer
+            .map(|b| Buyer {
+                address: b.address,
+                vat_id: b.vat_id,
+            })
+            .unwrap_or_default();
         let outcome = ledger
-            .create_account(
+            .create_account_for(
                 &input.name,
                 input.plan.into(),
                 input.listing_slots,
                 input.external_id.as_deref(),
+                &buyer,
             )
             .await;
         Ok(account_payload(ids, settle(ctx, outcome)?))
@@ -220,6 +279,58 @@ impl OpsMutation {
             },
             Err(refusal) => ResolveReportPayload {
                 report: None,
+                user_errors: vec![refusal],
+            },
+        })
+    }
+
+    /// OPS only: voids a purchase's invoice with a credit note and takes the pack's
+    /// credits back, when none of them were spent.
+    async fn void_invoice(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The invoice and the reason.")] input: VoidInvoiceInput,
+    ) -> async_graphql::Result<VoidInvoicePayload> {
+        ops(ctx)?;
+        let (ledger, ids) = (acting_ledger(ctx)?, ids(ctx)?);
+        let outcome = async {
+            let invoice_id = InputId::INVOICE.key(ids, &input.invoice_id, &["invoiceId"])?;
+            ledger.void_invoice(invoice_id, &input.reason).await
+        }
+        .await;
+        Ok(match settle(ctx, outcome)? {
+            Ok(note) => VoidInvoicePayload {
+                credit_note: Some(CreditNote::new(ids, note)),
+                user_errors: vec![],
+            },
+            Err(refusal) => VoidInvoicePayload {
+                credit_note: None,
+                user_errors: vec![refusal],
+            },
+        })
+    }
+
+    /// OPS only: sends a FAILED (or DELIVERED) event again, with the same id, as the
+    /// next of its account.
+    async fn redeliver_webhook(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The event to send again.")] input: RedeliverWebhookInput,
+    ) -> async_graphql::Result<RedeliverWebhookPayload> {
+        ops(ctx)?;
+        let (ledger, ids) = (ledger(ctx)?, ids(ctx)?);
+        let outcome = async {
+            let event_id = InputId::EVENT.key(ids, &input.event_id, &["eventId"])?;
+            ledger.redeliver_webhook_event(event_id).await
+        }
+        .await;
+        Ok(match settle(ctx, outcome)? {
+            Ok(event) => RedeliverWebhookPayload {
+                event: Some(WebhookEvent::new(ids, event)),
+                user_errors: vec![],
+            },
+            Err(refusal) => RedeliverWebhookPayload {
+                event: None,
                 user_errors: vec![refusal],
             },
         })

@@ -9,7 +9,7 @@ use super::photos::{Logo, Photo, PhotoConnection, PhotoEdge};
 use crate::config::MAX_LOGOS_CEILING;
 use crate::graphql::context::{ids, ledger, reads, store};
 use crate::graphql::errors::OrInternal;
-use crate::graphql::loaders::{prime_current_edits, prime_invoice_lines};
+use crate::graphql::loaders::{prime_credit_notes, prime_current_edits, prime_invoice_lines};
 use crate::ids::{IdCodec, Kind, List};
 use crate::reads::AccountRow;
 use crate::rules::entitlement::monthly_credits;
@@ -198,9 +198,13 @@ impl Account {
             .invoices(self.model.id, page.window())
             .await
             .or_internal(ctx)?;
-        if ctx.look_ahead().field("edges").field("node").field("lines").exists() {
-            let invoice_ids: Vec<i64> = rows.iter().map(|i| i.id).collect();
+        let node = ctx.look_ahead().field("edges").field("node");
+        let invoice_ids: Vec<i64> = rows.iter().map(|i| i.id).collect();
+        if node.field("lines").exists() {
             prime_invoice_lines(store(ctx)?, &invoice_ids).await.or_internal(ctx)?;
+        }
+        if node.field("creditNote").exists() {
+            prime_credit_notes(store(ctx)?, &invoice_ids).await.or_internal(ctx)?;
         }
         Ok(InvoiceConnection {
             page_info: page.info(ids, rows.iter().map(|i| i.id), has_next),

@@ -5,11 +5,11 @@ use super::actor::Actor;
 use super::paging::PageInfo;
 use super::scalars::{CreditBucket, DateTime};
 use crate::config::Config;
-use crate::graphql::context::store;
-use crate::graphql::errors::OrInternal;
-use crate::graphql::loaders::LinesOfInvoice;
+use crate::graphql::context::{ids, ledger, reads, store};
+use crate::graphql::errors::{OrInternal, internal};
+use crate::graphql::loaders::{CreditNoteOfInvoice, LinesOfInvoice};
 use crate::ids::{IdCodec, Kind};
-use crate::reads::{InvoiceLineRow, InvoiceRow, LedgerEntryRow};
+use crate::reads::{CreditNoteRow, InvoiceLineRow, InvoiceRow, LedgerEntryRow};
 use crate::rules::catalog::PackSettings;
 
 /// An amount of money in the smallest unit of its currency.
@@ -110,7 +110,7 @@ impl LedgerEntry {
     }
 }
 
-/// An invoice for a pack purchase.
+/// An invoice for a pack purchase: net prices, VAT on top.
 #[derive(SimpleObject, Debug, Clone)]
 #[graphql(complex)]
 pub struct Invoice {
@@ -121,34 +121,97 @@ pub struct Invoice {
     pub number: String,
     /// When the invoice was issued (UTC): the instant of the purchase.
     pub issued_at: DateTime,
-    /// The amount billed: the sum of the lines' amounts.
+    /// Net: the sum of the lines' amounts.
+    pub subtotal: Money,
+    /// The VAT rate applied to the subtotal, in whole percent (0 on invoices issued
+    /// before VAT was billed).
+    pub vat_percent: i32,
+    /// The VAT: `vatPercent` of the subtotal, rounded half up to the cent.
+    pub tax: Money,
+    /// Gross: subtotal + tax, the amount billed.
     pub total: Money,
     #[graphql(skip)]
-    pub invoice_id: i64,
+    pub row: InvoiceRow,
 }
 
 impl Invoice {
-    pub fn new(ids: &IdCodec, model: InvoiceRow) -> Self {
+    pub fn new(ids: &IdCodec, row: InvoiceRow) -> Self {
+        let money = |amount_cents| Money {
+            amount_cents,
+            currency: row.currency.clone(),
+        };
         Invoice {
-            id: ID(ids.encode(Kind::Invoice, model.id)),
-            number: model.number,
-            issued_at: model.issued_at.into(),
-            total: Money {
-                amount_cents: model.total_cents,
-                currency: model.currency,
-            },
-            invoice_id: model.id,
+            id: ID(ids.encode(Kind::Invoice, row.id)),
+            number: row.number.clone(),
+            issued_at: row.issued_at.into(),
+            // An invoice of the first release billed no VAT: its total is net.
+            subtotal: money(row.subtotal_cents.unwrap_or(row.total_cents)),
+            vat_percent: row.vat_percent.unwrap_or(0),
+            tax: money(row.tax_cents.unwrap_or(0)),
+            total: money(row.total_cents),
+            row,
         }
     }
 }
 
 #[ComplexObject]
 impl Invoice {
+    /// Who issued the invoice, as configured when it was issued.
+    async fn seller(&self, ctx: &Context<'_>) -> async_graphql::Result<Party> {
+        Ok(match &self.row.seller_name {
+            Some(name) => Party {
+                name: name.clone(),
+                address: self.row.seller_address.clone(),
+                vat_id: self.row.seller_vat_id.clone(),
+            },
+            // Issued by a release that kept no seller: the one configured now.
+            None => {
+                let seller = &ledger(ctx)?.config().seller;
+                Party {
+                    name: seller.name.clone(),
+                    address: seller.address.clone(),
+                    vat_id: seller.vat_id.clone(),
+                }
+            }
+        })
+    }
+
+    /// Who was billed: the account's name and the buyer's details as the account held
+    /// them when the invoice was issued.
+    async fn buyer(&self, ctx: &Context<'_>) -> async_graphql::Result<Party> {
+        if let Some(name) = &self.row.buyer_name {
+            return Ok(Party {
+                name: name.clone(),
+                address: self.row.buyer_address.clone(),
+                vat_id: self.row.buyer_vat_id.clone(),
+            });
+        }
+        // Issued by a release that kept no buyer: the account as it is now.
+        let account = ledger(ctx)?.account(self.row.account_id).await.or_internal(ctx)?;
+        let account = account.ok_or_else(|| internal(ctx, "an invoice without its account"))?;
+        Ok(Party {
+            name: account.name,
+            address: account.buyer_address,
+            vat_id: account.buyer_vat_id,
+        })
+    }
+
+    /// The credit note that voided this invoice; null while it stands.
+    async fn credit_note(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<CreditNote>> {
+        let ids = ids(ctx)?;
+        let note = store(ctx)?
+            .load_one(CreditNoteOfInvoice(self.row.id))
+            .await
+            .or_internal(ctx)?
+            .flatten();
+        Ok(note.map(|n| CreditNote::new(ids, n)))
+    }
+
     /// What the invoice bills, line by line; a pack purchase has one line.
     async fn lines(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<InvoiceLine>> {
         let currency = self.total.currency.clone();
         let lines = store(ctx)?
-            .load_one(LinesOfInvoice(self.invoice_id))
+            .load_one(LinesOfInvoice(self.row.id))
             .await
             .or_internal(ctx)?
             .unwrap_or_default();
@@ -167,6 +230,69 @@ impl Invoice {
                 },
             })
             .collect())
+    }
+}
+
+/// A seller or a buyer as an invoice names them.
+#[derive(SimpleObject, Debug, Clone, PartialEq, Eq)]
+pub struct Party {
+    /// The company's or dealer's name.
+    pub name: String,
+    /// The postal address, as given; null when none was.
+    pub address: Option<String>,
+    /// The VAT identification number, as given; null when none was.
+    pub vat_id: Option<String>,
+}
+
+/// A credit note: it voids an invoice with the invoice's amounts negated.
+#[derive(SimpleObject, Debug, Clone)]
+#[graphql(complex)]
+pub struct CreditNote {
+    /// The credit note's global id.
+    pub id: ID,
+    /// CN-YYYY-NNNNNN, e.g. CN-2026-000001: numbered without gaps per calendar year
+    /// (of the billing time zone), apart from the invoices.
+    pub number: String,
+    /// When the credit note was issued (UTC).
+    pub issued_at: DateTime,
+    /// Why OPS voided the invoice.
+    pub reason: String,
+    /// The invoice's subtotal, negated.
+    pub subtotal: Money,
+    /// The invoice's tax, negated.
+    pub tax: Money,
+    /// The invoice's total, negated.
+    pub total: Money,
+    #[graphql(skip)]
+    pub invoice_id: i64,
+}
+
+impl CreditNote {
+    pub fn new(ids: &IdCodec, row: CreditNoteRow) -> Self {
+        let money = |amount_cents| Money {
+            amount_cents,
+            currency: row.currency.clone(),
+        };
+        CreditNote {
+            id: ID(ids.encode(Kind::CreditNote, row.id)),
+            number: row.number.clone(),
+            issued_at: row.issued_at.into(),
+            subtotal: money(row.subtotal_cents),
+            tax: money(row.tax_cents),
+            total: money(row.total_cents),
+            reason: row.reason,
+            invoice_id: row.invoice_id,
+        }
+    }
+}
+
+#[ComplexObject]
+impl CreditNote {
+    /// The invoice this credit note voids.
+    async fn invoice(&self, ctx: &Context<'_>) -> async_graphql::Result<Invoice> {
+        let invoice = reads(ctx)?.invoice(self.invoice_id).await.or_internal(ctx)?;
+        let invoice = invoice.ok_or_else(|| internal(ctx, "a credit note without its invoice"))?;
+        Ok(Invoice::new(ids(ctx)?, invoice))
     }
 }
 

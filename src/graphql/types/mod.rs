@@ -2,7 +2,8 @@
 //! balance rules that resolves nested records through the request's loaders:
 //! [`scalars`] (`DateTime`, the credit bucket), [`paging`] (pages and their cursors),
 //! [`account`], [`actor`] (who made a change), [`balance`], [`photos`] (the studio), [`billing`] (packs, invoices,
-//! the ledger) and [`node`] (anything with a global id).
+//! the ledger, credit notes), [`webhooks`] (the events for other systems, for OPS) and
+//! [`node`] (anything with a global id).
 pub mod account;
 pub mod actor;
 pub mod balance;
@@ -11,6 +12,7 @@ pub mod node;
 pub mod paging;
 pub mod photos;
 pub mod scalars;
+pub mod webhooks;
 
 pub use account::{Account, Plan, PlanCode};
 pub use actor::Actor;
@@ -18,7 +20,7 @@ pub use balance::{
     Balance, CreditExpiry, FairUse, MonthlyBalance, PromotionBalance, PurchasedBalance, PurchasedLot, balance_of,
 };
 pub use billing::{
-    CreditPack, Invoice, InvoiceConnection, InvoiceEdge, InvoiceLine, LedgerEntry, LedgerEntryConnection,
+    CreditNote, CreditPack, Invoice, InvoiceConnection, InvoiceEdge, InvoiceLine, LedgerEntry, LedgerEntryConnection,
     LedgerEntryEdge, LedgerEntryKind, Money,
 };
 pub use node::Node;
@@ -28,3 +30,4 @@ pub use photos::{
     PhotoConnection, PhotoEdge, PhotoEdit, ReportResolutionKind, ReportStatus,
 };
 pub use scalars::{CreditBucket, DateTime};
+pub use webhooks::{WebhookEvent, WebhookEventConnection, WebhookEventEdge, WebhookStatus};

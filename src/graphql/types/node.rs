@@ -2,7 +2,7 @@
 use async_graphql::ID;
 
 use super::account::Account;
-use super::billing::{CreditPack, Invoice, LedgerEntry};
+use super::billing::{CreditNote, CreditPack, Invoice, LedgerEntry};
 use super::photos::{Background, FaultyReport, Logo, Photo, PhotoEdit};
 use crate::ids::IdCodec;
 use crate::reads::Stored;
@@ -17,6 +17,7 @@ use crate::reads::Stored;
 pub enum Node {
     Account(Account),
     Background(Background),
+    CreditNote(CreditNote),
     CreditPack(CreditPack),
     FaultyReport(FaultyReport),
     Invoice(Invoice),
@@ -37,6 +38,7 @@ impl Node {
             Stored::Logo(l) => Node::Logo(Logo::new(ids, l)),
             Stored::LedgerEntry(e) => Node::LedgerEntry(LedgerEntry::new(ids, e)),
             Stored::Invoice(i) => Node::Invoice(Invoice::new(ids, i)),
+            Stored::CreditNote(n) => Node::CreditNote(CreditNote::new(ids, n)),
         }
     }
 }

@@ -27,6 +27,7 @@ use tower::ServiceExt;
 use crate::common::TestDb;
 
 pub mod jwks;
+pub mod receiver;
 pub mod service;
 pub mod ws;
 

@@ -2,11 +2,13 @@
 //! from the ledger entries alone and compares them with what the ledger stores and
 //! answers. No lot is negative, every lot's entries sum to its remaining and its grants
 //! to its granted, every entry's `balance_after` is the running sum of the account's
-//! entries, and the balance the service answers is the one the entries give.
+//! entries, the ADJUSTMENT of a credit note (a voided invoice) takes back all its lot
+//! held and nothing after it touches that lot, and the balance the service answers is
+//! the one the entries give.
 use std::collections::BTreeMap;
 
 use entity::enums::EntryKind;
-use studio_bff::ledger::Ledger;
+use studio_bff::ledger::{Cause, Ledger};
 use studio_bff::rules::balance::breakdown;
 
 /// Recomputes every lot and balance of `account_ids` from the entries; how many things
@@ -30,8 +32,23 @@ pub async fn audit(ledger: &Ledger, account_ids: &[i64]) -> (usize, usize) {
         let mut remaining: BTreeMap<i64, i32> = BTreeMap::new();
         let mut granted: BTreeMap<i64, i32> = BTreeMap::new();
         let mut running = 0;
+        let mut taken_back = std::collections::BTreeSet::new();
         for entry in &entries {
+            if taken_back.contains(&entry.lot_id) {
+                differ(format!("entry {}: its lot was taken back by a credit note", entry.id));
+            }
             *remaining.entry(entry.lot_id).or_default() += entry.amount;
+            let voided = matches!(entry.cause.parse::<Cause>(), Ok(Cause::CreditNote(_)));
+            if entry.kind == EntryKind::Adjustment && voided {
+                checks += 1;
+                taken_back.insert(entry.lot_id);
+                if remaining[&entry.lot_id] != 0 || entry.amount >= 0 {
+                    differ(format!(
+                        "entry {}: a credit note's ADJUSTMENT of {} left its lot at {}",
+                        entry.id, entry.amount, remaining[&entry.lot_id]
+                    ));
+                }
+            }
             if entry.kind == EntryKind::Grant {
                 *granted.entry(entry.lot_id).or_default() += entry.amount;
             }

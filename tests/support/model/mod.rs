@@ -1,7 +1,7 @@
 //! A reference model of the credit rules (`shared/spec/credit-rules.md`): plain
 //! in-memory state and transitions, written from the rules. It reuses only the billing
 //! calendar (cycles and calendar months) of `studio_bff::rules`; accounts, lots, the
-//! ledger, photos, edits, reports, purchases, invoices, idempotency and the clock are
+//! ledger, photos, edits, reports, purchases, invoices, credit notes, idempotency and the clock are
 //! carried out here again, so a property test can hold the stored ledger against it.
 //!
 //! Ids are indices in creation order (account 0, 1, ...; lot 0, 1, ...), so a test can
@@ -140,9 +140,24 @@ pub struct Invoice {
     pub year: i32,
     pub sequence: i32,
     pub issued_at: DateTime<Utc>,
+    /// Net.
+    pub subtotal_cents: i64,
+    pub tax_cents: i64,
+    /// Gross: subtotal + tax.
     pub total_cents: i64,
     pub currency: String,
     pub lines: Vec<InvoiceLine>,
+}
+
+/// A credit note voiding an invoice: the invoice's amounts negated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreditNote {
+    pub invoice: usize,
+    pub number: String,
+    pub issued_at: DateTime<Utc>,
+    pub subtotal_cents: i64,
+    pub tax_cents: i64,
+    pub total_cents: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -251,6 +266,8 @@ pub struct Model {
     pub purchases: Vec<Purchase>,
     pub invoices: Vec<Invoice>,
     invoice_sequences: BTreeMap<i32, i32>,
+    pub credit_notes: Vec<CreditNote>,
+    credit_note_sequences: BTreeMap<i32, i32>,
 }
 
 impl Model {
@@ -269,6 +286,8 @@ impl Model {
             purchases: Vec::new(),
             invoices: Vec::new(),
             invoice_sequences: BTreeMap::new(),
+            credit_notes: Vec::new(),
+            credit_note_sequences: BTreeMap::new(),
         }
     }
 
@@ -966,13 +985,17 @@ impl Model {
             *last
         };
         let number = format!("INV-{year}-{sequence:06}");
+        // VAT on the net price, half a cent and more rounded up.
+        let tax = (price * i64::from(self.config.vat_percent) + 50) / 100;
         self.invoices.push(Invoice {
             account: a,
             number: number.clone(),
             year,
             sequence,
             issued_at: now,
-            total_cents: price,
+            subtotal_cents: price,
+            tax_cents: tax,
+            total_cents: price + tax,
             currency: self.config.currency.clone(),
             lines: vec![InvoiceLine {
                 quantity: 1,
@@ -1007,6 +1030,53 @@ impl Model {
         };
         self.remember(a, key, request, Answer::Purchased(purchased.clone()));
         Ok((purchased, true))
+    }
+
+    /// Voids an invoice with a credit note numbered without gaps per calendar year,
+    /// taking its pack's credits back with an ADJUSTMENT; a pack with any credit spent
+    /// (or expired) is refused, and a voided invoice answers its first credit note.
+    pub fn void_invoice(&mut self, invoice: usize) -> Result<usize, Refused> {
+        let Some(billed) = self.invoices.get(invoice).cloned() else {
+            return refuse(RefusalCode::InvoiceNotFound);
+        };
+        if let Some(note) = self.credit_notes.iter().position(|n| n.invoice == invoice) {
+            return Ok(note);
+        }
+        let lot = self
+            .purchases
+            .iter()
+            .find(|p| p.invoice == invoice)
+            .expect("every invoice has its purchase")
+            .lot;
+        let pack = &self.lots[lot];
+        if pack.expired || pack.remaining != pack.granted {
+            return refuse(RefusalCode::PackPartlyUsed);
+        }
+        let now = self.now;
+        let year = now.with_timezone(&self.config.billing_time_zone).year();
+        let sequence = {
+            let last = self.credit_note_sequences.entry(year).or_insert(0);
+            *last += 1;
+            *last
+        };
+        let number = format!("CN-{year}-{sequence:06}");
+        let remaining = pack.remaining;
+        self.post(
+            lot,
+            EntryKind::Adjustment,
+            -remaining,
+            now,
+            &format!("credit_note:{number}"),
+        );
+        self.credit_notes.push(CreditNote {
+            invoice,
+            number,
+            issued_at: now,
+            subtotal_cents: -billed.subtotal_cents,
+            tax_cents: -billed.tax_cents,
+            total_cents: -billed.total_cents,
+        });
+        Ok(self.credit_notes.len() - 1)
     }
 
     /// The next instant something is due for any account after now, if any.
