@@ -69,7 +69,7 @@ test('graphql-ws: HeaderBalanceLive sends the balance the HTTP query reads, then
     assert.equal(first.available, queried.available);
     assert.equal(first.unlimited, queried.unlimited);
     assert.deepEqual(first.fairUse, queried.fairUse);
-    assert.deepEqual(Object.keys(first).sort(), ['asOf', 'available', 'fairUse', 'unlimited']);
+    assert.deepEqual(Object.keys(first).sort(), ['asOf', 'available', 'expiringSoon', 'fairUse', 'low', 'unlimited']);
 
     const applied = await applyNewLook(2);
     assert.equal(applied.creditsCharged, 2);
