@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Turns the statement log of one captured ApplyChanges (bench/pgbench/apply.log) into
 a pgbench script: the statements between the transaction's BEGIN and COMMIT, with the
-bound parameters written in, and the account, its lot, its photos and the idempotency
-key turned into pgbench variables so 1,000 accounts can be spread over 32 clients.
+bound parameters written in, and the account, its lot, its photos, the edit just
+inserted and the idempotency key turned into pgbench variables so 1,000 accounts can be spread over 32 clients.
 
 Usage: from_log.py apply.log > apply.sql   (the captured account must be number 1,
 owning lot 1 and photos 1 to 10; bench/capture-apply.sh sets the database up so).
@@ -53,6 +53,9 @@ def variable(column, literal):
         return ":account"
     if column in ("photo_id", "photos.id") and value.isdigit():
         return f"(:account * 10 - 10 + {value})"
+    # The edit this transaction just inserted: its render job, the photo that shows it.
+    if column in ("edit_id", "current_edit_id") and value.isdigit():
+        return "currval('edits_id_seq')"
     if column in ("key", "idempotency_records.key"):
         return "'bench-' || :client_id || '-' || :key"
     return literal

@@ -35,7 +35,7 @@ pub const POOL_SIZE: u32 = 32;
 
 /// What the service runs for `viewer { account }` (`Ledger::account`: sea-orm's
 /// `find_by_id(..).one(..)`).
-pub const ACCOUNT_SQL: &str = r#"SELECT "accounts"."id", "accounts"."name", "accounts"."plan", "accounts"."listing_slots", "accounts"."created_at", "accounts"."cycle_start", "accounts"."next_reset_at", "accounts"."promotion_processed", "accounts"."promotions_considered", "accounts"."external_id", "accounts"."subscription_sequence", "accounts"."edit_revision" FROM "accounts" WHERE "accounts"."id" = $1 LIMIT $2"#;
+pub const ACCOUNT_SQL: &str = r#"SELECT "accounts"."id", "accounts"."name", "accounts"."plan", "accounts"."listing_slots", "accounts"."created_at", "accounts"."cycle_start", "accounts"."next_reset_at", "accounts"."promotion_processed", "accounts"."promotions_considered", "accounts"."external_id", "accounts"."subscription_sequence", "accounts"."edit_revision", "accounts"."buyer_address", "accounts"."buyer_vat_id", "accounts"."credits_low" FROM "accounts" WHERE "accounts"."id" = $1 LIMIT $2"#;
 
 /// What the service runs for `balance` (`Ledger::balance`: the unexpired lots).
 pub const LOTS_SQL: &str = r#"SELECT "lots"."id", "lots"."account_id", "lots"."bucket", "lots"."origin", "lots"."granted", "lots"."remaining", "lots"."valid_from", "lots"."expires_at", "lots"."expired", "lots"."created_at", "lots"."pack_id" FROM "lots" WHERE "lots"."account_id" = $1 AND "lots"."expired" = $2"#;
@@ -143,6 +143,11 @@ async fn balance_json(state: &HeaderState, account_id: i64) -> Result<Value> {
             "available": b.available,
             "unlimited": b.unlimited,
             "fairUse": b.fair_use.map(|f| json!({"used": f.used, "cap": f.cap})),
+            "low": b.low,
+            "expiringSoon": b.expiring_soon.map(|e| json!({
+                "credits": e.credits,
+                "at": e.at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+            })),
             "asOf": b.as_of.to_rfc3339_opts(SecondsFormat::AutoSi, true),
         }
     }))
