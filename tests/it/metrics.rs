@@ -110,7 +110,9 @@ on_both_databases! {
         assert_eq!(samples.get("studio_db_write_acquire_seconds_count"), Some(&4.0), "{text}");
         let in_use = samples["studio_db_pool_connections_in_use"];
         let idle = samples["studio_db_pool_connections_idle"];
-        assert!(in_use >= 0.0 && idle >= 1.0, "{text}");
+        // Background work (the hub, the render and webhook workers) may hold connections
+        // at the scrape: only the pool's size is known, at least the one that answered.
+        assert!(in_use >= 0.0 && idle >= 0.0 && in_use + idle >= 1.0, "{text}");
         assert!(text.ends_with("# EOF\n"), "{text}");
     }
 
