@@ -18,8 +18,11 @@
 //! `synchronous=NORMAL`, which may lose the last transactions on an OS crash but never
 //! on a process crash, which is what is tested here.
 //!
-//! `CRASH_ROUNDS` sets the rounds per database: 20 by default (CI). The long round, on
-//! both databases:
+//! The same rounds run again with a render service at work (`renders`), and a webhook
+//! receiver is held mid-delivery while the service is killed (`webhooks`).
+//!
+//! `CRASH_ROUNDS` sets the rounds per database of every suite here: by default (CI) 20,
+//! 10 with renders and 4 of webhooks. The long round, on both databases:
 //!
 //! ```sh
 //! CRASH_ROUNDS=100 TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
@@ -29,6 +32,10 @@
 mod api_support;
 #[path = "support/common/mod.rs"]
 mod common;
+#[path = "crashes/renders.rs"]
+mod renders;
+#[path = "crashes/webhooks.rs"]
+mod webhooks;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::RangeInclusive;
@@ -40,7 +47,7 @@ use api_support::{SECRET, operation_document, user_error_codes};
 use common::TestDb;
 use common::audit::audit;
 use entity::enums::{Bucket, EntryKind, PlanCode};
-use entity::{edit, idempotency_record, invoice, ledger_entry, lot, purchase};
+use entity::{edit, idempotency_record, invoice, ledger_entry, lot, purchase, render_job};
 use hyper::StatusCode;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -77,11 +84,12 @@ const ROUND_DEADLINE: Duration = Duration::from_secs(10);
 /// Answered successes sent again in each round.
 const ANSWERED_RETRIED_PER_ROUND: usize = 3;
 
-fn rounds() -> usize {
+/// The rounds per database: `CRASH_ROUNDS`, else `default`.
+fn rounds(default: usize) -> usize {
     std::env::var("CRASH_ROUNDS")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(20)
+        .unwrap_or(default)
 }
 
 /// One account of the load.
@@ -162,6 +170,7 @@ struct Stored {
     invoices: Vec<invoice::Model>,
     lots: Vec<lot::Model>,
     entries: Vec<ledger_entry::Model>,
+    jobs: Vec<render_job::Model>,
 }
 
 /// One database's crash rounds: the service, the accounts, and everything the clients
@@ -180,65 +189,20 @@ struct Crashes {
     /// Keys refused and never sent again: nothing may ever be stored for them.
     refused: HashSet<String>,
     figures: Figures,
+    /// The render service at work during the load, when the rounds have one.
+    renderer: Option<renders::Renderer>,
     rng: StdRng,
 }
 
 impl Crashes {
-    /// Starts the service on `db` and creates the accounts through the API.
-    async fn start(db: &TestDb) -> Crashes {
-        let service = Service::start(&db.url, &[]).await;
+    /// Starts the service on `db` and creates the accounts through the API; with a
+    /// render service claiming and finishing jobs during the load when `renders`.
+    async fn start(db: &TestDb, renders: bool) -> Crashes {
+        let service = Service::start(&db.url, &[("STUDIO_RENDERER", "external")]).await;
         let auth = Auth::new(SECRET);
         let config = Config::default();
-        let ops = auth
-            .mint("ops", Role::Ops, None, Duration::from_secs(24 * 3600))
-            .expect("a token");
-        let mut accounts = Vec::new();
-        for (n, (plan, plan_name, slots)) in ACCOUNTS.into_iter().enumerate() {
-            let created = op(
-                &service,
-                &ops,
-                "CreateAccount",
-                json!({"name": format!("Dealer {n}"), "plan": plan_name, "listingSlots": slots}),
-            )
-            .await;
-            let gid = created["createAccount"]["account"]["id"]
-                .as_str()
-                .expect("an id")
-                .to_owned();
-            let registrations: Vec<Value> = (0..PHOTOS_PER_ACCOUNT)
-                .map(|p| json!({"listingRef": format!("l{p}"), "originalUrl": format!("https://img.example/{n}/{p}.jpg")}))
-                .collect();
-            let registered = op(
-                &service,
-                &ops,
-                "RegisterPhotos",
-                json!({"accountId": gid, "photos": registrations}),
-            )
-            .await;
-            let photos = registered["registerPhotos"]["photos"]
-                .as_array()
-                .expect("photos")
-                .iter()
-                .map(|p| p["id"].as_str().expect("a photo id").to_owned())
-                .collect();
-            let id = auth.ids().decode_i64(Kind::Account, &gid).expect("an account id");
-            let token = auth
-                .mint("dealer", Role::Member, Some(id), Duration::from_secs(24 * 3600))
-                .expect("a token");
-            let packs = packs_for(&config.packs, plan)
-                .map(|p| auth.ids().encode(Kind::CreditPack, &p.id))
-                .collect();
-            accounts.push(Account {
-                id,
-                token,
-                photos,
-                packs,
-            });
-        }
-        let pool = connect_and_migrate_pool(&db.url, 4).await.expect("connect");
-        let ledger = Ledger::new(pool, Arc::new(config), Clock::new(ClockMode::System))
-            .await
-            .expect("a ledger");
+        let accounts = open_accounts(&service, &auth, &config).await;
+        let ledger = ledger_on(db, config).await;
         let load = Arc::new(Load {
             apply_document: operation_document("ApplyChanges"),
             buy_document: operation_document("BuyPack"),
@@ -250,12 +214,13 @@ impl Crashes {
         Crashes {
             service,
             ledger,
-            auth,
             accounts: Arc::new(accounts),
             load,
             sent: HashMap::new(),
             answers: HashMap::new(),
             refused: HashSet::new(),
+            renderer: renders.then(|| renders::Renderer::new(&auth)),
+            auth,
             figures: Figures::default(),
             rng: StdRng::seed_from_u64(rand::random()),
         }
@@ -272,7 +237,7 @@ impl Crashes {
 
     /// One round: load, kill, restart, check.
     async fn round(&mut self, round: usize) {
-        let outcomes = self.load_until_killed(round).await;
+        let (outcomes, results) = self.load_until_killed(round).await;
         self.figures.kills += 1;
         self.service.restart().await;
         self.figures.rounds += 1;
@@ -311,6 +276,9 @@ impl Crashes {
 
         let stored = self.stored().await;
         self.check_everything_stored(&stored);
+        if self.renderer.is_some() {
+            self.check_renders(results).await;
+        }
         let account_ids: Vec<i64> = self.accounts.iter().map(|a| a.id).collect();
         let (checks, differences) = audit(&self.ledger, &account_ids).await;
         self.figures.checks += checks;
@@ -323,9 +291,9 @@ impl Crashes {
         );
     }
 
-    /// Runs the clients until the kill, which comes at a random moment; what each
-    /// request they sent became.
-    async fn load_until_killed(&mut self, round: usize) -> Vec<(Sent, Outcome)> {
+    /// Runs the clients (and the render service's, if any) until the kill, which comes
+    /// at a random moment; what each request they sent became, and each render result.
+    async fn load_until_killed(&mut self, round: usize) -> (Vec<(Sent, Outcome)>, Vec<renders::Run>) {
         let deadline = Instant::now() + ROUND_DEADLINE;
         let clients: Vec<_> = (0..CLIENTS)
             .map(|c| {
@@ -339,13 +307,30 @@ impl Crashes {
                 ))
             })
             .collect();
+        let renderers: Vec<_> = match &self.renderer {
+            Some(renderer) => (0..renders::CLIENTS)
+                .map(|c| {
+                    tokio::spawn(renderer.client(
+                        self.service.addr.clone(),
+                        format!("r{round}-r{c}"),
+                        StdRng::seed_from_u64(self.rng.random()),
+                        deadline,
+                    ))
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         tokio::time::sleep(Duration::from_millis(self.rng.random_range(KILL_AFTER_MS))).await;
         self.service.kill();
         let mut outcomes = Vec::new();
         for client in clients {
             outcomes.extend(client.await.expect("a client ends without panicking"));
         }
-        outcomes
+        let mut runs = Vec::new();
+        for renderer in renderers {
+            runs.push(renderer.await.expect("a renderer ends without panicking"));
+        }
+        (outcomes, runs)
     }
 
     /// A request the kill cut, sent again twice: the first retry gets the stored first
@@ -413,7 +398,7 @@ impl Crashes {
     async fn send(&self, sent: &Sent) -> Outcome {
         let token = &self.accounts[sent.account].token;
         match post_graphql(&self.service.addr, Some(token), &sent.body).await {
-            Reply::Answered(status, body) => judge(sent.op, status, &body),
+            Reply::Answered(status, body) => judge(sent.op.field(), status, &body),
             other => Outcome::Unexpected(format!("no answer from the running service: {other:?}")),
         }
     }
@@ -698,6 +683,7 @@ impl Crashes {
             invoices: invoice::Entity::find().all(db).await.expect("invoices"),
             lots: lot::Entity::find().all(db).await.expect("lots"),
             entries: ledger_entry::Entity::find().all(db).await.expect("entries"),
+            jobs: render_job::Entity::find().all(db).await.expect("render jobs"),
         }
     }
 
@@ -712,6 +698,70 @@ impl Crashes {
             idempotency_record::Entity::find().count(db).await.expect("a count"),
         ]
     }
+}
+
+/// An OPS token signed with [`SECRET`].
+fn ops_token(auth: &Auth) -> String {
+    auth.mint("ops", Role::Ops, None, Duration::from_secs(24 * 3600))
+        .expect("a token")
+}
+
+/// Creates the [`ACCOUNTS`] through the API, each with its photos, a member token and
+/// its plan's packs.
+async fn open_accounts(service: &Service, auth: &Auth, config: &Config) -> Vec<Account> {
+    let ops = ops_token(auth);
+    let mut accounts = Vec::new();
+    for (n, (plan, plan_name, slots)) in ACCOUNTS.into_iter().enumerate() {
+        let created = op(
+            service,
+            &ops,
+            "CreateAccount",
+            json!({"name": format!("Dealer {n}"), "plan": plan_name, "listingSlots": slots}),
+        )
+        .await;
+        let gid = created["createAccount"]["account"]["id"]
+            .as_str()
+            .expect("an id")
+            .to_owned();
+        let registrations: Vec<Value> = (0..PHOTOS_PER_ACCOUNT)
+            .map(|p| json!({"listingRef": format!("l{p}"), "originalUrl": format!("https://img.example/{n}/{p}.jpg")}))
+            .collect();
+        let registered = op(
+            service,
+            &ops,
+            "RegisterPhotos",
+            json!({"accountId": gid, "photos": registrations}),
+        )
+        .await;
+        let photos = registered["registerPhotos"]["photos"]
+            .as_array()
+            .expect("photos")
+            .iter()
+            .map(|p| p["id"].as_str().expect("a photo id").to_owned())
+            .collect();
+        let id = auth.ids().decode_i64(Kind::Account, &gid).expect("an account id");
+        let token = auth
+            .mint("dealer", Role::Member, Some(id), Duration::from_secs(24 * 3600))
+            .expect("a token");
+        let packs = packs_for(&config.packs, plan)
+            .map(|p| auth.ids().encode(Kind::CreditPack, &p.id))
+            .collect();
+        accounts.push(Account {
+            id,
+            token,
+            photos,
+            packs,
+        });
+    }
+    accounts
+}
+
+/// A ledger over `db`, for the auditor and the lookups.
+async fn ledger_on(db: &TestDb, config: Config) -> Ledger {
+    let pool = connect_and_migrate_pool(&db.url, 4).await.expect("connect");
+    Ledger::new(pool, Arc::new(config), Clock::new(ClockMode::System))
+        .await
+        .expect("a ledger")
 }
 
 /// One client: random applies and purchases with fresh keys until the service is gone
@@ -773,7 +823,7 @@ async fn client(
                 break;
             }
             Reply::Answered(status, body) => {
-                let outcome = judge(sent.op, status, &body);
+                let outcome = judge(sent.op.field(), status, &body);
                 outcomes.push((sent, outcome));
             }
         }
@@ -781,9 +831,10 @@ async fn client(
     outcomes
 }
 
-/// A success or a business refusal; anything else is unexpected.
-fn judge(op: Op, status: StatusCode, body: &Value) -> Outcome {
-    let payload = &body["data"][op.field()];
+/// A success or a business refusal of the mutation `field`; anything else is
+/// unexpected.
+fn judge(field: &str, status: StatusCode, body: &Value) -> Outcome {
+    let payload = &body["data"][field];
     if status != StatusCode::OK || body.get("errors").is_some() || !payload["userErrors"].is_array() {
         return Outcome::Unexpected(format!("HTTP {status}: {body}"));
     }
@@ -795,12 +846,18 @@ fn judge(op: Op, status: StatusCode, body: &Value) -> Outcome {
     }
 }
 
-/// The part of a success's payload a replay must give again: all but the balance now
-/// and a purchased lot's remaining credits, which later operations change.
+/// The part of a success's payload a replay must give again: all but the balance now,
+/// a purchased lot's remaining credits and the edits' status, which later operations
+/// (and renders) change.
 fn same(payload: &Value) -> Value {
     let mut payload = payload.clone();
     if let Some(fields) = payload.as_object_mut() {
         fields.remove("balance");
+    }
+    if let Some(edits) = payload.get_mut("edits").and_then(Value::as_array_mut) {
+        for edit in edits.iter_mut().filter_map(Value::as_object_mut) {
+            edit.remove("status");
+        }
     }
     if let Some(lot) = payload.get_mut("lot").and_then(Value::as_object_mut) {
         lot.remove("remaining");
@@ -825,8 +882,8 @@ on_both_databases! {
     async fn killed_at_random_moments_the_service_loses_nothing_answered_and_acts_once_on_retry(db) {
         let started = std::time::Instant::now();
         let name = if db.url.starts_with("sqlite:") { "sqlite" } else { "postgres" };
-        let mut crashes = Crashes::start(&db).await;
-        for round in 0..rounds() {
+        let mut crashes = Crashes::start(&db, false).await;
+        for round in 0..rounds(20) {
             crashes.round(round).await;
         }
         let f = &crashes.figures;
@@ -844,6 +901,6 @@ on_both_databases! {
             started.elapsed().as_secs_f64()
         );
         assert_eq!(f.violations, 0);
-        assert_eq!(f.kills, rounds());
+        assert_eq!(f.kills, rounds(20));
     }
 }

@@ -4,7 +4,10 @@
 //! Resolving again the same way answers the report as it is; another way is refused.
 use entity::enums::{EditStatus, ReportStatus};
 use entity::{edit, faulty_report};
-use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QuerySelect, Set,
+};
 
 use super::Ledger;
 use super::cause::Cause;
@@ -38,6 +41,17 @@ impl Resolution {
             Resolution::Rejected => ReportStatus::Rejected,
         }
     }
+}
+
+/// Whether the correction team replaced the image of the edit `edit_id`: its image then
+/// wins over a render that finishes later.
+pub(super) async fn was_corrected(txn: &impl ConnectionTrait, edit_id: i64) -> Result<bool, Error> {
+    let corrected = faulty_report::Entity::find()
+        .filter(faulty_report::Column::EditId.eq(edit_id))
+        .filter(faulty_report::Column::Status.eq(ReportStatus::Corrected))
+        .count(txn)
+        .await?;
+    Ok(corrected > 0)
 }
 
 impl Ledger {

@@ -13,6 +13,7 @@ use sea_orm::{
 use super::Ledger;
 use super::book::{Book, Entry};
 use super::cause::Cause;
+use super::corrections::was_corrected;
 use crate::db::retry_transient;
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::text::{required_text, url};
@@ -120,7 +121,8 @@ impl Ledger {
     /// Records the result of a claimed job: `READY` with the image, or `FAILED` with
     /// the reason and the credit given back. A result for a finished job answers the
     /// edit as it is and changes nothing; one sent under a claim whose lease passed to
-    /// another claimant is refused with `JOB_LEASE_EXPIRED`.
+    /// another claimant is refused with `JOB_LEASE_EXPIRED`. A `READY` result for an
+    /// edit the correction team corrected meanwhile finishes the job and keeps their image.
     #[tracing::instrument(skip(self, result))]
     pub async fn finish_render(&self, claim: Claim, result: &RenderResult) -> Result<edit::Model, Error> {
         let result = match result {
@@ -163,6 +165,9 @@ impl Ledger {
                 return Ok(edit);
             }
             let edit = match &result {
+                // The correction team's image stays: the render is only recorded as
+                // finished.
+                RenderResult::Ready { .. } if was_corrected(&txn, edit.id).await? => edit,
                 RenderResult::Ready { image_url } => {
                     let mut ready = edit.into_active_model();
                     ready.status = Set(EditStatus::Ready);

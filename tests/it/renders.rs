@@ -311,6 +311,33 @@ on_both_databases! {
         assert_eq!(balance(&ledger, account_id).await, 9);
     }
 
+    async fn a_render_completed_after_its_edit_was_corrected_keeps_the_corrected_image(db) {
+        let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
+        let (account_id, edit, report) = reported(&ledger).await;
+        let job = ledger.claim_render_jobs(1).await.unwrap().remove(0);
+        let corrected = Resolution::Corrected { image_url: "https://cdn.example/fixed.png".into() };
+        ops(&ledger).resolve_report(report, &corrected, None).await.unwrap();
+        let revision = edit_of(&ledger, edit.id).await.revision;
+
+        let finished = renderer(&ledger)
+            .finish_render(job.claim, &ready("https://cdn.example/late.png"))
+            .await
+            .unwrap();
+        let again = renderer(&ledger)
+            .finish_render(job.claim, &ready("https://cdn.example/late.png"))
+            .await
+            .unwrap();
+
+        assert_eq!(job.edit.id, edit.id);
+        assert_eq!(finished.status, EditStatus::Ready);
+        assert_eq!(finished.image_url.as_deref(), Some("https://cdn.example/fixed.png"));
+        assert_eq!(finished.revision, revision);
+        assert_eq!(edit_of(&ledger, edit.id).await, finished);
+        assert_eq!(again, finished);
+        assert!(ledger.claim_render_jobs(10).await.unwrap().is_empty());
+        assert_eq!(balance(&ledger, account_id).await, 9);
+    }
+
     async fn a_refunded_report_gives_the_credit_back_once_whatever_the_number_of_reports(db) {
         let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
         let (account_id, edit, report) = reported(&ledger).await;

@@ -1,7 +1,7 @@
 //! A webhook receiver on loopback, as a receiving system would run one: it checks every
 //! request's Standard Webhooks signature with the shared secret (a request whose
 //! signature does not verify fails the test), keeps what arrived, and can be told to
-//! be down, slow or to redirect, for one account or all.
+//! be down, slow, to redirect or to hold requests open, for one account or all.
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -37,11 +37,15 @@ pub enum Mood {
     Slow(Duration),
     /// 307 to this URL.
     Redirect(String),
+    /// Never answers: the request stays open until its sender goes away.
+    Hold,
 }
 
 #[derive(Default)]
 struct Inner {
     arrived: Vec<Arrived>,
+    /// The id of every request whose signature verified, answered or not, in order.
+    received: Vec<String>,
     /// Signatures that did not verify: must stay empty.
     forged: Vec<String>,
     mood: Mood,
@@ -89,6 +93,12 @@ impl Receiver {
         self.inner.lock().expect("the receiver").arrived.clone()
     }
 
+    /// The id of every request whose signature verified, answered or not (held ones
+    /// too), in order of arrival.
+    pub fn received(&self) -> Vec<String> {
+        self.inner.lock().expect("the receiver").received.clone()
+    }
+
     /// Events that arrived while another of their account was being answered.
     pub fn overlapping(&self) -> Vec<String> {
         self.inner.lock().expect("the receiver").overlapping.clone()
@@ -116,6 +126,7 @@ async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Byt
     let account_id = parsed["data"]["account"]["id"].as_i64().expect("the account's id");
     let mood = {
         let mut inner = receiver.inner.lock().expect("the receiver");
+        inner.received.push(id.clone());
         let in_flight = inner.in_flight.entry(account_id).or_default();
         *in_flight += 1;
         if *in_flight > 1 {
@@ -143,6 +154,7 @@ async fn answer(receiver: &Receiver, mood: Mood, id: String, account_id: i64, pa
         Mood::Down => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
         Mood::Redirect(to) => return (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, to)]).into_response(),
         Mood::Slow(pause) => tokio::time::sleep(pause).await,
+        Mood::Hold => std::future::pending().await,
         Mood::Up => {}
     }
     assert_eq!(parsed["id"], Value::String(id.clone()), "the body names the webhook-id");
