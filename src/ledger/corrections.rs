@@ -2,12 +2,15 @@
 //! CORRECTED replaces the edit's image (free), REFUNDED gives its credit back as a
 //! failed render does (at most once per edit), REJECTED carries a note for the dealer.
 //! Resolving again the same way answers the report as it is; another way is refused.
+//! A resolution tells the correction team's systems with `report.resolved`, in its
+//! own transaction; answering a repeated one tells nothing again.
 use entity::enums::{EditStatus, ReportStatus};
 use entity::{edit, faulty_report};
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, QuerySelect, Set};
 
 use super::Ledger;
 use super::cause::Cause;
+use super::outbox::{self, EventType};
 use crate::db::retry_transient;
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::text::{optional_text, url};
@@ -129,6 +132,8 @@ impl Ledger {
             resolved.resolved_by_user_id = Set(user_id);
             resolved.resolved_by_role = Set(role);
             let report = resolved.update(&txn).await?;
+            let data = outbox::report_resolved(&report);
+            outbox::record(&txn, &book.account, EventType::ReportResolved, now, data).await?;
             self.commit(txn, &book).await?;
             Ok(Resolved { report, edit })
         })

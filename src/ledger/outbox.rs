@@ -27,8 +27,7 @@ pub enum EventType {
     InvoiceVoided,
     /// A dealer reported a faulty photo (`reportFaultyPhoto`).
     ReportOpened,
-    /// The correction team resolved a report. The hook for `resolveReport`: write it
-    /// with [`record`] in the resolution's transaction, as `report.opened` is.
+    /// The correction team resolved a report (`resolveReport`).
     ReportResolved,
     /// The available balance fell below `low_balance_threshold`.
     CreditsLow,
@@ -140,6 +139,20 @@ pub(super) fn report_opened(report: &faulty_report::Model) -> Value {
             "editId": report.edit_id,
             "reason": report.reason,
             "reportedAt": report.reported_at,
+        }
+    })
+}
+
+/// The data of `report.resolved`: the report as its resolution left it.
+pub(super) fn report_resolved(report: &faulty_report::Model) -> Value {
+    json!({
+        "report": {
+            "id": report.id,
+            "photoId": report.photo_id,
+            "editId": report.edit_id,
+            "resolution": report.status,
+            "note": report.resolution_note,
+            "resolvedAt": report.resolved_at,
         }
     })
 }
