@@ -93,7 +93,7 @@ impl Ledger {
                     .at(&["kind"])
                     .into());
                 }
-                self.commit(txn, &book).await?;
+                self.commit(txn, &mut book).await?;
                 return Ok(Resolved { report, edit });
             }
             let edit = match &resolution {
@@ -134,7 +134,7 @@ impl Ledger {
             let report = resolved.update(&txn).await?;
             let data = outbox::report_resolved(&report);
             outbox::record(&txn, &book.account, EventType::ReportResolved, now, data).await?;
-            self.commit(txn, &book).await?;
+            self.commit(txn, &mut book).await?;
             Ok(Resolved { report, edit })
         })
         .await
