@@ -19,6 +19,8 @@ pub struct Model {
     pub expired: bool,
     pub created_at: DateTimeUtc,
     pub pack_id: Option<String>,
+    /// When `credits.expiring` told that it entered the warning window; once per lot.
+    pub expiry_warned_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

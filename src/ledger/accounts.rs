@@ -109,7 +109,7 @@ impl Ledger {
             let mut book = Book::new_account(account, self.actor.clone());
             grant_monthly(&txn, &mut book, &self.config, cycle.start, now, Cause::AccountOpened).await?;
             self.catch_up(&txn, &mut book, now).await?;
-            self.commit(txn, &book).await?;
+            self.commit(txn, &mut book).await?;
             Ok(book.account)
         })
         .await
@@ -151,7 +151,7 @@ impl Ledger {
             }
             book.save_account(&txn, account).await?;
             self.top_up(&txn, &mut book, now).await?;
-            self.commit(txn, &book).await?;
+            self.commit(txn, &mut book).await?;
             Ok(book.account)
         })
         .await

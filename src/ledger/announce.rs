@@ -4,7 +4,8 @@
 //! commits (`bench/RESULTS.md` measures what that costs the charge: nothing visible).
 //! On SQLite there is one instance, and the message stays in the process. A commit
 //! that changed the balance also tells other systems when it crossed the low-balance
-//! threshold (`credits.low`, `credits.recovered`).
+//! threshold (`credits.low`, `credits.recovered`), and any commit tells of a lot inside
+//! the warning window not told yet (`credits.expiring`).
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement};
 use tokio::sync::broadcast;
 
@@ -78,14 +79,18 @@ impl Ledger {
         Ok(())
     }
 
-    /// Commits `txn`; when it changed the balance or an edit of `book`'s account, every
+    /// Commits `txn`, with the events of its balance; when it changed the balance or an edit of `book`'s account, every
     /// instance hears of it, and only once it is committed. Then the credits it moved and the
     /// renders it queued and finished are counted.
-    pub(super) async fn commit(&self, txn: DatabaseTransaction, book: &Book) -> Result<(), Error> {
+    pub(super) async fn commit(&self, txn: DatabaseTransaction, book: &mut Book) -> Result<(), Error> {
         let account_id = book.account.id;
+        let now = self.now();
         if book.changed() {
-            outbox::tell_crossing(&txn, book, &self.config, self.now()).await?;
+            outbox::tell_crossing(&txn, book, &self.config, now).await?;
         }
+        // A lot this transaction granted inside the warning window, or gave credits
+        // back to there, is told with it.
+        outbox::tell_expiring(&txn, book, &self.config, now).await?;
         match self.announcer.as_ref() {
             Announcer::Notify { channel } => {
                 if book.changed() || book.edits_changed() {

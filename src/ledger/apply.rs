@@ -179,7 +179,7 @@ impl Ledger {
                 unchanged_photo_ids: plan.unchanged,
             };
             remember(&txn, account_id, &key, fingerprint.clone(), &outcome, now).await?;
-            self.commit(txn, &book).await?;
+            self.commit(txn, &mut book).await?;
             let written = Written {
                 edits,
                 photos: photo_ids
@@ -204,7 +204,7 @@ impl Ledger {
         let distinct = distinct_batch(photo_ids, self.config.max_batch_photos)?;
         retry_transient(|| async {
             let txn = self.begin().await?;
-            let (book, now) = self.open_book(&txn, account_id).await?;
+            let (mut book, now) = self.open_book(&txn, account_id).await?;
             let mut photos = owned_photos(&txn, account_id, photo_ids).await?;
             let edit_ids: Vec<i64> = photos.values().filter_map(|(p, _)| p.current_edit_id).collect();
             if !edit_ids.is_empty() {
@@ -219,7 +219,7 @@ impl Ledger {
                     .exec(&txn)
                     .await?;
             }
-            self.commit(txn, &book).await?;
+            self.commit(txn, &mut book).await?;
             Ok(Reverted {
                 photos: distinct
                     .iter()
@@ -246,7 +246,7 @@ impl Ledger {
         let reason = optional_text(reason, &["reason"])?;
         retry_transient(|| async {
             let txn = self.begin().await?;
-            let (book, now) = self.open_book(&txn, account_id).await?;
+            let (mut book, now) = self.open_book(&txn, account_id).await?;
             let photo = photo::Entity::find_by_id(photo_id)
                 .join(JoinType::LeftJoin, photo::Relation::CurrentEdit.def())
                 .select_also(edit::Entity)
@@ -281,7 +281,7 @@ impl Ledger {
             .await?;
             let opened = outbox::report_opened(&report);
             outbox::record(&txn, &book.account, EventType::ReportOpened, now, opened).await?;
-            self.commit(txn, &book).await?;
+            self.commit(txn, &mut book).await?;
             Ok(Reported {
                 report,
                 edit,

@@ -308,6 +308,27 @@ impl Book {
         Ok(())
     }
 
+    /// Remembers that `credits.expiring` told of `lot_id` at `at`; false when it was
+    /// told before (the account's lock makes that a safeguard, never the rule). Not a
+    /// change the balance shows: the book is not marked changed.
+    pub async fn mark_expiry_warned(
+        &mut self,
+        txn: &impl ConnectionTrait,
+        lot_id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<bool, Error> {
+        let updated = lot::Entity::update_many()
+            .col_expr(lot::Column::ExpiryWarnedAt, Expr::value(at))
+            .filter(lot::Column::Id.eq(lot_id))
+            .filter(lot::Column::ExpiryWarnedAt.is_null())
+            .exec(txn)
+            .await?;
+        if let Some(lot) = self.lots.iter_mut().find(|l| l.id == lot_id) {
+            lot.expiry_warned_at = Some(at);
+        }
+        Ok(updated.rows_affected == 1)
+    }
+
     /// Gives a credit back to a lot that has expired meanwhile: the REFUND is written
     /// and expires at the same instant, so no credit outlives its lot (rules §1).
     pub async fn refund_to_expired(

@@ -2,6 +2,8 @@
 //! CORRECTED replaces the edit's image (free), REFUNDED gives its credit back as a
 //! failed render does (at most once per edit), REJECTED carries a note for the dealer.
 //! Resolving again the same way answers the report as it is; another way is refused.
+//! A resolution tells the correction team's systems with `report.resolved`, in its
+//! own transaction; answering a repeated one tells nothing again.
 use entity::enums::{EditStatus, ReportStatus};
 use entity::{edit, faulty_report};
 use sea_orm::{
@@ -11,6 +13,7 @@ use sea_orm::{
 
 use super::Ledger;
 use super::cause::Cause;
+use super::outbox::{self, EventType};
 use crate::db::retry_transient;
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::text::{optional_text, url};
@@ -104,7 +107,7 @@ impl Ledger {
                     .at(&["kind"])
                     .into());
                 }
-                self.commit(txn, &book).await?;
+                self.commit(txn, &mut book).await?;
                 return Ok(Resolved { report, edit });
             }
             let edit = match &resolution {
@@ -143,7 +146,9 @@ impl Ledger {
             resolved.resolved_by_user_id = Set(user_id);
             resolved.resolved_by_role = Set(role);
             let report = resolved.update(&txn).await?;
-            self.commit(txn, &book).await?;
+            let data = outbox::report_resolved(&report);
+            outbox::record(&txn, &book.account, EventType::ReportResolved, now, data).await?;
+            self.commit(txn, &mut book).await?;
             Ok(Resolved { report, edit })
         })
         .await

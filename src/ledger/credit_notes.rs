@@ -40,7 +40,7 @@ impl Ledger {
                 .one(&txn)
                 .await?
             {
-                self.commit(txn, &book).await?;
+                self.commit(txn, &mut book).await?;
                 return Ok(note);
             }
             let purchase = purchase::Entity::find()
@@ -100,7 +100,7 @@ impl Ledger {
             book.post(&txn, lot.id, take_back).await?;
             let voided = outbox::invoice_voided(&invoice, &note);
             outbox::record(&txn, &book.account, EventType::InvoiceVoided, now, voided).await?;
-            self.commit(txn, &book).await?;
+            self.commit(txn, &mut book).await?;
             Ok(note)
         })
         .await

@@ -1,8 +1,10 @@
 //! What the clock alone makes happen: lots expire, cycles reset, promotion campaigns
 //! are granted, renders not finished in time are given up on. Due events are applied in
 //! time order, each at its own instant, so a jump of three months writes the same
-//! ledger as three months of daily steps. A lot entering the warning window writes
-//! nothing, but is announced, so live balances show it.
+//! ledger as three months of daily steps. A lot entering the warning window with
+//! credits left writes `credits.expiring` at that instant, once per lot (a jump over
+//! its window and its expiry too, as daily steps would), and is announced, so live
+//! balances show it.
 use std::collections::BTreeSet;
 use std::sync::PoisonError;
 
@@ -14,7 +16,7 @@ use sea_orm::{
 
 use super::book::{Book, NewLot};
 use super::cause::Cause;
-use super::{Ledger, idempotency};
+use super::{Ledger, idempotency, outbox};
 use crate::clock::ClockError;
 use crate::config::{Config, LAUNCH_CAMPAIGN};
 use crate::db::{is_unavailable, retry_transient};
@@ -22,12 +24,15 @@ use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::cycle::BillingCalendar;
 use crate::rules::entitlement::{Campaign, monthly_credits, next_promotion};
 use crate::rules::spending_order::spending_key;
+use crate::rules::webhook_events::expiring_due_at;
 
 enum Event {
     Expiry(i64),
     Reset,
     /// The campaign at this index of the ledger's campaigns.
     Promotion(usize),
+    /// Lots entered the warning window: `credits.expiring`.
+    Warning,
 }
 
 impl Ledger {
@@ -46,15 +51,23 @@ impl Ledger {
             .await?
             .into_iter()
             .peekable();
+        // The instant applied last: a lot that give-ups refunded inside the window is
+        // due from its entry into it, but told after the refunds of that instant.
+        let mut reached: Option<DateTime<Utc>> = None;
         loop {
             let give_up_at = overdue.peek().map(|job| job.created_at + give_up_after);
-            match (self.next_due(&book.account, &book.lots, now), give_up_at) {
+            let next = self
+                .next_due(&book.account, &book.lots, now)
+                .map(|(at, event)| (reached.map_or(at, |r| at.max(r)), event));
+            match (next, give_up_at) {
                 (Some((at, _)), Some(due)) if due <= at => {}
                 (Some((at, event)), _) => {
+                    reached = Some(at);
                     match event {
                         Event::Expiry(lot_id) => book.expire(txn, lot_id, at).await?,
                         Event::Reset => reset(txn, book, &self.config, at).await?,
                         Event::Promotion(i) => grant_promotion(txn, book, &self.campaigns[i], at).await?,
+                        Event::Warning => outbox::tell_expiring(txn, book, &self.config, at).await?,
                     }
                     continue;
                 }
@@ -62,6 +75,7 @@ impl Ledger {
                 (None, None) => break,
             }
             if let (Some(job), Some(at)) = (overdue.next(), give_up_at) {
+                reached = Some(at);
                 self.give_up(txn, book, &job, at).await?;
             }
         }
@@ -76,7 +90,7 @@ impl Ledger {
 
     /// The earliest due event; at one instant expiries come first, then the reset,
     /// then the campaigns in their order, so a reset never spends or counts the lot it
-    /// replaces.
+    /// replaces, then the warnings, so a lot granted inside the window is told at once.
     fn next_due(
         &self,
         account: &account::Model,
@@ -90,7 +104,14 @@ impl Ledger {
             .map(|l| (l.expires_at, 0, Event::Expiry(l.id)));
         let reset = (account.next_reset_at <= now).then_some((account.next_reset_at, 1, Event::Reset));
         let promotion = next_promotion(&self.campaigns, account, now).map(|(at, i)| (at, 2, Event::Promotion(i)));
-        [expiry, reset, promotion]
+        let window = self.config.expiry_warning();
+        let warning = lots
+            .iter()
+            .filter_map(|l| expiring_due_at(l, window))
+            .filter(|at| *at <= now)
+            .min()
+            .map(|at| (at, 3, Event::Warning));
+        [expiry, reset, promotion, warning]
             .into_iter()
             .flatten()
             .min_by_key(|(at, rank, _)| (*at, *rank))
@@ -169,7 +190,8 @@ pub struct DuePass {
 
 impl Ledger {
     /// Applies what the clock has made due for every account: expiries, resets,
-    /// promotion campaigns, renders given up on; forgets old idempotency records. An account whose catch-up
+    /// promotion campaigns, renders given up on, lots entering the warning window;
+    /// forgets old idempotency records. An account whose catch-up
     /// fails is logged and counted, and the others go on; only a database that cannot
     /// be reached ends the pass.
     #[tracing::instrument(skip(self))]
@@ -191,6 +213,22 @@ impl Ledger {
                 .distinct()
                 .filter(lot::Column::Expired.eq(false))
                 .filter(lot::Column::ExpiresAt.lte(now))
+                .into_tuple::<i64>()
+                .all(&self.db)
+                .await?,
+        );
+        // Lots with credits left inside the warning window and not told yet
+        // (`expiring_due_at`): `credits.expiring`.
+        due.extend(
+            lot::Entity::find()
+                .select_only()
+                .column(lot::Column::AccountId)
+                .distinct()
+                .filter(lot::Column::Expired.eq(false))
+                .filter(lot::Column::Remaining.gt(0))
+                .filter(lot::Column::ExpiryWarnedAt.is_null())
+                .filter(lot::Column::ValidFrom.lte(now))
+                .filter(lot::Column::ExpiresAt.lte(now + self.config.expiry_warning()))
                 .into_tuple::<i64>()
                 .all(&self.db)
                 .await?,
@@ -232,8 +270,9 @@ impl Ledger {
 
     /// Announces every account one of whose lots, with credits left, entered the
     /// warning window after the instant the previous pass reached and by `now`
-    /// (those in `changed` were announced already). Nothing is written: the balance
-    /// read then shows `expiringSoon`, and the live hubs push it. Every instance
+    /// (those in `changed` were announced already). The catch-up wrote its
+    /// `credits.expiring`, which changes no balance: the balance read shows
+    /// `expiringSoon`, and the live hubs push it. Every instance
     /// announces what its own clock passed; a hub pushes only what differs, so a
     /// second announcement of the same account pushes nothing.
     async fn announce_warnings(&self, now: DateTime<Utc>, changed: &[i64]) -> Result<Vec<i64>, Error> {
@@ -274,7 +313,7 @@ impl Ledger {
                 return Ok(false);
             };
             self.catch_up(&txn, &mut book, now).await?;
-            self.commit(txn, &book).await?;
+            self.commit(txn, &mut book).await?;
             Ok(book.changed())
         })
         .await

@@ -36,7 +36,7 @@ impl Ledger {
         }
         retry_transient(|| async {
             let txn = self.begin().await?;
-            let (book, now) = self.open_book(&txn, account_id).await?;
+            let (mut book, now) = self.open_book(&txn, account_id).await?;
             let mut stored = Vec::with_capacity(checked.len());
             for (listing_ref, original_url) in &checked {
                 let photo = photo::ActiveModel {
@@ -51,7 +51,7 @@ impl Ledger {
                 .await?;
                 stored.push(photo);
             }
-            self.commit(txn, &book).await?;
+            self.commit(txn, &mut book).await?;
             Ok(stored)
         })
         .await
@@ -67,7 +67,7 @@ impl Ledger {
         let max_logos = self.config.max_logos;
         retry_transient(|| async {
             let txn = self.begin().await?;
-            let (book, now) = self.open_book(&txn, account_id).await?;
+            let (mut book, now) = self.open_book(&txn, account_id).await?;
             let held = logo::Entity::find()
                 .filter(logo::Column::AccountId.eq(account_id))
                 .count(&txn)
@@ -88,7 +88,7 @@ impl Ledger {
             }
             .insert(&txn)
             .await?;
-            self.commit(txn, &book).await?;
+            self.commit(txn, &mut book).await?;
             Ok(logo)
         })
         .await

@@ -3,7 +3,7 @@
 //! the change committed. The webhook worker ([`crate::webhooks`]) claims them here one
 //! at a time, in order per account, under a lease, and settles each attempt.
 use chrono::{DateTime, Duration, Utc};
-use entity::{account, credit_note, faulty_report, invoice, invoice_line, webhook_event};
+use entity::{account, credit_note, faulty_report, invoice, invoice_line, lot, webhook_event};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, PaginatorTrait,
@@ -16,7 +16,8 @@ use super::book::Book;
 use crate::config::Config;
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::balance::breakdown;
-use crate::rules::webhook_events::{Crossing, crossing};
+use crate::rules::spending_order::spending_key;
+use crate::rules::webhook_events::{Crossing, crossing, expiring_due_at};
 
 /// What an event tells of: its `type`, as receivers see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,13 +28,14 @@ pub enum EventType {
     InvoiceVoided,
     /// A dealer reported a faulty photo (`reportFaultyPhoto`).
     ReportOpened,
-    /// The correction team resolved a report. The hook for `resolveReport`: write it
-    /// with [`record`] in the resolution's transaction, as `report.opened` is.
+    /// The correction team resolved a report (`resolveReport`).
     ReportResolved,
     /// The available balance fell below `low_balance_threshold`.
     CreditsLow,
     /// It rose back to the threshold or above.
     CreditsRecovered,
+    /// A lot with credits left entered the warning window (`expiry_warning_days`).
+    CreditsExpiring,
 }
 
 impl EventType {
@@ -45,6 +47,7 @@ impl EventType {
             EventType::ReportResolved => "report.resolved",
             EventType::CreditsLow => "credits.low",
             EventType::CreditsRecovered => "credits.recovered",
+            EventType::CreditsExpiring => "credits.expiring",
         }
     }
 }
@@ -144,6 +147,20 @@ pub(super) fn report_opened(report: &faulty_report::Model) -> Value {
     })
 }
 
+/// The data of `report.resolved`: the report as its resolution left it.
+pub(super) fn report_resolved(report: &faulty_report::Model) -> Value {
+    json!({
+        "report": {
+            "id": report.id,
+            "photoId": report.photo_id,
+            "editId": report.edit_id,
+            "resolution": report.status,
+            "note": report.resolution_note,
+            "resolvedAt": report.resolved_at,
+        }
+    })
+}
+
 /// Writes `credits.low` or `credits.recovered` when the balance `book` leaves at
 /// `now` crossed `low_balance_threshold` since the last one told, and remembers the
 /// side it is on: once per crossing, whatever moved it (a charge, a purchase, an
@@ -172,6 +189,33 @@ pub(super) async fn tell_crossing(
     };
     let data = json!({"balance": {"available": balance.available, "threshold": threshold}});
     record(txn, &book.account, event_type, now, data).await
+}
+
+/// Writes `credits.expiring`, stamped `at`, for every lot of `book` due to be told by
+/// `at` ([`expiring_due_at`]), in spending order, and remembers each: once per lot.
+pub(super) async fn tell_expiring(
+    txn: &impl ConnectionTrait,
+    book: &mut Book,
+    config: &Config,
+    at: DateTime<Utc>,
+) -> Result<(), Error> {
+    let window = config.expiry_warning();
+    let mut due: Vec<lot::Model> = book
+        .lots
+        .iter()
+        .filter(|l| expiring_due_at(l, window).is_some_and(|due| due <= at))
+        .cloned()
+        .collect();
+    due.sort_by_key(spending_key);
+    for lot in due {
+        if book.mark_expiry_warned(txn, lot.id, at).await? {
+            let data = json!({
+                "lot": {"id": lot.id, "bucket": lot.bucket, "credits": lot.remaining, "expiresAt": lot.expires_at}
+            });
+            record(txn, &book.account, EventType::CreditsExpiring, at, data).await?;
+        }
+    }
+    Ok(())
 }
 
 /// How an attempt to deliver an event ended.

@@ -160,7 +160,7 @@ impl Ledger {
             remember(&txn, account_id, &key, fingerprint.clone(), &outcome, now).await?;
             let issued = outbox::invoice_issued(&invoice, std::slice::from_ref(&line));
             outbox::record(&txn, &book.account, EventType::InvoiceIssued, now, issued).await?;
-            self.commit(txn, &book).await?;
+            self.commit(txn, &mut book).await?;
             let written = Receipt {
                 invoice,
                 lines: vec![line],

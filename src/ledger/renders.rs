@@ -161,7 +161,7 @@ impl Ledger {
             if job.finished_at.is_some() {
                 // The first result stands, and the catch-up above may have written
                 // nothing that needs the commit.
-                self.commit(txn, &book).await?;
+                self.commit(txn, &mut book).await?;
                 return Ok(edit);
             }
             let edit = match &result {
@@ -183,7 +183,7 @@ impl Ledger {
             finish_job(&txn, job.id, edit.status, now).await?;
             book.renders_finished
                 .push((outcome_label(edit.status), now - job.created_at));
-            self.commit(txn, &book).await?;
+            self.commit(txn, &mut book).await?;
             Ok(edit)
         })
         .await

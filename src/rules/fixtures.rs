@@ -42,5 +42,6 @@ pub fn lot(id: i64, bucket: Bucket, granted: i32, remaining: i32, from: &str, to
         expired: false,
         created_at: utc(from),
         pack_id: None,
+        expiry_warned_at: None,
     }
 }

@@ -27,6 +27,7 @@ mod api_ws_protocol;
 mod app;
 mod config;
 mod cors;
+mod credits_expiring;
 mod hostile_ws;
 mod identity;
 mod invoices;

@@ -15,7 +15,7 @@ use entity::webhook_event;
 use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder};
 use studio_bff::config::Config;
 use studio_bff::error::{Error, RefusalCode};
-use studio_bff::ledger::{ApplyRequest, Ledger};
+use studio_bff::ledger::{ApplyRequest, Ledger, Resolution};
 use studio_bff::secret::Secret;
 
 const SECRET: &str = "a webhook secret of thirty-two chars";
@@ -28,13 +28,22 @@ async fn events(ledger: &Ledger) -> Vec<webhook_event::Model> {
         .unwrap()
 }
 
+/// A warning window of a day: the monthly lots the tests grant on 24 November, a week
+/// before the reset, are not inside it, so only the events under test are written.
+fn config() -> Config {
+    Config {
+        expiry_warning_days: 1,
+        ..Config::default()
+    }
+}
+
 /// A ledger posting to `receiver` (none: no worker), on the manual clock.
 async fn ledger(db: &TestDb, receiver: Option<&Receiver>, retry_hours: u32) -> Ledger {
     let config = Config {
         webhook_url: receiver.map(|r| r.url.clone()),
         webhook_secret: Some(Secret::new(SECRET)),
         webhook_retry_hours: retry_hours,
-        ..Config::default()
+        ..config()
     };
     db.ledger(config, utc("2026-11-24T10:00:00Z")).await
 }
@@ -278,7 +287,7 @@ on_both_databases! {
     }
 
     async fn ops_lists_the_failed_events_newest_first_and_sends_one_again(db) {
-        let app = TestApp::start(&db, Config::default()).await;
+        let app = TestApp::start(&db, config()).await;
         let (a, _) = two_buyers(&app.ledger).await;
         app.ledger.purchase_pack(a, "pro-medium", "a2").await.unwrap();
         let stored = events(&app.ledger).await;
@@ -392,7 +401,7 @@ on_both_databases! {
         let told: Vec<(Option<i64>, String, serde_json::Value)> = events(&ledger)
             .await
             .iter()
-            .filter(|e| e.event_type.starts_with("credits."))
+            .filter(|e| ["credits.low", "credits.recovered"].contains(&e.event_type.as_str()))
             .map(|e| {
                 let body: serde_json::Value = serde_json::from_str(&e.payload).unwrap();
                 (e.account_id, e.event_type.clone(), body["data"]["balance"].clone())
@@ -404,6 +413,38 @@ on_both_databases! {
                 (Some(pro), "credits.low".to_owned(), serde_json::json!({"available": 9, "threshold": 10})),
                 (Some(pro), "credits.recovered".to_owned(), serde_json::json!({"available": 33, "threshold": 10})),
             ]
+        );
+    }
+
+    async fn a_resolution_tells_report_resolved_once_and_a_repeated_or_refused_one_tells_nothing(db) {
+        let ledger = ledger(&db, None, 72).await;
+        let account = ledger.create_account("Alpha", PlanCode::Basic, 0, Some("platform-1")).await.unwrap().id;
+        ledger.purchase_pack(account, "basic-small", "buy").await.unwrap();
+        let photo = ledger.register_photos(account, &[("l".into(), "https://img.example/1.jpg".into())]).await.unwrap()[0].id;
+        let request = ApplyRequest { photo_ids: vec![photo], background_id: "showroom".into(), logo: None, idempotency_key: "k".into() };
+        ledger.apply_changes(account, &request).await.unwrap();
+        let report = ledger.report_faulty_photo(account, photo, Some("Blurred")).await.unwrap().report;
+        let before = events(&ledger).await.len();
+
+        ledger.clock().set(utc("2026-11-24T11:00:00Z")).unwrap();
+        let resolved = ledger.resolve_report(report.id, &Resolution::Rejected, Some("The photo is as sent")).await.unwrap();
+        let again = ledger.resolve_report(report.id, &Resolution::Rejected, Some("The photo is as sent")).await.unwrap();
+        let other = ledger.resolve_report(report.id, &Resolution::Refunded, None).await;
+
+        assert_eq!(again.report, resolved.report);
+        assert!(matches!(other, Err(Error::Refused(r)) if r.code == RefusalCode::ReportAlreadyResolved));
+        let written = events(&ledger).await;
+        let told: Vec<&str> = written[before..].iter().map(|e| e.event_type.as_str()).collect();
+        assert_eq!(told, ["report.resolved"]);
+        let body: serde_json::Value = serde_json::from_str(&written[before].payload).unwrap();
+        assert_eq!(body["timestamp"], "2026-11-24T11:00:00Z");
+        assert_eq!(
+            body["data"],
+            serde_json::json!({
+                "account": {"id": account, "externalId": "platform-1", "name": "Alpha"},
+                "report": {"id": report.id, "photoId": photo, "editId": report.edit_id, "resolution": "REJECTED",
+                           "note": "The photo is as sent", "resolvedAt": "2026-11-24T11:00:00Z"}
+            })
         );
     }
 }

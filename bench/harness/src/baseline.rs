@@ -38,7 +38,7 @@ pub const POOL_SIZE: u32 = 32;
 pub const ACCOUNT_SQL: &str = r#"SELECT "accounts"."id", "accounts"."name", "accounts"."plan", "accounts"."listing_slots", "accounts"."created_at", "accounts"."cycle_start", "accounts"."next_reset_at", "accounts"."promotion_processed", "accounts"."promotions_considered", "accounts"."external_id", "accounts"."subscription_sequence", "accounts"."edit_revision", "accounts"."buyer_address", "accounts"."buyer_vat_id", "accounts"."credits_low" FROM "accounts" WHERE "accounts"."id" = $1 LIMIT $2"#;
 
 /// What the service runs for `balance` (`Ledger::balance`: the unexpired lots).
-pub const LOTS_SQL: &str = r#"SELECT "lots"."id", "lots"."account_id", "lots"."bucket", "lots"."origin", "lots"."granted", "lots"."remaining", "lots"."valid_from", "lots"."expires_at", "lots"."expired", "lots"."created_at", "lots"."pack_id" FROM "lots" WHERE "lots"."account_id" = $1 AND "lots"."expired" = $2"#;
+pub const LOTS_SQL: &str = r#"SELECT "lots"."id", "lots"."account_id", "lots"."bucket", "lots"."origin", "lots"."granted", "lots"."remaining", "lots"."valid_from", "lots"."expires_at", "lots"."expired", "lots"."created_at", "lots"."pack_id", "lots"."expiry_warned_at" FROM "lots" WHERE "lots"."account_id" = $1 AND "lots"."expired" = $2"#;
 
 struct HeaderState {
     auth: Auth,
@@ -196,5 +196,6 @@ fn lot_of(row: &PgRow) -> Result<lot::Model> {
         expired: row.try_get("expired")?,
         created_at: row.try_get("created_at")?,
         pack_id: row.try_get("pack_id")?,
+        expiry_warned_at: row.try_get("expiry_warned_at")?,
     })
 }
