@@ -45,7 +45,6 @@ mod races;
 mod renders;
 mod scheduler;
 mod shutdown;
-mod traces;
 mod trusted_documents;
 mod warnings;
 mod webhooks;

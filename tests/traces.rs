@@ -2,7 +2,10 @@
 //! transaction a child of its operation, and the log lines written inside carry the
 //! trace id, as text and as JSON. The spans are read from the SDK's in-memory
 //! exporter; tracing's subscriber is set for this thread only, on a current-thread
-//! runtime, so the other tests of the binary neither see it nor are seen.
+//! runtime. In a binary of its own, one test at a time: tracing caches per call site
+//! whether any subscriber wants it, and the hundreds of tests of `tests/it` emitting
+//! spans on other threads while a scoped subscriber comes and goes made that cache,
+//! now and then, lose a span.
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
@@ -16,8 +19,16 @@ use studio_bff::ids::Kind;
 use studio_bff::telemetry;
 use tracing_subscriber::layer::SubscriberExt;
 
+#[path = "support/api_support/mod.rs"]
+mod api_support;
+#[path = "support/common/mod.rs"]
+mod common;
+
 use crate::api_support::{TestApp, operation_document};
 use crate::common::TestDb;
+
+/// The tests of this binary, one at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT_SPAN_ID: &str = "00f067aa0ba902b7";
@@ -61,6 +72,7 @@ fn apply_with_traceparent(traceparent: &str) -> Value {
 
 #[test]
 fn an_apply_is_a_child_of_its_traceparent_and_its_write_transaction_a_child_of_the_apply() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(exporter.clone())
@@ -118,6 +130,7 @@ impl Captured {
 
 #[test]
 fn the_log_lines_of_an_operation_carry_the_trace_id_as_text_and_as_json_without_export() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let (text, json_logs) = (Captured::default(), Captured::default());
     let writer = |captured: &Captured| {
         let captured = captured.clone();
