@@ -6,10 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::common::{TestDb, utc};
+use crate::common::{TestDb, apply_new_photos, utc};
 use entity::enums::PlanCode;
 use studio_bff::config::Config;
-use studio_bff::ledger::{ApplyRequest, Ledger};
+use studio_bff::ledger::Ledger;
 use studio_bff::live::{BalanceWatch, Hub};
 use studio_bff::metrics::Metrics;
 use studio_bff::rules::balance::Breakdown;
@@ -34,24 +34,7 @@ async fn assert_quiet(watch: &mut BalanceWatch, quiet: Duration) {
 
 /// Charges `photos` new photos of `account_id` on `ledger`.
 async fn charge(ledger: &Ledger, account_id: i64, photos: usize, key: &str) {
-    let registered: Vec<(String, String)> = (0..photos)
-        .map(|i| (format!("l{i}"), format!("https://img.example/{key}/{i}.jpg")))
-        .collect();
-    let photo_ids = ledger
-        .register_photos(account_id, &registered)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|p| p.id)
-        .collect();
-    let request = ApplyRequest {
-        photo_ids,
-        background_id: "showroom".into(),
-        logo: None,
-        idempotency_key: key.into(),
-    };
-    let outcome = ledger.apply_changes(account_id, &request).await.unwrap().outcome;
-    assert_eq!(outcome.credits_charged as usize, photos);
+    assert_eq!(apply_new_photos(ledger, account_id, photos, key).await.len(), photos);
 }
 
 on_both_databases! {

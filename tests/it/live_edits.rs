@@ -4,10 +4,9 @@
 //! down; and nothing of other accounts.
 use std::time::Duration;
 
-use crate::common::{TestDb, render_all, utc};
+use crate::common::{TestDb, apply_new_photos, render_all, utc};
 use entity::enums::{EditStatus, PlanCode};
 use studio_bff::config::Config;
-use studio_bff::ledger::{ApplyRequest, Ledger};
 use studio_bff::live::{EditWatch, Hub};
 use studio_bff::reads::EditRow;
 
@@ -29,32 +28,6 @@ async fn assert_quiet(watch: &mut EditWatch, quiet: Duration) {
     }
 }
 
-/// Applies a look to `photos` new photos of `account_id`; the edits' ids.
-async fn apply(ledger: &Ledger, account_id: i64, photos: usize, key: &str) -> Vec<i64> {
-    let registered: Vec<(String, String)> = (0..photos)
-        .map(|i| (format!("l{i}"), format!("https://img.example/{key}/{i}.jpg")))
-        .collect();
-    let photo_ids = ledger
-        .register_photos(account_id, &registered)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|p| p.id)
-        .collect();
-    let request = ApplyRequest {
-        photo_ids,
-        background_id: "showroom".into(),
-        logo: None,
-        idempotency_key: key.into(),
-    };
-    ledger
-        .apply_changes(account_id, &request)
-        .await
-        .unwrap()
-        .outcome
-        .edit_ids
-}
-
 const SOON: Duration = Duration::from_secs(2);
 
 on_both_databases! {
@@ -62,15 +35,15 @@ on_both_databases! {
         let ledger = db.ledger(Config::default(), utc(NOW)).await;
         let account = ledger.create_account("A", PlanCode::Professional, 4, None).await.unwrap();
         let other = ledger.create_account("B", PlanCode::Professional, 4, None).await.unwrap();
-        let before = apply(&ledger, account.id, 1, "k0").await;
+        let before = apply_new_photos(&ledger, account.id, 1, "k0").await;
         let hub = Hub::start(ledger.clone());
         let mut watch = hub.watch_edits(account.id);
         assert_quiet(&mut watch, Duration::from_millis(300)).await;
 
-        let edits = apply(&ledger, account.id, 2, "k1").await;
+        let edits = apply_new_photos(&ledger, account.id, 2, "k1").await;
         let first = next_within(&mut watch, SOON).await;
         let second = next_within(&mut watch, SOON).await;
-        apply(&ledger, other.id, 1, "k2").await;
+        apply_new_photos(&ledger, other.id, 1, "k2").await;
         render_all(&ledger).await;
         let mut rendered = Vec::new();
         for _ in 0..3 {
@@ -89,7 +62,7 @@ on_both_databases! {
     async fn the_clocks_give_up_reaches_the_subscriber_as_failed_and_refunded(db) {
         let ledger = db.ledger(Config::default(), utc(NOW)).await;
         let account = ledger.create_account("A", PlanCode::Professional, 4, None).await.unwrap();
-        let edits = apply(&ledger, account.id, 1, "k1").await;
+        let edits = apply_new_photos(&ledger, account.id, 1, "k1").await;
         let hub = Hub::start(ledger.clone());
         let mut watch = hub.watch_edits(account.id);
         assert_quiet(&mut watch, Duration::from_millis(300)).await;
@@ -114,7 +87,7 @@ async fn postgres_an_edit_changed_on_one_instance_reaches_subscribers_on_the_oth
     let mut watch = hub.watch_edits(account.id);
     assert_quiet(&mut watch, Duration::from_millis(300)).await;
 
-    let edits = apply(&other, account.id, 1, "k1").await;
+    let edits = apply_new_photos(&other, account.id, 1, "k1").await;
     assert_eq!(next_within(&mut watch, SOON).await.id, edits[0]);
 
     // Kill the listening connection, then finish the render on the other instance at

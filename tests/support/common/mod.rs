@@ -9,7 +9,7 @@ use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use studio_bff::clock::Clock;
 use studio_bff::config::Config;
 use studio_bff::db::connect_and_migrate_pool;
-use studio_bff::ledger::{Ledger, MAX_CLAIM, RenderResult};
+use studio_bff::ledger::{ApplyRequest, Ledger, MAX_CLAIM, RenderResult};
 
 pub mod audit;
 
@@ -196,4 +196,31 @@ pub async fn render_all(ledger: &Ledger) {
             ledger.finish_render(job.claim, &done).await.expect("complete");
         }
     }
+}
+
+/// Applies "showroom" to `photos` new photos of `account_id` under idempotency key
+/// `key`; the edits' ids.
+pub async fn apply_new_photos(ledger: &Ledger, account_id: i64, photos: usize, key: &str) -> Vec<i64> {
+    let registered: Vec<(String, String)> = (0..photos)
+        .map(|i| (format!("l{i}"), format!("https://img.example/{key}/{i}.jpg")))
+        .collect();
+    let photo_ids = ledger
+        .register_photos(account_id, &registered)
+        .await
+        .expect("photos")
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    let request = ApplyRequest {
+        photo_ids,
+        background_id: "showroom".into(),
+        logo: None,
+        idempotency_key: key.into(),
+    };
+    ledger
+        .apply_changes(account_id, &request)
+        .await
+        .expect("an apply")
+        .outcome
+        .edit_ids
 }
