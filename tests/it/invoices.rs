@@ -4,14 +4,14 @@
 
 use crate::api_support::{TestApp, user_error_codes};
 use crate::common::audit::audit;
-use crate::common::utc;
+use crate::common::{apply_new_photos, utc};
 use entity::enums::{EntryKind, PlanCode};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::json;
 use studio_bff::config::{Config, SellerSettings};
 use studio_bff::error::{Error, RefusalCode};
 use studio_bff::ids::Kind;
-use studio_bff::ledger::{ApplyRequest, Buyer, Ledger};
+use studio_bff::ledger::Buyer;
 
 fn seller() -> SellerSettings {
     SellerSettings {
@@ -40,22 +40,6 @@ fn refusal_code(result: Result<impl std::fmt::Debug, Error>) -> RefusalCode {
         Err(Error::Refused(refusal)) => refusal.code,
         other => panic!("expected a refusal, got {other:?}"),
     }
-}
-
-/// Spends one credit of `account_id` (from the purchased lot when it is the only one).
-async fn spend_one(ledger: &Ledger, account_id: i64, key: &str) {
-    let photo = ledger
-        .register_photos(account_id, &[("l".into(), "https://img.example/p.jpg".into())])
-        .await
-        .unwrap()[0]
-        .id;
-    let request = ApplyRequest {
-        photo_ids: vec![photo],
-        background_id: "showroom".into(),
-        logo: None,
-        idempotency_key: key.into(),
-    };
-    ledger.apply_changes(account_id, &request).await.unwrap();
 }
 
 on_both_databases! {
@@ -185,7 +169,7 @@ on_both_databases! {
         let ledger = db.ledger(config(), utc("2026-11-24T10:00:00Z")).await;
         let account = ledger.create_account("Autohaus Süd", PlanCode::Basic, 0, None).await.unwrap();
         let bought = ledger.purchase_pack(account.id, "basic-small", "buy").await.unwrap().outcome;
-        spend_one(&ledger, account.id, "spend").await;
+        apply_new_photos(&ledger, account.id, 1, "spend").await;
         let entries_before = ledger.entries(account.id).await.unwrap();
 
         let refused = ledger.void_invoice(bought.invoice_id, "Mistake").await;

@@ -4,7 +4,7 @@
 //! three months writes the same ledger as daily steps. On SQLite, and on PostgreSQL
 //! when `TEST_DATABASE_URL` is set.
 
-use crate::common::{TestDb, utc};
+use crate::common::{TestDb, apply_new_photos, render_all, utc};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 // `entity::account` is named apart from the many locals called `account`.
@@ -22,7 +22,7 @@ use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner}
 use sea_orm::{EntityTrait, QueryOrder};
 use studio_bff::config::Config;
 use studio_bff::error::{Error, RefusalCode};
-use studio_bff::ledger::{ApplyRequest, DuePass, Ledger, LogoPlacement, MAX_CLAIM, RenderResult};
+use studio_bff::ledger::{ApplyRequest, DuePass, Ledger, LogoPlacement};
 use studio_bff::rules::balance::Breakdown;
 use studio_bff::rules::catalog::packs_for;
 use studio_bff::rules::cycle::BillingCalendar;
@@ -1258,30 +1258,9 @@ async fn history(ledger: &Ledger, account_id: i64) -> (Vec<EntryRow>, Vec<LotRow
 /// Registers `n` photos and applies one background to all of them, rendered at once
 /// (so that no credit goes back when the clock moves on).
 async fn spend(ledger: &Ledger, account_id: i64, n: usize, key: &str) {
-    let photos: Vec<(String, String)> = (0..n)
-        .map(|i| (format!("l{i}"), format!("https://img.example/{i}.jpg")))
-        .collect();
-    let photo_ids = ledger
-        .register_photos(account_id, &photos)
-        .await
-        .expect("register")
-        .into_iter()
-        .map(|p| p.id)
-        .collect();
-    let request = ApplyRequest {
-        photo_ids,
-        background_id: "showroom".into(),
-        logo: None,
-        idempotency_key: key.into(),
-    };
-    let outcome = ledger.apply_changes(account_id, &request).await.expect("apply").outcome;
-    assert_eq!(outcome.credits_charged, i32::try_from(n).expect("small"));
-    for job in ledger.claim_render_jobs(MAX_CLAIM).await.expect("claim") {
-        let done = RenderResult::Ready {
-            image_url: format!("https://cdn.example/{}.png", job.edit.id),
-        };
-        ledger.finish_render(job.claim, &done).await.expect("complete");
-    }
+    let edits = apply_new_photos(ledger, account_id, n, key).await;
+    assert_eq!(edits.len(), n);
+    render_all(ledger).await;
 }
 
 /// Five accounts: Professional Plus with a purchase and some spending; Professional

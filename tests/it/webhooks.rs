@@ -8,7 +8,7 @@ use std::time::Duration as StdDuration;
 
 use crate::api_support::TestApp;
 use crate::api_support::receiver::{Mood, Receiver};
-use crate::common::{TestDb, utc};
+use crate::common::{TestDb, apply_new_photos, utc};
 use chrono::Duration;
 use entity::enums::PlanCode;
 use entity::webhook_event;
@@ -66,22 +66,6 @@ async fn settled(ledger: &Ledger) -> bool {
         let first_pending = e.status == "PENDING" && seen.insert(e.account_id);
         e.lease_until.is_none() && (!first_pending || e.next_attempt_at > ledger.now())
     })
-}
-
-/// Spends one credit of `account_id` on a new photo.
-async fn spend_one(ledger: &Ledger, account_id: i64, key: &str) {
-    let photo = ledger
-        .register_photos(account_id, &[("l".into(), "https://img.example/p.jpg".into())])
-        .await
-        .unwrap()[0]
-        .id;
-    let request = ApplyRequest {
-        photo_ids: vec![photo],
-        background_id: "showroom".into(),
-        logo: None,
-        idempotency_key: key.into(),
-    };
-    ledger.apply_changes(account_id, &request).await.unwrap();
 }
 
 /// Two accounts with 10 credits (never low) that each bought a pack: `invoice.issued`
@@ -391,10 +375,10 @@ on_both_databases! {
         let pro = ledger.create_account("Alpha", PlanCode::Professional, 2, None).await.unwrap().id;
         let premium = ledger.create_account("Prime", PlanCode::Premium, 1, None).await.unwrap().id;
 
-        spend_one(&ledger, pro, "p1").await; // 10 -> 9: below
-        spend_one(&ledger, pro, "p2").await; // 9 -> 8: still below, nothing told
+        apply_new_photos(&ledger, pro, 1, "p1").await; // 10 -> 9: below
+        apply_new_photos(&ledger, pro, 1, "p2").await; // 9 -> 8: still below, nothing told
         ledger.purchase_pack(pro, "pro-small", "buy").await.unwrap(); // 33: back
-        spend_one(&ledger, premium, "q1").await; // premium under its cap: never low
+        apply_new_photos(&ledger, premium, 1, "q1").await; // premium under its cap: never low
         // The reset: the month's 8 go, 10 come; the pack's 25 stay. Nothing crosses.
         ledger.set_clock(utc("2026-12-01T00:00:00Z")).await.unwrap();
 

@@ -19,7 +19,7 @@ use studio_bff::config::Config;
 use studio_bff::db::connect_and_migrate;
 use studio_bff::http::{AppState, app};
 use studio_bff::ids::Kind;
-use studio_bff::ledger::{ApplyRequest, Ledger};
+use studio_bff::ledger::Ledger;
 use studio_bff::limits::Limits;
 use studio_bff::live::Hub;
 use tower::ServiceExt;
@@ -212,24 +212,7 @@ impl TestApp {
 
     /// Spends one credit of `account_id` on a new photo: a committed balance change.
     pub async fn charge_one(&self, account_id: i64, key: &str) {
-        let photo = self
-            .ledger
-            .register_photos(account_id, &[("l".into(), "https://img.example/p.jpg".into())])
-            .await
-            .expect("a photo")[0]
-            .id;
-        self.ledger
-            .apply_changes(
-                account_id,
-                &ApplyRequest {
-                    photo_ids: vec![photo],
-                    background_id: "showroom".into(),
-                    logo: None,
-                    idempotency_key: key.into(),
-                },
-            )
-            .await
-            .expect("a charge");
+        crate::common::apply_new_photos(&self.ledger, account_id, 1, key).await;
     }
 
     /// Registers `n` photos for `account_id`; their global ids.
