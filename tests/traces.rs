@@ -34,7 +34,8 @@ const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT_SPAN_ID: &str = "00f067aa0ba902b7";
 
 /// Runs one `ApplyChanges` of a new account's photo with `traceparent`, on a fresh
-/// SQLite database and a current-thread runtime, under whatever subscriber is set.
+/// SQLite database and a current-thread runtime, under whatever subscriber is set; the
+/// database is closed when it returns.
 fn apply_with_traceparent(traceparent: &str) -> Value {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -66,6 +67,10 @@ fn apply_with_traceparent(traceparent: &str) -> Value {
             .unwrap();
         let (status, body) = app.send(request).await;
         assert_eq!(status, StatusCode::OK, "{body}");
+        // SQLite's worker threads hold the span of the statement they last ran until
+        // their next command: closing the pool is that next command, so every span
+        // has ended before the exporter is read.
+        app.ledger.db().close_by_ref().await.unwrap();
         body
     })
 }
