@@ -154,8 +154,10 @@ pub fn excerpt(bytes: &[u8]) -> String {
     }
 }
 
-/// Longest a raw exchange waits for the server.
-const PATIENCE: Duration = Duration::from_secs(10);
+/// Longest a raw exchange waits for the server: a debug binary taking in a 10 MB body
+/// among 8 at once, on two cores that a loaded machine shares (10 s once ran out under a
+/// load average of 16); work that explodes still shows.
+const PATIENCE: Duration = Duration::from_secs(30);
 
 /// One HTTP/1.1 exchange on a fresh connection: writes `head` (request line and
 /// headers, without the blank line; `Connection: close` is added) and `body`, then
@@ -176,7 +178,7 @@ pub async fn exchange(addr: SocketAddr, head: &str, body: &[u8]) -> std::io::Res
     let read = reader.read_to_end(&mut answer);
     let (written, read) = tokio::time::timeout(PATIENCE, async { tokio::join!(write, read) })
         .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer within 10 s"))?;
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, format!("no answer within {PATIENCE:?}")))?;
     // A refusal may come before the whole body was written; the answer is what counts.
     if read.is_err() && answer.is_empty() {
         written?;
