@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# PgBouncer in transaction mode, for proving that the service and every test work
+# through a pooler (issue 16; .ci/run runs the PostgreSQL tests through it).
+#
+#   scripts/pooler.sh install               build PgBouncer once, cached under $HOME
+#   scripts/pooler.sh start DIR PORT [PG_PORT]
+#                                           run it on 127.0.0.1:PORT in front of the
+#                                           PostgreSQL on 127.0.0.1:PG_PORT (5432);
+#                                           prints its pid; its log is DIR/pooler.log
+#   scripts/pooler.sh stop DIR              stop the one started with DIR
+#
+# Why a build: Debian bookworm's pgbouncer is 1.18, which does not carry
+# protocol-level prepared statements in transaction mode, and sqlx prepares every
+# statement by name on its own connection ("prepared statement sqlx_s_1 already
+# exists" on the next client's turn). PgBouncer 1.21 added max_prepared_statements;
+# this builds Debian trixie's 1.24.1 source package (with Debian's patches) against
+# bookworm's libraries. The source comes through apt with a sources list of this
+# script's own (deb-src trixie), never added to the system's.
+set -euo pipefail
+
+VERSION=1.24.1
+CACHE="$HOME/.cache/studio-pooler"
+PREFIX="$CACHE/pgbouncer-$VERSION"
+BIN="$PREFIX/bin/pgbouncer"
+HERE="$(cd "$(dirname "$0")" && pwd)"
+
+install() {
+    if [ -x "$BIN" ]; then
+        return
+    fi
+    echo "pooler: building PgBouncer $VERSION into $PREFIX (once)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq build-essential pkg-config libevent-dev libssl-dev libc-ares-dev dpkg-dev >/dev/null
+    local apt="$CACHE/apt"
+    mkdir -p "$apt/lists/partial" "$CACHE/src"
+    echo "deb-src http://deb.debian.org/debian trixie main" >"$apt/sources.list"
+    local opts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
+        -o "Dir::State::Lists=$apt/lists" -o "APT::Sandbox::User=root")
+    apt-get "${opts[@]}" update -qq
+    local src
+    src="$(mktemp -d "$CACHE/src/build.XXXXXX")"
+    (
+        cd "$src"
+        apt-get "${opts[@]}" source --download-only -qq "pgbouncer=$VERSION-*"
+        dpkg-source -x pgbouncer_"$VERSION"-*.dsc tree >/dev/null
+        cd tree
+        ./configure --prefix="$PREFIX" --without-systemd >configure.log
+        make -j"$(nproc)" >make.log
+        make install >install.log
+    )
+    rm -rf "$src"
+    "$BIN" --version | head -1 >&2
+}
+
+start() {
+    local dir="$1" port="$2" pg_port="${3:-5432}"
+    install
+    mkdir -p "$dir"
+    # PgBouncer refuses to run as root; it reads its files first, then becomes postgres.
+    echo '"postgres" ""' >"$dir/users.txt"
+    sed -e "s|@PORT@|$port|" -e "s|@PG_PORT@|$pg_port|" -e "s|@AUTH_FILE@|$dir/users.txt|" \
+        "$HERE/pooler.ini" >"$dir/pooler.ini"
+    local user=()
+    if [ "$(id -u)" = 0 ]; then
+        user=(-u postgres)
+    fi
+    # Each test holds a few client connections; thousands over a run.
+    ulimit -n "$(ulimit -Hn)"
+    "$BIN" "${user[@]}" "$dir/pooler.ini" >>"$dir/pooler.log" 2>&1 &
+    echo $! >"$dir/pooler.pid"
+    for _ in $(seq 1 50); do
+        if pg_isready -q -h 127.0.0.1 -p "$port"; then
+            cat "$dir/pooler.pid"
+            return
+        fi
+        sleep 0.1
+    done
+    echo "pooler: PgBouncer did not answer on 127.0.0.1:$port; its log:" >&2
+    cat "$dir/pooler.log" >&2
+    exit 1
+}
+
+stop() {
+    local dir="$1"
+    if [ -f "$dir/pooler.pid" ]; then
+        kill "$(cat "$dir/pooler.pid")" 2>/dev/null || true
+        rm -f "$dir/pooler.pid"
+    fi
+}
+
+case "${1:-}" in
+install) install ;;
+start) start "${2:?a folder}" "${3:?a port}" "${4:-5432}" ;;
+stop) stop "${2:?a folder}" ;;
+*)
+    echo "usage: $0 install | start DIR PORT [PG_PORT] | stop DIR" >&2
+    exit 2
+    ;;
+esac
