@@ -13,14 +13,13 @@
 # protocol-level prepared statements in transaction mode, and sqlx prepares every
 # statement by name on its own connection ("prepared statement sqlx_s_1 already
 # exists" on the next client's turn). PgBouncer 1.21 added max_prepared_statements;
-# this builds Debian trixie's 1.24.1 source package (with Debian's patches) against
-# bookworm's libraries. The source comes through apt with a sources list of this
+# this builds Debian trixie's source package (1.24.1 with Debian's patches when
+# written) against bookworm's libraries, and checks that it is 1.21 or later. The source comes through apt with a sources list of this
 # script's own (deb-src trixie), never added to the system's.
 set -euo pipefail
 
-VERSION=1.24.1
 CACHE="$HOME/.cache/studio-pooler"
-PREFIX="$CACHE/pgbouncer-$VERSION"
+PREFIX="$CACHE/pgbouncer"
 BIN="$PREFIX/bin/pgbouncer"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 
@@ -28,7 +27,7 @@ install() {
     if [ -x "$BIN" ]; then
         return
     fi
-    echo "pooler: building PgBouncer $VERSION into $PREFIX (once)" >&2
+    echo "pooler: building PgBouncer from Debian trixie's source into $PREFIX (once)" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get install -y -qq build-essential pkg-config libevent-dev libssl-dev libc-ares-dev dpkg-dev >/dev/null
     local apt="$CACHE/apt"
@@ -41,15 +40,23 @@ install() {
     src="$(mktemp -d "$CACHE/src/build.XXXXXX")"
     (
         cd "$src"
-        apt-get "${opts[@]}" source --download-only -qq "pgbouncer=$VERSION-*"
-        dpkg-source -x pgbouncer_"$VERSION"-*.dsc tree >/dev/null
+        apt-get "${opts[@]}" source --download-only -qq pgbouncer
+        dpkg-source -x pgbouncer_*.dsc tree >/dev/null
         cd tree
         ./configure --prefix="$PREFIX" --without-systemd >configure.log
         make -j"$(nproc)" >make.log
         make install >install.log
     )
     rm -rf "$src"
-    "$BIN" --version | head -1 >&2
+    local version
+    version="$("$BIN" --version | head -1)"
+    echo "pooler: $version" >&2
+    # "PgBouncer 1.24.1": max_prepared_statements needs 1.21 or later.
+    if ! printf '1.21\n%s\n' "${version#PgBouncer }" | sort -C -V; then
+        echo "pooler: $version is older than 1.21, which sqlx's prepared statements need" >&2
+        rm -rf "$PREFIX"
+        exit 1
+    fi
 }
 
 start() {
