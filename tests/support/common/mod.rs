@@ -168,18 +168,28 @@ pub fn direct_url() -> String {
 }
 
 /// The `listen_database_url` for a service on `url`, a test database through the
-/// pooler: the same role on PostgreSQL itself. None without a pooler (or on SQLite):
-/// the listener then connects where the pool does.
+/// pooler: the same role on PostgreSQL itself. None without a pooler, on SQLite, or
+/// on a cluster of a test's own (`db_faults`): the listener then connects where the
+/// pool does.
 pub fn listen_url(url: &str) -> Option<String> {
     let direct = std::env::var("TEST_DIRECT_DATABASE_URL").ok()?;
-    Some(with_user(&direct, user_of(url)?))
+    let pooler = std::env::var("TEST_DATABASE_URL").ok()?;
+    let (user, host) = user_and_host(url)?;
+    (Some(host) == user_and_host(&pooler).map(|(_, host)| host)).then(|| with_user(&direct, user))
 }
 
 /// The user a PostgreSQL `url` logs in as, if it names one.
 fn user_of(url: &str) -> Option<&str> {
+    user_and_host(url).map(|(user, _)| user)
+}
+
+/// The user a PostgreSQL `url` logs in as and the `host:port` it goes to.
+fn user_and_host(url: &str) -> Option<(&str, &str)> {
     let (scheme, rest) = url.split_once("://")?;
-    let (userinfo, _) = rest.split_once('@').filter(|(userinfo, _)| !userinfo.contains('/'))?;
-    scheme.starts_with("postgres").then(|| userinfo.split(':').next().unwrap_or(userinfo))
+    let (userinfo, rest) = rest.split_once('@').filter(|(userinfo, _)| !userinfo.contains('/'))?;
+    let host = rest.split(['/', '?']).next().unwrap_or(rest);
+    let user = userinfo.split(':').next().unwrap_or(userinfo);
+    scheme.starts_with("postgres").then_some((user, host))
 }
 
 /// `url` logging in as `user` (without a password: the test cluster trusts its
