@@ -6,10 +6,10 @@
 //! WebSocket lands on another instance than the one before. Every instance's manual
 //! clock stands at [`NOW`], so nothing has to be normalised.
 //!
-//! On PostgreSQL the subscriber's instance hears of charges made through the others by
-//! NOTIFY. SQLite serves one instance per file (`src/ledger/announce.rs`): its
-//! instances share the database but not their pushes, so there the charges the
-//! subscriber waits for go through the subscriber's own instance.
+//! On PostgreSQL a `HeaderBalanceLive` socket on one instance is pushed the changes
+//! made through the others (NOTIFY). SQLite serves one instance per file
+//! (`src/ledger/announce.rs`): its instances share the database but not their pushes,
+//! so there the script runs without the socket.
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -39,7 +39,9 @@ impl Balancer {
         let log = served.clone();
         tokio::spawn(async move {
             for turn in 0.. {
-                let Ok((mut client, _)) = listener.accept().await else { return };
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
                 let instance = turn % instances.len();
                 log.lock().expect("the log").push(instance);
                 let to = instances[instance];
@@ -72,7 +74,9 @@ impl Target<'_> {
     async fn op(&self, token: &str, name: &str, variables: Value) -> Value {
         let body = json!({"query": operation_document(name), "operationName": name, "variables": variables});
         match post_graphql(&self.addr.to_string(), Some(token), &body).await {
-            Reply::Answered(status, answer) if status == 200 && answer.get("errors").is_none() => answer["data"].clone(),
+            Reply::Answered(status, answer) if status == 200 && answer.get("errors").is_none() => {
+                answer["data"].clone()
+            }
             other => panic!("{name}: {other:?}"),
         }
     }
@@ -91,8 +95,8 @@ impl Target<'_> {
     }
 }
 
-/// The pushes `socket` receives until one shows `available`: the last of them (a
-/// burst of changes may be pushed as one).
+/// The first push `socket` receives that shows `available`, skipping any before it
+/// (keep-alive pings, or a change pushed in steps).
 async fn push_showing(socket: &mut Socket, available: &Value) -> Value {
     loop {
         let pushed = receive(socket).await;
@@ -115,7 +119,10 @@ async fn script(target: &Target<'_>, live: bool) -> Vec<Value> {
             json!({"name": "Autohaus Nord", "plan": "PROFESSIONAL", "listingSlots": 2}),
         )
         .await;
-    let account_gid = created["createAccount"]["account"]["id"].as_str().expect("an account id").to_owned();
+    let account_gid = created["createAccount"]["account"]["id"]
+        .as_str()
+        .expect("an account id")
+        .to_owned();
     let account = target
         .app
         .auth
@@ -124,14 +131,22 @@ async fn script(target: &Target<'_>, live: bool) -> Vec<Value> {
         .expect("an account's id");
     answers.push(created);
     let other = target
-        .op(&ops, "CreateAccount", json!({"name": "Autohaus Süd", "plan": "BASIC", "listingSlots": 1}))
+        .op(
+            &ops,
+            "CreateAccount",
+            json!({"name": "Autohaus Süd", "plan": "BASIC", "listingSlots": 1}),
+        )
         .await;
     answers.push(other);
     let photos = (0..4)
         .map(|i| json!({"listingRef": format!("listing-{i}"), "originalUrl": format!("https://img.example/{i}.jpg")}))
         .collect::<Vec<_>>();
     let registered = target
-        .op(&ops, "RegisterPhotos", json!({"accountId": account_gid, "photos": photos}))
+        .op(
+            &ops,
+            "RegisterPhotos",
+            json!({"accountId": account_gid, "photos": photos}),
+        )
         .await;
     let photo_ids: Vec<Value> = registered["registerPhotos"]["photos"]
         .as_array()
@@ -185,7 +200,15 @@ async fn script(target: &Target<'_>, live: bool) -> Vec<Value> {
     let first_page = target.op(&member, "BillingPage", json!({"historyFirst": 2})).await;
     let after = first_page["viewer"]["account"]["history"]["pageInfo"]["endCursor"].clone();
     answers.push(first_page);
-    answers.push(target.op(&member, "BillingPage", json!({"historyFirst": 2, "historyAfter": after})).await);
+    answers.push(
+        target
+            .op(
+                &member,
+                "BillingPage",
+                json!({"historyFirst": 2, "historyAfter": after}),
+            )
+            .await,
+    );
     answers.push(target.op(&member, "HeaderBalanceInitial", json!({})).await);
     answers.push(target.op(&ops, "OpsAccount", json!({"id": account_gid})).await);
     answers
