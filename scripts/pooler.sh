@@ -29,7 +29,11 @@ install() {
     fi
     echo "pooler: building PgBouncer from Debian trixie's source into $PREFIX (once)" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq build-essential pkg-config libevent-dev libssl-dev libc-ares-dev dpkg-dev >/dev/null
+    local deps=(build-essential pkg-config libevent-dev libssl-dev libc-ares-dev dpkg-dev)
+    if ! dpkg -s "${deps[@]}" >/dev/null 2>&1; then
+        apt-get update -qq
+        apt-get install -y -qq "${deps[@]}" >/dev/null
+    fi
     local apt="$CACHE/apt"
     mkdir -p "$apt/lists/partial" "$CACHE/src"
     echo "deb-src http://deb.debian.org/debian trixie main" >"$apt/sources.list"
