@@ -68,9 +68,7 @@ pub struct TestApp {
 /// itself ([`crate::common::listen_url`]), unless it names one.
 fn listening(db: &TestDb, config: Config) -> Config {
     Config {
-        listen_database_url: config
-            .listen_database_url
-            .or(crate::common::listen_url(&db.url).map(Into::into)),
+        listen_database_url: config.listen_database_url.or(db.listen_database_url()),
         ..config
     }
 }

@@ -81,6 +81,12 @@ impl TestDb {
         }
     }
 
+    /// The `listen_database_url` of a service on this database: PostgreSQL itself when
+    /// the test goes through a pooler ([`listen_url`]).
+    pub fn listen_database_url(&self) -> Option<studio_bff::secret::Secret> {
+        listen_url(&self.url).map(Into::into)
+    }
+
     /// The test's role and schema, when this is a database of [`TestDb::postgres`].
     fn test_role(&self) -> Option<&str> {
         user_of(&self.url).filter(|user| user.starts_with("test_"))
@@ -97,7 +103,7 @@ impl TestDb {
             .await
             .expect("connect and migrate");
         let config = Config {
-            listen_database_url: config.listen_database_url.or(listen_url(&self.url).map(Into::into)),
+            listen_database_url: config.listen_database_url.or(self.listen_database_url()),
             ..config
         };
         Ledger::new(db, Arc::new(config), Clock::manual_at(now))
