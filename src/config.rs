@@ -11,6 +11,7 @@ use chrono_tz::Tz;
 use entity::enums::PlanCode;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use sea_orm::sqlx::postgres::PgConnectOptions;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::limits::Limits;
@@ -33,6 +34,11 @@ pub struct Config {
     /// None: the embedded SQLite file `studio-bff.sqlite` in the working folder. A
     /// [`Secret`]: the URL may carry a password.
     pub database_url: Option<Secret>,
+    /// PostgreSQL: where the instance's one listening connection (LISTEN on the
+    /// ledger's channel) goes; none: `database_url`. Set it when `database_url` names a
+    /// pooler in transaction mode, which does not carry a LISTEN: this one names
+    /// PostgreSQL itself. A [`Secret`]: the URL may carry a password.
+    pub listen_database_url: Option<Secret>,
     /// The HS256 secret of the tokens; none: HS256 tokens are refused (but see
     /// [`crate::demo::keys`] for the embedded default).
     pub jwt_secret: Option<Secret>,
@@ -280,6 +286,7 @@ impl Default for Config {
         Config {
             addr: "127.0.0.1:8000".parse().expect("a literal address"),
             database_url: None,
+            listen_database_url: None,
             jwt_secret: None,
             id_secret: None,
             jwt_jwks_url: None,
@@ -399,6 +406,7 @@ impl Config {
         }
         self.validate_promotions()?;
         self.validate_identity()?;
+        self.validate_listen()?;
         if !(0..=1_000_000).contains(&self.fair_use_cap) {
             return invalid(
                 "fair_use_cap",
@@ -541,6 +549,26 @@ impl Config {
             return invalid("backgrounds", "at least one background is needed".into());
         }
         Ok(())
+    }
+
+    /// A listening URL is PostgreSQL's, beside a PostgreSQL `database_url`: SQLite and
+    /// the embedded default listen to nothing.
+    fn validate_listen(&self) -> Result<(), ConfigError> {
+        let Some(listen) = &self.listen_database_url else {
+            return Ok(());
+        };
+        let postgres = |url: &str| url.starts_with("postgres://") || url.starts_with("postgresql://");
+        let problem = if !postgres(listen.expose()) || listen.expose().parse::<PgConnectOptions>().is_err() {
+            "must be a postgres:// URL"
+        } else if !self.database_url.as_ref().is_some_and(|url| postgres(url.expose())) {
+            "is for PostgreSQL only: database_url must be a postgres:// URL too"
+        } else {
+            return Ok(());
+        };
+        Err(ConfigError::Invalid {
+            key: "listen_database_url",
+            problem: problem.to_owned(),
+        })
     }
 
     /// The provider's JWKS is an http(s) URL; an issuer or audience set is not empty.

@@ -11,9 +11,9 @@ use figment::error::{Actual, Kind};
 use figment::value::Value;
 use figment::{Figment, Source};
 
-/// Keys whose values never print: the signing secrets and the database URL, which may
+/// Keys whose values never print: the signing secrets and the database URLs, which may
 /// carry a password.
-const SECRET_KEYS: [&str; 3] = ["jwt_secret", "id_secret", "database_url"];
+const SECRET_KEYS: [&str; 4] = ["jwt_secret", "id_secret", "database_url", "listen_database_url"];
 
 /// Longest value quoted in a message; a longer one is cut with `…`.
 const VALUE_CHARS: usize = 60;

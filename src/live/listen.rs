@@ -1,4 +1,5 @@
-//! PostgreSQL: LISTEN on the ledger's channel over a connection of the instance's own.
+//! PostgreSQL: LISTEN on the ledger's channel over a connection of the instance's own,
+//! never the pool's (a pooler in transaction mode does not carry a LISTEN).
 //! NOTIFY keeps nothing for a listener that was away, so after every connection,
 //! the first one included, all watched accounts are read again.
 use std::sync::Weak;
@@ -18,15 +19,22 @@ const RETRY_MAX: Duration = Duration::from_secs(1);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Follows the channel for as long as the hub lives, connecting again whenever the
-/// connection drops or PostgreSQL restarts.
+/// connection drops or PostgreSQL restarts. The connection goes to
+/// `listen_database_url` when it is set (PostgreSQL itself, when the pool goes through
+/// a pooler in transaction mode), else where the pool's connections go.
 pub(super) async fn follow(hub: Weak<Inner>, ledger: Ledger, channel: String) {
-    let options = ledger
-        .db()
-        .get_postgres_connection_pool()
-        .connect_options()
-        .as_ref()
-        .clone()
-        .application_name(APPLICATION_NAME);
+    let options = match &ledger.config().listen_database_url {
+        // The configuration checked that it parses.
+        Some(url) => match url.expose().parse::<PgConnectOptions>() {
+            Ok(options) => options,
+            Err(e) => {
+                tracing::error!(error = %e, "listen_database_url is not a PostgreSQL URL; no balance changes are followed");
+                return;
+            }
+        },
+        None => ledger.db().get_postgres_connection_pool().connect_options().as_ref().clone(),
+    }
+    .application_name(APPLICATION_NAME);
     let metrics = ledger.metrics().clone();
     drop(ledger);
     let mut retry = RETRY_MIN;

@@ -165,6 +165,7 @@ async fn the_builtin_renderer_finishes_an_apply_with_a_preview_it_serves() {
     let config = Config {
         addr: "127.0.0.1:0".parse().unwrap(),
         database_url: Some(db.url.as_str().into()),
+        listen_database_url: db.listen_database_url(),
         jwt_secret: Some(crate::api_support::SECRET.into()),
         renderer: Some(RendererKind::Builtin),
         ..Config::default()

@@ -24,7 +24,11 @@ async fn counted_app(db: &crate::common::TestDb) -> (TestApp, Arc<AtomicUsize>) 
     conn.set_metric_callback(move |_| {
         counter.fetch_add(1, Ordering::SeqCst);
     });
-    let app = TestApp::over(conn, Config::default(), Clock::manual_at(utc(NOW)), Limits::default()).await;
+    let config = Config {
+        listen_database_url: db.listen_database_url(),
+        ..Config::default()
+    };
+    let app = TestApp::over(conn, config, Clock::manual_at(utc(NOW)), Limits::default()).await;
     (app, statements)
 }
 

@@ -20,6 +20,7 @@ fn on(db: &TestDb, config: Config) -> Config {
     Config {
         addr: "127.0.0.1:0".parse().unwrap(),
         database_url: Some(db.url.as_str().into()),
+        listen_database_url: db.listen_database_url(),
         jwt_secret: Some(SECRET.into()),
         ..config
     }

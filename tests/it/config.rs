@@ -218,6 +218,10 @@ fn the_secret_and_the_database_password_never_print() {
     Jail::expect_with(|jail| {
         jail.set_env("STUDIO_JWT_SECRET", "a secret that is long enough to sign tokens");
         jail.set_env("DATABASE_URL", "postgres://studio:pw-9f2c1e@db.internal/studio");
+        jail.set_env(
+            "STUDIO_LISTEN_DATABASE_URL",
+            "postgres://studio:pw-77ab04@db-direct.internal/studio",
+        );
 
         let config = Config::load().expect("valid");
         let printed = format!(
@@ -233,10 +237,43 @@ fn the_secret_and_the_database_password_never_print() {
             config.database_url.as_ref().map(|url| url.expose()),
             Some("postgres://studio:pw-9f2c1e@db.internal/studio")
         );
-        for leak in ["a secret that is long enough", "pw-9f2c1e", "db.internal"] {
+        assert_eq!(
+            config.listen_database_url.as_ref().map(|url| url.expose()),
+            Some("postgres://studio:pw-77ab04@db-direct.internal/studio")
+        );
+        for leak in [
+            "a secret that is long enough",
+            "pw-9f2c1e",
+            "db.internal",
+            "pw-77ab04",
+            "db-direct",
+        ] {
             assert!(!printed.contains(leak), "{leak:?} printed in {printed}");
         }
         assert!(printed.contains("jwt_secret: Some([redacted])"), "{printed}");
+        Ok(())
+    });
+}
+
+#[test]
+fn the_listening_url_is_postgres_beside_a_postgres_database() {
+    Jail::expect_with(|jail| {
+        jail.set_env("DATABASE_URL", "postgres://pooler.internal:6432/studio");
+        assert_eq!(Config::load().expect("valid").listen_database_url, None);
+        jail.set_env("STUDIO_LISTEN_DATABASE_URL", "mysql://db.internal/studio");
+        assert_eq!(
+            one_line_error(),
+            "configuration key `listen_database_url`: must be a postgres:// URL"
+        );
+        Ok(())
+    });
+    Jail::expect_with(|jail| {
+        jail.set_env("DATABASE_URL", "sqlite://studio.sqlite?mode=rwc");
+        jail.set_env("STUDIO_LISTEN_DATABASE_URL", "postgres://db.internal/studio");
+        assert_eq!(
+            one_line_error(),
+            "configuration key `listen_database_url`: is for PostgreSQL only: database_url must be a postgres:// URL too"
+        );
         Ok(())
     });
 }

@@ -368,6 +368,7 @@ async fn a_service_configured_with_the_jwks_and_an_id_secret_takes_the_providers
     let config = Config {
         addr: "127.0.0.1:0".parse().expect("an address"),
         database_url: Some(db.url.as_str().into()),
+        listen_database_url: db.listen_database_url(),
         id_secret: Some(SECRET.into()),
         jwt_jwks_url: Some(server.url.clone()),
         jwt_issuer: Some(ISSUER.into()),

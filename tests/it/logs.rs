@@ -149,7 +149,8 @@ impl Binary {
         (output.status, text(output.stdout), text(output.stderr))
     }
 
-    /// Starts the service with `env` on a free port; returns once its banner names the
+    /// Starts the service with `env` (and its `DATABASE_URL`'s listener direct when it
+    /// goes through the pooler: [`crate::common::listen_url`]) on a free port; returns once its banner names the
     /// address it listens on.
     pub async fn start(env: &[(&str, &str)]) -> Binary {
         let dir = tempfile::tempdir().expect("a temporary folder");
@@ -158,6 +159,7 @@ impl Binary {
             .current_dir(dir.path())
             .env_clear()
             .env("STUDIO_ADDR", "127.0.0.1:0")
+            .envs(listen_env(env))
             .envs(env.iter().copied())
             .stdout(file("stdout"))
             .stderr(file("stderr"))
@@ -301,4 +303,11 @@ on_both_databases! {
         assert_eq!(last["level"], "ERROR");
         assert!(last["fields"]["error"].as_str().unwrap().contains("address in use"), "{last}");
     }
+}
+
+/// `STUDIO_LISTEN_DATABASE_URL` for a service with `env`, when its `DATABASE_URL` goes
+/// through the pooler.
+fn listen_env(env: &[(&str, &str)]) -> Option<(&'static str, String)> {
+    let (_, url) = env.iter().find(|(key, _)| *key == "DATABASE_URL")?;
+    crate::common::listen_url(url).map(|url| ("STUDIO_LISTEN_DATABASE_URL", url))
 }

@@ -25,6 +25,7 @@ mod api_subscriptions;
 mod api_user_errors;
 mod api_ws_protocol;
 mod app;
+mod balancer;
 mod config;
 mod cors;
 mod credits_expiring;

@@ -179,6 +179,7 @@ async fn with_metrics_addr_metrics_are_served_there_alone_without_a_token() {
         addr: "127.0.0.1:0".parse().unwrap(),
         metrics_addr: Some("127.0.0.1:0".parse().unwrap()),
         database_url: Some(db.url.as_str().into()),
+        listen_database_url: db.listen_database_url(),
         jwt_secret: Some(SECRET.into()),
         ..Config::default()
     };

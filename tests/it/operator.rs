@@ -153,6 +153,7 @@ on_both_databases! {
         let config = || Config {
             addr: "127.0.0.1:0".parse().unwrap(),
             database_url: Some(db.url.as_str().into()),
+            listen_database_url: db.listen_database_url(),
             jwt_secret: Some(SECRET.into()),
             migrate_on_start: false,
             ..Config::default()
@@ -189,6 +190,7 @@ on_both_databases! {
         let config = |migrate_on_start| Config {
             addr: "127.0.0.1:0".parse().unwrap(),
             database_url: Some(db.url.as_str().into()),
+            listen_database_url: db.listen_database_url(),
             jwt_secret: Some(SECRET.into()),
             migrate_on_start,
             ..Config::default()

@@ -64,6 +64,15 @@ pub struct TestApp {
     pub signer: Signer,
 }
 
+/// `config` with the listener of a test database through the pooler on PostgreSQL
+/// itself ([`crate::common::listen_url`]), unless it names one.
+fn listening(db: &TestDb, config: Config) -> Config {
+    Config {
+        listen_database_url: config.listen_database_url.or(db.listen_database_url()),
+        ..config
+    }
+}
+
 impl TestApp {
     /// The app over `db` with `config`, its manual clock at [`NOW`].
     pub async fn start(db: &TestDb, config: Config) -> TestApp {
@@ -72,7 +81,7 @@ impl TestApp {
 
     pub async fn with(db: &TestDb, config: Config, clock: Clock, limits: Limits) -> TestApp {
         let conn = connect_and_migrate(&db.url).await.expect("connect and migrate");
-        Self::over(conn, config, clock, limits).await
+        Self::over(conn, listening(db, config), clock, limits).await
     }
 
     /// The app over an open connection (one a test may be counting statements on).
@@ -94,7 +103,7 @@ impl TestApp {
         let conn = connect_and_migrate(&db.url).await.expect("connect and migrate");
         Self::checking(
             conn,
-            config,
+            listening(db, config),
             Clock::manual_at(utc(NOW)),
             Limits::default(),
             auth,

@@ -112,6 +112,7 @@ impl Service {
             .env("STUDIO_JWT_SECRET", super::SECRET)
             .env("STUDIO_ADDR", &self.addr)
             .env("RUST_LOG", "warn")
+            .envs(crate::common::listen_url(&self.database_url).map(|url| ("STUDIO_LISTEN_DATABASE_URL", url)))
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)

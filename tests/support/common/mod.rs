@@ -20,25 +20,23 @@ pub struct TestDb {
     pub _dir: Option<tempfile::TempDir>,
 }
 
-/// A PostgreSQL test's schema is dropped when the test ends, so runs leave nothing
-/// behind. A test still holding locks in it delays that by at most the lock timeout,
-/// and then the schema is left for `DROP SCHEMA` by hand (said on stderr).
+/// A PostgreSQL test's schema and role are dropped when the test ends, so runs leave
+/// nothing behind. A test still holding locks in it delays that by at most the lock
+/// timeout, and then the schema is left for `DROP SCHEMA` by hand (said on stderr).
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let (Some(schema), Ok(base)) = (
-            self.url.split("search_path%3D").nth(1).map(str::to_owned),
-            std::env::var("TEST_DATABASE_URL"),
-        ) else {
+        let Some(role) = self.test_role().map(str::to_owned) else {
             return;
         };
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             runtime.block_on(async {
-                let admin = Database::connect(&base).await?;
+                let admin = Database::connect(direct_url()).await?;
                 admin.execute_unprepared("SET lock_timeout = '5s'").await?;
                 admin
-                    .execute_unprepared(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                    .execute_unprepared(&format!("DROP SCHEMA IF EXISTS {role} CASCADE"))
                     .await?;
+                admin.execute_unprepared(&format!("DROP ROLE IF EXISTS {role}")).await?;
                 admin.close().await?;
                 Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
             })
@@ -58,25 +56,40 @@ impl TestDb {
         TestDb { url, _dir: Some(dir) }
     }
 
-    /// A new schema in the PostgreSQL database of `TEST_DATABASE_URL`. Unset or
-    /// unreachable is a failure, never a silent pass: a test that calls this is marked
-    /// `#[cfg_attr(not(postgres_tests), ignore = ...)]` (see `build.rs`), so without the
-    /// variable it is reported as ignored.
+    /// A new schema in the PostgreSQL database of `TEST_DATABASE_URL`, with a login
+    /// role of the same name that owns it: PostgreSQL's default search path
+    /// (`"$user", public`) finds the test's tables in it, on every connection and with
+    /// nothing set per session, so a pooler in transaction mode carries it too (it
+    /// keeps a pool per role). Unset or unreachable is a failure, never a silent pass:
+    /// a test that calls this is marked `#[cfg_attr(not(postgres_tests), ignore =
+    /// ...)]` (see `build.rs`), so without the variable it is reported as ignored.
     pub async fn postgres() -> TestDb {
         let base = std::env::var("TEST_DATABASE_URL")
             .expect("TEST_DATABASE_URL must name a PostgreSQL database for a PostgreSQL test");
-        let schema = format!("test_{}", rand::random::<u64>());
-        let admin = Database::connect(&base).await.expect("TEST_DATABASE_URL must answer");
+        let role = format!("test_{}", rand::random::<u64>());
+        let admin = admin().await;
         admin
-            .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
+            .execute_unprepared(&format!(
+                "CREATE ROLE {role} LOGIN SUPERUSER; CREATE SCHEMA {role} AUTHORIZATION {role}"
+            ))
             .await
-            .expect("create a test schema");
+            .expect("create a test role and schema");
         admin.close().await.expect("close the admin connection");
-        let separator = if base.contains('?') { '&' } else { '?' };
         TestDb {
-            url: format!("{base}{separator}options=-c%20search_path%3D{schema}"),
+            url: with_user(&base, &role),
             _dir: None,
         }
+    }
+
+    /// The `listen_database_url` of a service on this database: PostgreSQL itself when
+    /// the test goes through a pooler ([`listen_url`]).
+    pub fn listen_database_url(&self) -> Option<studio_bff::secret::Secret> {
+        listen_url(&self.url).map(Into::into)
+    }
+
+    /// The test's role and schema, when this is a database of [`TestDb::postgres`].
+    fn test_role(&self) -> Option<&str> {
+        user_of(&self.url).filter(|user| user.starts_with("test_"))
     }
 
     /// A ledger over this database whose manual clock stands at `now`.
@@ -89,6 +102,10 @@ impl TestDb {
         let db = connect_and_migrate_pool(&self.url, pool_size)
             .await
             .expect("connect and migrate");
+        let config = Config {
+            listen_database_url: config.listen_database_url.or(self.listen_database_url()),
+            ..config
+        };
         Ledger::new(db, Arc::new(config), Clock::manual_at(now))
             .await
             .expect("a ledger")
@@ -126,9 +143,9 @@ impl TestDb {
     }
 
     /// A statement selecting `what` from the listening connections of this test
-    /// schema's channel, named after the schema the URL puts on the search path.
+    /// schema's channel, named after the schema.
     fn listeners(&self, what: &str) -> Statement {
-        let schema = self.url.rsplit("search_path%3D").next().expect("a test schema");
+        let schema = self.test_role().expect("a test schema");
         Statement::from_sql_and_values(
             DbBackend::Postgres,
             format!(
@@ -140,11 +157,56 @@ impl TestDb {
     }
 }
 
-/// A connection to `TEST_DATABASE_URL` outside any test schema.
+/// A connection to PostgreSQL itself ([`direct_url`]) outside any test schema.
 async fn admin() -> sea_orm::DatabaseConnection {
-    Database::connect(std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL"))
+    Database::connect(direct_url())
         .await
-        .expect("TEST_DATABASE_URL must answer")
+        .expect("TEST_DIRECT_DATABASE_URL or TEST_DATABASE_URL must answer")
+}
+
+/// PostgreSQL itself: `TEST_DIRECT_DATABASE_URL` when `TEST_DATABASE_URL` names a
+/// pooler in transaction mode (`.ci/run`), else `TEST_DATABASE_URL`. What needs a
+/// session of its own goes there: the listener, and the tests' own administration.
+pub fn direct_url() -> String {
+    std::env::var("TEST_DIRECT_DATABASE_URL")
+        .or_else(|_| std::env::var("TEST_DATABASE_URL"))
+        .expect("TEST_DATABASE_URL")
+}
+
+/// The `listen_database_url` for a service on `url`, a test database through the
+/// pooler: the same role on PostgreSQL itself. None without a pooler, on SQLite, or
+/// on a cluster of a test's own (`db_faults`): the listener then connects where the
+/// pool does.
+pub fn listen_url(url: &str) -> Option<String> {
+    let direct = std::env::var("TEST_DIRECT_DATABASE_URL").ok()?;
+    let pooler = std::env::var("TEST_DATABASE_URL").ok()?;
+    let (user, host) = user_and_host(url)?;
+    (Some(host) == user_and_host(&pooler).map(|(_, host)| host)).then(|| with_user(&direct, user))
+}
+
+/// The user a PostgreSQL `url` logs in as, if it names one.
+fn user_of(url: &str) -> Option<&str> {
+    user_and_host(url).map(|(user, _)| user)
+}
+
+/// The user a PostgreSQL `url` logs in as and the `host:port` it goes to.
+fn user_and_host(url: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let (userinfo, rest) = rest.split_once('@').filter(|(userinfo, _)| !userinfo.contains('/'))?;
+    let host = rest.split(['/', '?']).next().unwrap_or(rest);
+    let user = userinfo.split(':').next().unwrap_or(userinfo);
+    scheme.starts_with("postgres").then_some((user, host))
+}
+
+/// `url` logging in as `user` (without a password: the test cluster trusts its
+/// local connections).
+fn with_user(url: &str, user: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL with a scheme");
+    let host = match rest.split_once('@') {
+        Some((userinfo, host)) if !userinfo.contains('/') => host,
+        _ => rest,
+    };
+    format!("{scheme}://{user}@{host}")
 }
 
 /// Parses an RFC 3339 instant.
