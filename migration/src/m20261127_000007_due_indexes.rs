@@ -1,6 +1,7 @@
 //! Indexes for the scheduler's pages of due work (`Ledger::process_due`), so that a
 //! pass reads each page from an index in its own order, and a pass with nothing due
-//! reads nothing: accounts by their next reset, the accounts the launch promotion has
+//! reads nothing: accounts by their next reset, accounts by creation (a campaign
+//! considers those created before its window ended), those the launch promotion has
 //! not considered yet, unexpired lots by expiry, and those not yet told of it.
 //! Partial indexes hold only the rows still to be done. Additive only: the previous
 //! release reads none of them.
@@ -10,9 +11,13 @@ use sea_orm_migration::prelude::*;
 pub struct Migration;
 
 /// Each index, by name, and its definition.
-const INDEXES: [(&str, &str); 4] = [
+const INDEXES: [(&str, &str); 5] = [
     ("accounts_due_reset", "accounts (next_reset_at, id)"),
-    ("accounts_launch_pending", "accounts (id) WHERE NOT promotion_processed"),
+    ("accounts_by_creation", "accounts (created_at, id)"),
+    (
+        "accounts_launch_pending",
+        "accounts (created_at, id) WHERE NOT promotion_processed",
+    ),
     ("lots_due_expiry", "lots (expires_at, id) WHERE NOT expired"),
     (
         "lots_due_warning",

@@ -291,28 +291,33 @@ impl Ledger {
         let overdue = self.accounts_with_overdue_jobs(now).await?;
         self.catch_up_each(overdue, now, &mut pass).await?;
         for campaign in self.campaigns.iter().filter(|c| c.starts_at <= now) {
-            // Literal conditions, no parameters, so that the partial index
-            // `accounts_launch_pending` serves the launch.
+            // Only accounts created before the window ended, in the order of their
+            // creation (`accounts_by_creation`); the launch's condition is literal, no
+            // parameter, so that the partial index `accounts_launch_pending` serves it.
             let not_considered = if campaign.id == LAUNCH_CAMPAIGN {
                 sea_orm::sea_query::ExprTrait::not(Expr::col(account::Column::PromotionProcessed))
             } else {
                 account::Column::PromotionsConsidered.not_like(format!("%,{},%", campaign.id))
             };
             self.catch_up_pages(now, &mut pass, |after| {
-                let not_considered = not_considered.clone();
+                let mut query = account::Entity::find()
+                    .select_only()
+                    .column(account::Column::CreatedAt)
+                    .column(account::Column::Id)
+                    .filter(account::Column::CreatedAt.lt(campaign.ends_at))
+                    .filter(not_considered.clone());
+                if let Some(after) = after {
+                    query = query.filter(key_after(account::Column::CreatedAt, account::Column::Id, after));
+                }
                 async move {
-                    let ids = account::Entity::find()
-                        .select_only()
-                        .column(account::Column::Id)
-                        .filter(account::Column::CreatedAt.lt(campaign.ends_at))
-                        .filter(not_considered)
-                        .filter(account::Column::Id.gt(after.unwrap_or(i64::MIN)))
+                    let rows = query
+                        .order_by_asc(account::Column::CreatedAt)
                         .order_by_asc(account::Column::Id)
                         .limit(DUE_PAGE)
-                        .into_tuple::<i64>()
+                        .into_tuple::<(DateTime<Utc>, i64)>()
                         .all(db)
                         .await?;
-                    Ok(ids.into_iter().map(|id| (id, id)).collect())
+                    Ok(rows.into_iter().map(|(at, id)| ((at, id), id)).collect())
                 }
             })
             .await?;
