@@ -109,7 +109,7 @@ impl Sizes {
             live_duration: Duration::from_secs(3),
             live_connections: 4,
             notify: (1, 1),
-            reset_accounts: 200,
+            reset_accounts: 100,
         }
     }
 
