@@ -10,8 +10,11 @@ use std::sync::PoisonError;
 
 use chrono::{DateTime, Utc};
 use entity::{account, lot};
+use futures_util::{StreamExt, stream};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Select, Set,
 };
 
 use super::book::{Book, NewLot};
@@ -176,6 +179,36 @@ async fn grant_promotion(
     Ok(())
 }
 
+/// How many due rows [`Ledger::process_due`] reads at once.
+pub const DUE_PAGE: u64 = 256;
+
+/// The rows after `after` in the order of `(at, id)`.
+fn key_after(at: impl ColumnTrait, id: impl ColumnTrait, after: (DateTime<Utc>, i64)) -> Expr {
+    sea_orm::sea_query::ExprTrait::gt(
+        Expr::tuple([Expr::col(at), Expr::col(id)]),
+        Expr::tuple([Expr::value(after.0), Expr::value(after.1)]),
+    )
+}
+
+/// A page of unexpired lots in the order of their expiry (the partial indexes
+/// `lots_due_expiry` and `lots_due_warning`), after the lot `after`: each lot's expiry,
+/// id and account.
+fn lots_by_expiry(after: Option<(DateTime<Utc>, i64)>) -> Select<lot::Entity> {
+    let mut query = lot::Entity::find()
+        .select_only()
+        .column(lot::Column::ExpiresAt)
+        .column(lot::Column::Id)
+        .column(lot::Column::AccountId)
+        .filter(sea_orm::sea_query::ExprTrait::not(Expr::col(lot::Column::Expired)));
+    if let Some(after) = after {
+        query = query.filter(key_after(lot::Column::ExpiresAt, lot::Column::Id, after));
+    }
+    query
+        .order_by_asc(lot::Column::ExpiresAt)
+        .order_by_asc(lot::Column::Id)
+        .limit(DUE_PAGE)
+}
+
 /// What one pass of [`Ledger::process_due`] did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct DuePass {
@@ -194,66 +227,147 @@ impl Ledger {
     /// forgets old idempotency records. An account whose catch-up
     /// fails is logged and counted, and the others go on; only a database that cannot
     /// be reached ends the pass.
+    ///
+    /// Each kind of due work is read in pages of [`DUE_PAGE`] rows, in the order of an
+    /// index and after the last row of the previous page, and each page's accounts are
+    /// caught up a few at once ([`Ledger::catch_up_concurrency`]): a pass over a
+    /// million due accounts holds one page in memory and leaves most of the pool to
+    /// requests. A caught-up account is no longer due, so a later kind does not
+    /// return it again.
     #[tracing::instrument(skip(self))]
     pub async fn process_due(&self) -> Result<DuePass, Error> {
         let now = self.now();
-        let mut due: BTreeSet<i64> = account::Entity::find()
-            .select_only()
-            .column(account::Column::Id)
-            .filter(account::Column::NextResetAt.lte(now))
-            .into_tuple::<i64>()
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .collect();
-        due.extend(
-            lot::Entity::find()
+        let mut pass = DuePass::default();
+        let db = &self.db;
+        self.catch_up_pages(now, &mut pass, |after| async move {
+            let mut query = account::Entity::find()
                 .select_only()
-                .column(lot::Column::AccountId)
-                .distinct()
-                .filter(lot::Column::Expired.eq(false))
+                .column(account::Column::NextResetAt)
+                .column(account::Column::Id)
+                .filter(account::Column::NextResetAt.lte(now));
+            if let Some(after) = after {
+                query = query.filter(key_after(account::Column::NextResetAt, account::Column::Id, after));
+            }
+            let rows = query
+                .order_by_asc(account::Column::NextResetAt)
+                .order_by_asc(account::Column::Id)
+                .limit(DUE_PAGE)
+                .into_tuple::<(DateTime<Utc>, i64)>()
+                .all(db)
+                .await?;
+            Ok(rows.into_iter().map(|(at, id)| ((at, id), id)).collect())
+        })
+        .await?;
+        self.catch_up_pages(now, &mut pass, |after| async move {
+            let rows = lots_by_expiry(after)
                 .filter(lot::Column::ExpiresAt.lte(now))
-                .into_tuple::<i64>()
-                .all(&self.db)
-                .await?,
-        );
+                .into_tuple::<(DateTime<Utc>, i64, i64)>()
+                .all(db)
+                .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(at, id, account_id)| ((at, id), account_id))
+                .collect())
+        })
+        .await?;
         // Lots with credits left inside the warning window and not told yet
         // (`expiring_due_at`): `credits.expiring`.
-        due.extend(
-            lot::Entity::find()
-                .select_only()
-                .column(lot::Column::AccountId)
-                .distinct()
-                .filter(lot::Column::Expired.eq(false))
-                .filter(lot::Column::Remaining.gt(0))
+        let window = self.config.expiry_warning();
+        self.catch_up_pages(now, &mut pass, |after| async move {
+            let rows = lots_by_expiry(after)
                 .filter(lot::Column::ExpiryWarnedAt.is_null())
+                .filter(lot::Column::Remaining.gt(0))
                 .filter(lot::Column::ValidFrom.lte(now))
-                .filter(lot::Column::ExpiresAt.lte(now + self.config.expiry_warning()))
-                .into_tuple::<i64>()
-                .all(&self.db)
-                .await?,
-        );
-        due.extend(self.accounts_with_overdue_jobs(now).await?);
+                .filter(lot::Column::ExpiresAt.lte(now + window))
+                .into_tuple::<(DateTime<Utc>, i64, i64)>()
+                .all(db)
+                .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(at, id, account_id)| ((at, id), account_id))
+                .collect())
+        })
+        .await?;
+        let overdue = self.accounts_with_overdue_jobs(now).await?;
+        self.catch_up_each(overdue, now, &mut pass).await?;
         for campaign in self.campaigns.iter().filter(|c| c.starts_at <= now) {
+            // Only accounts created before the window ended, in the order of their
+            // creation (`accounts_by_creation`); the launch's condition is literal, no
+            // parameter, so that the partial index `accounts_launch_pending` serves it.
             let not_considered = if campaign.id == LAUNCH_CAMPAIGN {
-                account::Column::PromotionProcessed.eq(false)
+                sea_orm::sea_query::ExprTrait::not(Expr::col(account::Column::PromotionProcessed))
             } else {
                 account::Column::PromotionsConsidered.not_like(format!("%,{},%", campaign.id))
             };
-            due.extend(
-                account::Entity::find()
+            self.catch_up_pages(now, &mut pass, |after| {
+                let mut query = account::Entity::find()
                     .select_only()
+                    .column(account::Column::CreatedAt)
                     .column(account::Column::Id)
                     .filter(account::Column::CreatedAt.lt(campaign.ends_at))
-                    .filter(not_considered)
-                    .into_tuple::<i64>()
-                    .all(&self.db)
-                    .await?,
-            );
+                    .filter(not_considered.clone());
+                if let Some(after) = after {
+                    query = query.filter(key_after(account::Column::CreatedAt, account::Column::Id, after));
+                }
+                async move {
+                    let rows = query
+                        .order_by_asc(account::Column::CreatedAt)
+                        .order_by_asc(account::Column::Id)
+                        .limit(DUE_PAGE)
+                        .into_tuple::<(DateTime<Utc>, i64)>()
+                        .all(db)
+                        .await?;
+                    Ok(rows.into_iter().map(|(at, id)| ((at, id), id)).collect())
+                }
+            })
+            .await?;
         }
-        let mut pass = DuePass::default();
-        for account_id in due {
-            match self.catch_up_account(account_id, now).await {
+        for accounts in [&mut pass.changed, &mut pass.failed] {
+            accounts.sort_unstable();
+            accounts.dedup();
+        }
+        pass.warned = self.announce_warnings(now, &pass.changed).await?;
+        idempotency::purge(&self.db, self.config.idempotency_retention(), now).await?;
+        Ok(pass)
+    }
+
+    /// Catches up, page after page, the accounts of the rows `page` reads: given the
+    /// key of the previous page's last row (none at first), it returns at most
+    /// [`DUE_PAGE`] rows after it in key order, each as its key and its account. A
+    /// shorter page is the last.
+    async fn catch_up_pages<K, F, Fut>(&self, now: DateTime<Utc>, pass: &mut DuePass, mut page: F) -> Result<(), Error>
+    where
+        F: FnMut(Option<K>) -> Fut,
+        Fut: Future<Output = Result<Vec<(K, i64)>, DbErr>>,
+    {
+        let mut after = None;
+        loop {
+            let rows = page(after).await?;
+            let last_page = rows.len() < DUE_PAGE as usize;
+            let mut accounts: Vec<i64> = Vec::with_capacity(rows.len());
+            after = None;
+            for (key, account_id) in rows {
+                // A page of lots may hold one account twice.
+                if !accounts.contains(&account_id) {
+                    accounts.push(account_id);
+                }
+                after = Some(key);
+            }
+            self.catch_up_each(accounts, now, pass).await?;
+            if last_page || after.is_none() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Catches up `accounts` by `now`, [`Ledger::catch_up_concurrency`] at once, and
+    /// counts each in `pass`.
+    async fn catch_up_each(&self, accounts: Vec<i64>, now: DateTime<Utc>, pass: &mut DuePass) -> Result<(), Error> {
+        let mut results = stream::iter(accounts)
+            .map(|account_id| async move { (account_id, self.catch_up_account(account_id, now).await) })
+            .buffered(self.catch_up_concurrency());
+        while let Some((account_id, result)) = results.next().await {
+            match result {
                 Ok(true) => pass.changed.push(account_id),
                 Ok(false) => {}
                 Err(Error::Db(e)) if is_unavailable(&e) => return Err(e.into()),
@@ -263,14 +377,23 @@ impl Ledger {
                 }
             }
         }
-        pass.warned = self.announce_warnings(now, &pass.changed).await?;
-        idempotency::purge(&self.db, self.config.idempotency_retention(), now).await?;
-        Ok(pass)
+        Ok(())
+    }
+
+    /// How many accounts a pass catches up at once: a quarter of the pool, between 1
+    /// and 4, so requests keep the rest of the connections during a reset of every
+    /// account.
+    fn catch_up_concurrency(&self) -> usize {
+        let pool = match self.db.get_database_backend() {
+            DbBackend::Postgres => self.db.get_postgres_connection_pool().options().get_max_connections(),
+            _ => self.db.get_sqlite_connection_pool().options().get_max_connections(),
+        };
+        usize::try_from(pool / 4).unwrap_or(1).clamp(1, 4)
     }
 
     /// Announces every account one of whose lots, with credits left, entered the
     /// warning window after the instant the previous pass reached and by `now`
-    /// (those in `changed` were announced already). The catch-up wrote its
+    /// (those in `changed`, in ascending order, were announced already). The catch-up wrote its
     /// `credits.expiring`, which changes no balance: the balance read shows
     /// `expiringSoon`, and the live hubs push it. Every instance
     /// announces what its own clock passed; a hub pushes only what differs, so a
@@ -294,7 +417,7 @@ impl Ledger {
             .all(&self.db)
             .await?
             .into_iter()
-            .filter(|account_id| !changed.contains(account_id))
+            .filter(|account_id| changed.binary_search(account_id).is_err())
             .collect();
         for &account_id in &entered {
             self.announce(account_id).await?;

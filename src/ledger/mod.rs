@@ -41,7 +41,7 @@ pub use apply::{Applied, ApplyOutcome, ApplyRequest, LogoPlacement, Reported, Re
 pub use book::bucket_label;
 pub use cause::Cause;
 pub use corrections::{Resolution, Resolved};
-pub use events::DuePass;
+pub use events::{DUE_PAGE, DuePass};
 pub use outbox::{Attempt, DELIVERED, EventType, FAILED, PENDING};
 pub use purchase::{PurchaseOutcome, Purchased, Receipt};
 pub use quote::{Priced, Quote, QuoteRequest};

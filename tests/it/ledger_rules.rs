@@ -10,7 +10,7 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, Set, St
 use studio_bff::config::{Config, PromotionSettings};
 use studio_bff::demo;
 use studio_bff::error::{Error, RefusalCode};
-use studio_bff::ledger::{ApplyRequest, DuePass, Ledger, LogoPlacement};
+use studio_bff::ledger::{ApplyRequest, DUE_PAGE, DuePass, Ledger, LogoPlacement};
 use studio_bff::rules::catalog::packs_for;
 
 /// Photos registered for `account_id`, by id.
@@ -361,6 +361,25 @@ on_both_databases! {
         assert_eq!(pass.changed, vec![account.id]);
         let resets: Vec<String> = history(&after, account.id).await.into_iter().filter(|e| e.0 == EntryKind::Grant).map(|e| e.4).collect();
         assert_eq!(resets, vec!["2026-11-24T10:00:00+00:00", "2026-12-01T00:00:00+00:00", "2027-01-01T00:00:00+00:00"]);
+    }
+
+    async fn a_pass_over_more_due_accounts_than_a_page_catches_every_one_up(db) {
+        let before = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
+        let mut accounts = Vec::new();
+        for i in 0..2 * DUE_PAGE + 1 {
+            accounts.push(before.create_account(&format!("A{i}"), PlanCode::Professional, 1, None).await.unwrap().id);
+        }
+        drop(before);
+
+        let after = db.ledger(Config::default(), utc("2026-12-01T00:00:01Z")).await;
+        let pass = after.process_due().await.unwrap();
+
+        assert_eq!(pass.changed, accounts);
+        for id in &accounts {
+            let account = after.account(*id).await.unwrap().unwrap();
+            assert_eq!((account.cycle_start, account.next_reset_at), (utc("2026-12-01T00:00:00Z"), utc("2027-01-01T00:00:00Z")), "account {id}");
+        }
+        assert_eq!(after.process_due().await.unwrap(), DuePass::default());
     }
 
     async fn free_actions_and_purchases_work_at_a_zero_balance(db) {

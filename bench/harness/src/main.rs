@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! studio-bench [--smoke] --service-bin PATH --out FILE [--repo DIR] [--contract DIR]
-//!              [--invocation TEXT] [--build TEXT] [--only SCENARIO,...]
+//!              [--invocation TEXT] [--build TEXT] [--only SCENARIO,...] [--reset-accounts N]
 //! studio-bench baseline --kind header|typename --addr ADDR [--database-url URL --secret S]
 //! ```
 use std::path::PathBuf;
@@ -17,6 +17,7 @@ mod contract;
 mod http;
 mod procs;
 mod report;
+mod reset;
 mod scenarios;
 mod setup;
 mod ws;
@@ -47,6 +48,8 @@ pub struct Opts {
     /// The scenarios to run (see [`scenarios::NAMES`]); all when empty. For profiling
     /// one scenario; the report then holds only those.
     pub only: Vec<String>,
+    /// Accounts of the reset scenario instead of its size's (`--reset-accounts N`).
+    pub reset_accounts: Option<usize>,
 }
 
 impl Opts {
@@ -55,6 +58,7 @@ impl Opts {
         let (mut service_bin, mut out, mut repo, mut contract) = (None, None, None, None);
         let (mut invocation, mut build) = (None, None);
         let mut only = Vec::new();
+        let mut reset_accounts = None;
         let mut rest = args.iter();
         while let Some(arg) = rest.next() {
             let mut value = || rest.next().cloned().ok_or_else(|| format!("{arg} needs a value"));
@@ -67,6 +71,13 @@ impl Opts {
                 "--invocation" => invocation = Some(value()?),
                 "--build" => build = Some(value()?),
                 "--only" => only.extend(value()?.split(',').map(str::to_owned)),
+                "--reset-accounts" => {
+                    let n = value()?;
+                    reset_accounts = Some(
+                        n.parse()
+                            .map_err(|_| format!("--reset-accounts takes a count, not {n:?}"))?,
+                    );
+                }
                 other => bail!("unknown argument {other:?}"),
             }
         }
@@ -87,6 +98,7 @@ impl Opts {
             invocation: invocation.unwrap_or_else(|| format!("studio-bench {}", args.join(" "))),
             build: build.unwrap_or_else(|| "(built by the caller)".into()),
             only,
+            reset_accounts,
         })
     }
 }

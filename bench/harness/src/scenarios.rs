@@ -33,8 +33,8 @@ const SERVICE_LOG: &str = "info,studio_bff::db=debug";
 const RETRY_LINE: &str = "transient database conflict";
 
 /// The scenarios, in the order they run (`--only` picks some).
-pub const NAMES: [&str; 9] = [
-    "header", "typename", "apply", "hot", "billing", "idle", "live", "sqlite", "notify",
+pub const NAMES: [&str; 10] = [
+    "header", "typename", "apply", "hot", "billing", "idle", "live", "sqlite", "notify", "reset",
 ];
 
 /// Sizes and durations of a run.
@@ -43,9 +43,9 @@ pub struct Sizes {
     warmup: Duration,
     duration: Duration,
     /// Per client and run: the count bound beside the time bound.
-    max_requests: u64,
+    pub(crate) max_requests: u64,
     accounts: usize,
-    header_connections: usize,
+    pub(crate) header_connections: usize,
     typename_connections: usize,
     apply_clients: usize,
     hot_clients: usize,
@@ -60,6 +60,8 @@ pub struct Sizes {
     live_connections: usize,
     /// `bench/notify-cost.sh <seconds> <rounds>`.
     notify: (u32, u32),
+    /// Accounts whose monthly reset the reset scenario makes due at once.
+    pub(crate) reset_accounts: usize,
 }
 
 impl Sizes {
@@ -83,6 +85,7 @@ impl Sizes {
             live_duration: Duration::from_secs(20),
             live_connections: 64,
             notify: (8, 3),
+            reset_accounts: 1_000_000,
         }
     }
 
@@ -106,6 +109,7 @@ impl Sizes {
             live_duration: Duration::from_secs(3),
             live_connections: 4,
             notify: (1, 1),
+            reset_accounts: 100,
         }
     }
 
@@ -121,7 +125,7 @@ impl Sizes {
 }
 
 /// The run's scratch folder (service logs, the SQLite file), removed at the end.
-struct TempDir(PathBuf);
+pub(crate) struct TempDir(pub(crate) PathBuf);
 
 impl Drop for TempDir {
     fn drop(&mut self) {
@@ -213,11 +217,11 @@ struct Billing {
 
 /// Everything a run holds. Fields drop in order: the servers before the databases.
 pub struct Bench {
-    opts: Opts,
-    sizes: Sizes,
-    secret: String,
-    api: Arc<Api>,
-    report: Report,
+    pub(crate) opts: Opts,
+    pub(crate) sizes: Sizes,
+    pub(crate) secret: String,
+    pub(crate) api: Arc<Api>,
+    pub(crate) report: Report,
     keys: AtomicU64,
     started: Instant,
     main: Server,
@@ -228,7 +232,7 @@ pub struct Bench {
     probe: std::result::Result<Probe, String>,
     capture: Option<Capture>,
     db: Database,
-    dir: TempDir,
+    pub(crate) dir: TempDir,
 }
 
 /// Runs every scenario in order and writes the report.
@@ -304,7 +308,7 @@ pub async fn run(opts: Opts) -> Result<()> {
         bail!("counting statements: {e}");
     }
     let wanted = |name: &str| bench.opts.only.is_empty() || bench.opts.only.iter().any(|o| o == name);
-    let [header, typename, apply, hot, billing, idle, live, sqlite, notify] = NAMES.map(wanted);
+    let [header, typename, apply, hot, billing, idle, live, sqlite, notify, reset] = NAMES.map(wanted);
     if header {
         bench.header().await?;
     }
@@ -332,12 +336,21 @@ pub async fn run(opts: Opts) -> Result<()> {
     if notify {
         bench.notify().await?;
     }
+    if reset {
+        bench.reset().await?;
+    }
     bench.main.check_alive()?;
     bench.write()
 }
 
 /// The service binary on `database_url`, listening on a free port.
-async fn start_service(opts: &Opts, dir: &Path, secret: &str, name: &str, database_url: &str) -> Result<Server> {
+pub(crate) async fn start_service(
+    opts: &Opts,
+    dir: &Path,
+    secret: &str,
+    name: &str,
+    database_url: &str,
+) -> Result<Server> {
     let addr = procs::free_addr()?;
     let mut command = Command::new(&opts.service_bin);
     command
@@ -392,10 +405,10 @@ fn apply_verdict(answer: &Value) -> std::result::Result<Verdict, String> {
 }
 
 /// HeaderBalanceInitial as every member of the accounts in turn.
-struct HeaderWork {
-    bearers: Vec<HeaderValue>,
-    body: Bytes,
-    clients: usize,
+pub(crate) struct HeaderWork {
+    pub(crate) bearers: Vec<HeaderValue>,
+    pub(crate) body: Bytes,
+    pub(crate) clients: usize,
 }
 
 impl Workload for HeaderWork {
@@ -566,7 +579,7 @@ impl Bench {
         ))
     }
 
-    fn spec(&self, connections: usize) -> Spec {
+    pub(crate) fn spec(&self, connections: usize) -> Spec {
         Spec {
             connections,
             warmup: self.sizes.warmup,
@@ -580,7 +593,7 @@ impl Bench {
     }
 
     /// A run with no good answer is a harness failure; in a smoke run any failure is.
-    fn vet(&self, what: &str, tallies: &[&Tally]) -> Result<()> {
+    pub(crate) fn vet(&self, what: &str, tallies: &[&Tally]) -> Result<()> {
         for tally in tallies {
             if tally.ok == 0 && tally.refused == 0 {
                 bail!("{what}: no request succeeded: {}", tally.failure_text());

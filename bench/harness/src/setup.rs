@@ -150,7 +150,7 @@ pub async fn account(api: &Api, pool: &Pool, name: &str, slots: i32, groups: &[u
     if photo_ids.len() != total {
         bail!("registerPhotos registered {} of {total} photos", photo_ids.len());
     }
-    let token = api.auth.mint("bench-member", Role::Member, Some(number), TOKEN_TTL)?;
+    let token = member_token(api, number)?;
     let mut rest = photo_ids.as_slice();
     let mut photo_groups = Vec::new();
     for size in groups {
@@ -167,6 +167,16 @@ pub async fn account(api: &Api, pool: &Pool, name: &str, slots: i32, groups: &[u
         token,
         groups: photo_groups,
     })
+}
+
+/// A token of the member of account `number`.
+fn member_token(api: &Api, number: i64) -> Result<String> {
+    Ok(api.auth.mint("bench-member", Role::Member, Some(number), TOKEN_TTL)?)
+}
+
+/// The bearer of the member of account `number`.
+pub fn member_bearer(api: &Api, number: i64) -> Result<HeaderValue> {
+    Ok(bearer(&member_token(api, number)?))
 }
 
 /// Fails on a payload with `userErrors`.
