@@ -9,7 +9,7 @@
 #                          checked, the report in a temporary file; fails on any error
 #   bench/run.sh --only header,typename --out /tmp/header.md
 #                          some scenarios only (header typename apply hot billing idle
-#                          live sqlite notify), e.g. to profile one; any other argument
+#                          live sqlite notify queues), e.g. to profile one; any other argument
 #                          is passed to the harness, and a later --out wins
 #
 # Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trusted; started if it is not

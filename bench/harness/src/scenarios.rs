@@ -33,8 +33,8 @@ const SERVICE_LOG: &str = "info,studio_bff::db=debug";
 const RETRY_LINE: &str = "transient database conflict";
 
 /// The scenarios, in the order they run (`--only` picks some).
-pub const NAMES: [&str; 9] = [
-    "header", "typename", "apply", "hot", "billing", "idle", "live", "sqlite", "notify",
+pub const NAMES: [&str; 10] = [
+    "header", "typename", "apply", "hot", "billing", "idle", "live", "sqlite", "notify", "queues",
 ];
 
 /// Sizes and durations of a run.
@@ -304,7 +304,7 @@ pub async fn run(opts: Opts) -> Result<()> {
         bail!("counting statements: {e}");
     }
     let wanted = |name: &str| bench.opts.only.is_empty() || bench.opts.only.iter().any(|o| o == name);
-    let [header, typename, apply, hot, billing, idle, live, sqlite, notify] = NAMES.map(wanted);
+    let [header, typename, apply, hot, billing, idle, live, sqlite, notify, queues] = NAMES.map(wanted);
     if header {
         bench.header().await?;
     }
@@ -332,12 +332,27 @@ pub async fn run(opts: Opts) -> Result<()> {
     if notify {
         bench.notify().await?;
     }
+    if queues {
+        bench.queues().await?;
+    }
     bench.main.check_alive()?;
     bench.write()
 }
 
 /// The service binary on `database_url`, listening on a free port.
 async fn start_service(opts: &Opts, dir: &Path, secret: &str, name: &str, database_url: &str) -> Result<Server> {
+    start_configured(opts, dir, secret, name, database_url, &[]).await
+}
+
+/// As [`start_service`], with more settings (`STUDIO_<KEY>` variables) in `env`.
+pub(crate) async fn start_configured(
+    opts: &Opts,
+    dir: &Path,
+    secret: &str,
+    name: &str,
+    database_url: &str,
+    env: &[(&str, &str)],
+) -> Result<Server> {
     let addr = procs::free_addr()?;
     let mut command = Command::new(&opts.service_bin);
     command
@@ -345,8 +360,19 @@ async fn start_service(opts: &Opts, dir: &Path, secret: &str, name: &str, databa
         .env("DATABASE_URL", database_url)
         .env("STUDIO_JWT_SECRET", secret)
         .env("STUDIO_ADDR", addr.to_string())
-        .env("RUST_LOG", SERVICE_LOG);
+        .env("RUST_LOG", SERVICE_LOG)
+        .envs(env.iter().copied());
     Server::start(name, command, addr, dir).await
+}
+
+/// The `tps = ` figure of pgbench's output.
+pub(crate) fn pgbench_tps(printed: &str) -> Result<f64> {
+    printed
+        .lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .ok_or_else(|| format!("no tps in pgbench's output:\n{printed}").into())
 }
 
 /// A baseline server of `kind` (see `baseline.rs`) in a process of its own.
@@ -769,12 +795,7 @@ impl Bench {
             .arg(&capture.sql)
             .arg(&capture.db.name);
         let printed = run_script(command).await?;
-        let tps = printed
-            .lines()
-            .find_map(|l| l.strip_prefix("tps = "))
-            .and_then(|l| l.split_whitespace().next())
-            .and_then(|v| v.parse::<f64>().ok())
-            .ok_or_else(|| format!("no tps in pgbench's output:\n{printed}"))?;
+        let tps = pgbench_tps(&printed)?;
         let failed = printed
             .lines()
             .find_map(|l| l.strip_prefix("number of failed transactions: "))
@@ -1554,6 +1575,26 @@ impl Bench {
             capture.statements,
         );
         self.report.section(10, section);
+        Ok(())
+    }
+
+    /// The queues (issue 16): render jobs and webhook events, see `queues.rs`.
+    async fn queues(&mut self) -> Result<()> {
+        let ctx = crate::queues::Ctx {
+            opts: &self.opts,
+            dir: &self.dir.0,
+            secret: &self.secret,
+            db: &self.db,
+            api: &self.api,
+            accounts: &self.accounts,
+            main: self.main.addr,
+            rounds: self.sizes.rounds,
+            run: self.key(),
+        };
+        let (render, render_section) = crate::queues::render(&ctx).await?;
+        let (webhooks, webhooks_section) = crate::queues::webhooks(&ctx).await?;
+        self.report.add(11, render, render_section);
+        self.report.add(12, webhooks, webhooks_section);
         Ok(())
     }
 
