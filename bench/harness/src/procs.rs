@@ -198,7 +198,10 @@ impl Drop for Cluster {
         let mut stop = self.program("pg_ctl");
         stop.arg("-D").arg(&self.data).args(["-m", "immediate", "-w", "stop"]);
         if let Err(e) = self.run(stop) {
-            eprintln!("studio-bench: could not stop the cluster in {}: {e}", self.data.display());
+            eprintln!(
+                "studio-bench: could not stop the cluster in {}: {e}",
+                self.data.display()
+            );
         }
         let _ = std::fs::remove_dir_all(&self.data);
     }

@@ -133,7 +133,10 @@ pub async fn render(ctx: &Ctx<'_>) -> Result<(Row, String)> {
         "SELECT count(*) FROM render_jobs WHERE finished_at IS NULL",
     )?;
 
-    let token = ctx.api.auth.mint("bench-renderer", Role::Renderer, None, Duration::from_secs(24 * 3600))?;
+    let token = ctx
+        .api
+        .auth
+        .mint("bench-renderer", Role::Renderer, None, Duration::from_secs(24 * 3600))?;
     let renderer = bearer(&token);
     let a = crate::scenarios::start_configured(ctx.opts, ctx.dir, ctx.secret, "renderer-a", &ctx.db.url(PG_USER), &[])
         .await?;
@@ -197,7 +200,12 @@ async fn renderer_loop(api: &Api, addr: SocketAddr, renderer: &HeaderValue, want
         }
         let max = CLAIM.min(wanted - finished);
         let claimed = pool
-            .graphql(renderer, ops.get("ClaimRenderJobs"), "ClaimRenderJobs", json!({"max": max}))
+            .graphql(
+                renderer,
+                ops.get("ClaimRenderJobs"),
+                "ClaimRenderJobs",
+                json!({"max": max}),
+            )
             .await?;
         let payload = &claimed["data"]["claimRenderJobs"];
         no_user_errors(payload, "claimRenderJobs")?;
@@ -331,13 +339,18 @@ pub async fn webhooks(ctx: &Ctx<'_>) -> Result<(Row, String)> {
 
     let receiver = Receiver::start().await?;
     let url = format!("http://{}/hook", receiver.addr);
-    let env = [("STUDIO_WEBHOOK_URL", url.as_str()), ("STUDIO_WEBHOOK_SECRET", WEBHOOK_SECRET)];
+    let env = [
+        ("STUDIO_WEBHOOK_URL", url.as_str()),
+        ("STUDIO_WEBHOOK_SECRET", WEBHOOK_SECRET),
+    ];
     let mut rates = Rates {
         service: Vec::new(),
         bare: Vec::new(),
     };
     for round in 0..ctx.rounds {
-        rates.bare.push(bare_loop(ctx, "webhook-claim.sql", 2, events / 2).await?);
+        rates
+            .bare
+            .push(bare_loop(ctx, "webhook-claim.sql", 2, events / 2).await?);
         let from = receiver.count();
         let db_url = ctx.db.url(PG_USER);
         let (a, b) = (format!("webhooks-a-{round}"), format!("webhooks-b-{round}"));

@@ -325,7 +325,18 @@ pub async fn run(opts: Opts) -> Result<()> {
         bail!("counting statements: {e}");
     }
     let wanted = |name: &str| bench.opts.only.is_empty() || bench.opts.only.iter().any(|o| o == name);
-    let [header, typename, apply, hot, billing, idle, live, sqlite, notify, queues] = NAMES.map(wanted);
+    let [
+        header,
+        typename,
+        apply,
+        hot,
+        billing,
+        idle,
+        live,
+        sqlite,
+        notify,
+        queues,
+    ] = NAMES.map(wanted);
     if header {
         bench.header().await?;
     }
