@@ -53,7 +53,7 @@ pub struct Ctx<'a> {
 /// Items each side takes per round.
 fn sizes(smoke: bool) -> (usize, usize) {
     // (render jobs, webhook events)
-    if smoke { (40, 20) } else { (5_000, 1_000) }
+    if smoke { (40, 20) } else { (5_000, 600) }
 }
 
 /// One queue's figures: per-round rates of the service and of pgbench.
