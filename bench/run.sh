@@ -9,8 +9,8 @@
 #                          checked, the report in a temporary file; fails on any error
 #   bench/run.sh --only header,typename --out /tmp/header.md
 #                          some scenarios only (header typename apply hot billing idle
-#                          live sqlite notify reset), e.g. to profile one; any other argument
-#                          is passed to the harness, and a later --out wins
+#                          live sqlite notify queues reset), e.g. to profile one; any
+#                          other argument is passed to the harness, and a later --out wins
 #   bench/run.sh --only reset --reset-accounts 100000 --out /tmp/reset.md
 #                          the reset catch-up over fewer accounts than the full 1,000,000
 #

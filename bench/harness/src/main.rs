@@ -16,6 +16,7 @@ mod baseline;
 mod contract;
 mod http;
 mod procs;
+mod queues;
 mod report;
 mod reset;
 mod scenarios;

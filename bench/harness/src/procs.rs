@@ -35,8 +35,13 @@ pub fn commands() -> Vec<String> {
 
 /// `psql -c sql` on `db` as the superuser; its trimmed output.
 pub fn psql(db: &str, sql: &str) -> Result<String> {
+    psql_at(PG_PORT, db, sql)
+}
+
+/// [`psql`] on the server listening on `port` of `PG_HOST`.
+pub fn psql_at(port: u16, db: &str, sql: &str) -> Result<String> {
     let out = Command::new("psql")
-        .args(["-h", PG_HOST, "-p", &PG_PORT.to_string(), "-U", PG_USER, "-d", db])
+        .args(["-h", PG_HOST, "-p", &port.to_string(), "-U", PG_USER, "-d", db])
         .args(["-v", "ON_ERROR_STOP=1", "-X", "-A", "-t", "-q", "-c", sql])
         .stdin(Stdio::null())
         .output()
@@ -106,6 +111,99 @@ impl Drop for LoggingRole {
         if let Err(e) = psql("postgres", &format!("DROP ROLE IF EXISTS {}", self.name)) {
             eprintln!("studio-bench: could not drop role {}: {e}", self.name);
         }
+    }
+}
+
+/// Where the PostgreSQL 15 programs are.
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// A PostgreSQL cluster of the run's own: `initdb` into a folder of the run, started
+/// on a free port of loopback with `settings` (`-c name=value`), trusting
+/// `PG_USER`; stopped (`-m immediate`) and its folder removed when dropped. As root,
+/// its programs run as the `postgres` user, which PostgreSQL requires.
+pub struct Cluster {
+    pub port: u16,
+    data: PathBuf,
+}
+
+impl Cluster {
+    pub fn start(dir: &Path, name: &str, settings: &[(&str, String)]) -> Result<Cluster> {
+        let data = dir.join(name);
+        std::fs::create_dir_all(&data)?;
+        if output_of("id", &["-u"]) == "0" {
+            let status = Command::new("chown").arg("postgres:").arg(&data).status()?;
+            if !status.success() {
+                bail!("chown postgres {}: {status}", data.display());
+            }
+        }
+        let port = free_addr()?.port();
+        let cluster = Cluster { port, data };
+        let mut initdb = cluster.program("initdb");
+        initdb
+            .args(["-U", PG_USER, "--auth=trust", "-E", "UTF8", "--no-sync", "-D"])
+            .arg(&cluster.data);
+        cluster.run(initdb)?;
+        let mut options = format!(
+            "-p {port} -c listen_addresses={PG_HOST} -c unix_socket_directories={}",
+            cluster.data.display()
+        );
+        for (key, value) in settings {
+            options.push_str(&format!(" -c {key}={value}"));
+        }
+        let mut start = cluster.program("pg_ctl");
+        start
+            .arg("-D")
+            .arg(&cluster.data)
+            .arg("-l")
+            .arg(cluster.data.join("server.log"))
+            .args(["-w", "-o", &options, "start"]);
+        cluster.run(start)?;
+        Ok(cluster)
+    }
+
+    /// `program` of PostgreSQL 15, as the `postgres` user when the harness is root.
+    fn program(&self, program: &str) -> Command {
+        let path = Path::new(PG_BIN).join(program);
+        if output_of("id", &["-u"]) == "0" {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(path);
+            command
+        } else {
+            Command::new(path)
+        }
+    }
+
+    fn run(&self, mut command: Command) -> Result<()> {
+        record(describe(&command));
+        let out = command.stdin(Stdio::null()).output()?;
+        if !out.status.success() {
+            bail!(
+                "{} failed ({}): {}",
+                describe(&command),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+
+    /// The URL of database `db` on this cluster.
+    pub fn url(&self, db: &str) -> String {
+        format!("postgres://{PG_USER}@{PG_HOST}:{}/{db}", self.port)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let mut stop = self.program("pg_ctl");
+        stop.arg("-D").arg(&self.data).args(["-m", "immediate", "-w", "stop"]);
+        if let Err(e) = self.run(stop) {
+            eprintln!(
+                "studio-bench: could not stop the cluster in {}: {e}",
+                self.data.display()
+            );
+        }
+        let _ = std::fs::remove_dir_all(&self.data);
     }
 }
 
