@@ -20,7 +20,7 @@ pub mod signature;
 
 use signature::{signature, signing_key};
 
-/// How often the worker looks for due events.
+/// How often the worker looks for due events when it has sent every one it found.
 const TICK: StdDuration = StdDuration::from_millis(200);
 /// How long a receiver may take to answer.
 const SEND_TIMEOUT: StdDuration = StdDuration::from_secs(10);
@@ -82,30 +82,43 @@ async fn run(ledger: Ledger, sender: Sender) {
     let mut in_flight = JoinSet::new();
     let mut ticks = tokio::time::interval(TICK);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Whether the last claims stopped at MAX_IN_FLIGHT rather than at an empty outbox:
+    // then a finished send claims the next event at once instead of at the next tick.
+    let mut more_due = false;
     loop {
-        ticks.tick().await;
+        tokio::select! {
+            _ = ticks.tick() => report_backlog(&ledger).await,
+            Some(_) = in_flight.join_next(), if more_due => {}
+        }
         while in_flight.try_join_next().is_some() {}
-        while in_flight.len() < MAX_IN_FLIGHT {
+        more_due = loop {
+            if in_flight.len() == MAX_IN_FLIGHT {
+                break true;
+            }
             match ledger.claim_webhook_event(Duration::seconds(LEASE_SECONDS)).await {
                 Ok(Some(event)) => {
                     in_flight.spawn(send_and_settle(ledger.clone(), sender.clone(), event));
                 }
-                Ok(None) => break,
+                Ok(None) => break false,
                 Err(e) => {
                     tracing::warn!(error = %e, "claiming a webhook event failed; will try again");
-                    break;
+                    break false;
                 }
             }
+        };
+    }
+}
+
+/// Sets the outbox's backlog metrics: the events pending and the oldest one's age.
+async fn report_backlog(ledger: &Ledger) {
+    match ledger.webhook_backlog().await {
+        Ok((pending, oldest)) => {
+            let age = oldest.map_or(Duration::zero(), |at| ledger.now() - at);
+            ledger
+                .metrics()
+                .webhook_backlog(pending, age.to_std().unwrap_or_default());
         }
-        match ledger.webhook_backlog().await {
-            Ok((pending, oldest)) => {
-                let age = oldest.map_or(Duration::zero(), |at| ledger.now() - at);
-                ledger
-                    .metrics()
-                    .webhook_backlog(pending, age.to_std().unwrap_or_default());
-            }
-            Err(e) => tracing::warn!(error = %e, "reading the webhook backlog failed"),
-        }
+        Err(e) => tracing::warn!(error = %e, "reading the webhook backlog failed"),
     }
 }
 
