@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! studio-bench [--smoke] --service-bin PATH --out FILE [--repo DIR] [--contract DIR]
-//!              [--invocation TEXT] [--build TEXT] [--only SCENARIO,...]
+//!              [--invocation TEXT] [--build TEXT] [--only SCENARIO,...] [--scale-accounts N]
 //! studio-bench baseline --kind header|typename --addr ADDR [--database-url URL --secret S]
 //! ```
 use std::path::PathBuf;
@@ -17,6 +17,7 @@ mod contract;
 mod http;
 mod procs;
 mod report;
+mod scale;
 mod scenarios;
 mod setup;
 mod ws;
@@ -47,6 +48,9 @@ pub struct Opts {
     /// The scenarios to run (see [`scenarios::NAMES`]); all when empty. For profiling
     /// one scenario; the report then holds only those.
     pub only: Vec<String>,
+    /// Accounts of the `scale` scenario's big database instead of its size's (1,000,000
+    /// in a full run), for a machine that cannot fill that many in time.
+    pub scale_accounts: Option<usize>,
 }
 
 impl Opts {
@@ -55,6 +59,7 @@ impl Opts {
         let (mut service_bin, mut out, mut repo, mut contract) = (None, None, None, None);
         let (mut invocation, mut build) = (None, None);
         let mut only = Vec::new();
+        let mut scale_accounts = None;
         let mut rest = args.iter();
         while let Some(arg) = rest.next() {
             let mut value = || rest.next().cloned().ok_or_else(|| format!("{arg} needs a value"));
@@ -67,6 +72,15 @@ impl Opts {
                 "--invocation" => invocation = Some(value()?),
                 "--build" => build = Some(value()?),
                 "--only" => only.extend(value()?.split(',').map(str::to_owned)),
+                "--scale-accounts" => {
+                    let n = value()?;
+                    scale_accounts = Some(
+                        n.parse()
+                            .ok()
+                            .filter(|n| *n > 0)
+                            .ok_or_else(|| format!("--scale-accounts takes a count of accounts, not {n:?}"))?,
+                    );
+                }
                 other => bail!("unknown argument {other:?}"),
             }
         }
@@ -87,6 +101,7 @@ impl Opts {
             invocation: invocation.unwrap_or_else(|| format!("studio-bench {}", args.join(" "))),
             build: build.unwrap_or_else(|| "(built by the caller)".into()),
             only,
+            scale_accounts,
         })
     }
 }

@@ -25,7 +25,7 @@ use crate::{Opts, Result, bail};
 /// so 100,000 credits a month; no apply is refused for want of credits.
 const SLOTS: i32 = 10_000;
 /// Photos of one apply.
-const APPLY_PHOTOS: usize = 10;
+pub(crate) const APPLY_PHOTOS: usize = 10;
 /// The service's log filter: its default (`info`) plus the debug line it writes for
 /// each transient-conflict retry, which the harness counts (the service has no
 /// retry counter of its own).
@@ -33,23 +33,23 @@ const SERVICE_LOG: &str = "info,studio_bff::db=debug";
 const RETRY_LINE: &str = "transient database conflict";
 
 /// The scenarios, in the order they run (`--only` picks some).
-pub const NAMES: [&str; 9] = [
-    "header", "typename", "apply", "hot", "billing", "idle", "live", "sqlite", "notify",
+pub const NAMES: [&str; 10] = [
+    "header", "typename", "apply", "hot", "billing", "idle", "live", "sqlite", "notify", "scale",
 ];
 
 /// Sizes and durations of a run.
 pub struct Sizes {
-    rounds: usize,
+    pub(crate) rounds: usize,
     warmup: Duration,
     duration: Duration,
     /// Per client and run: the count bound beside the time bound.
     max_requests: u64,
     accounts: usize,
-    header_connections: usize,
+    pub(crate) header_connections: usize,
     typename_connections: usize,
-    apply_clients: usize,
+    pub(crate) apply_clients: usize,
     hot_clients: usize,
-    billing_connections: usize,
+    pub(crate) billing_connections: usize,
     /// (ledger entries, invoices) of the small and the big billing account.
     billing: [(usize, usize); 2],
     idle_subscribers: usize,
@@ -60,6 +60,7 @@ pub struct Sizes {
     live_connections: usize,
     /// `bench/notify-cost.sh <seconds> <rounds>`.
     notify: (u32, u32),
+    pub(crate) scale: crate::scale::Sizes,
 }
 
 impl Sizes {
@@ -83,6 +84,7 @@ impl Sizes {
             live_duration: Duration::from_secs(20),
             live_connections: 64,
             notify: (8, 3),
+            scale: crate::scale::Sizes::full(),
         }
     }
 
@@ -106,6 +108,7 @@ impl Sizes {
             live_duration: Duration::from_secs(3),
             live_connections: 4,
             notify: (1, 1),
+            scale: crate::scale::Sizes::smoke(),
         }
     }
 
@@ -121,7 +124,7 @@ impl Sizes {
 }
 
 /// The run's scratch folder (service logs, the SQLite file), removed at the end.
-struct TempDir(PathBuf);
+pub(crate) struct TempDir(pub(crate) PathBuf);
 
 impl Drop for TempDir {
     fn drop(&mut self) {
@@ -213,28 +216,31 @@ struct Billing {
 
 /// Everything a run holds. Fields drop in order: the servers before the databases.
 pub struct Bench {
-    opts: Opts,
-    sizes: Sizes,
-    secret: String,
-    api: Arc<Api>,
-    report: Report,
+    pub(crate) opts: Opts,
+    pub(crate) sizes: Sizes,
+    pub(crate) secret: String,
+    pub(crate) api: Arc<Api>,
+    pub(crate) report: Report,
     keys: AtomicU64,
     started: Instant,
-    main: Server,
-    accounts: Arc<Vec<Account>>,
+    pub(crate) main: Server,
+    pub(crate) accounts: Arc<Vec<Account>>,
     /// One hot account per round, so none runs out of credits.
     hot: Vec<Arc<Account>>,
     billing: Vec<Billing>,
     probe: std::result::Result<Probe, String>,
     capture: Option<Capture>,
     db: Database,
-    dir: TempDir,
+    pub(crate) dir: TempDir,
 }
 
 /// Runs every scenario in order and writes the report.
 pub async fn run(opts: Opts) -> Result<()> {
     let started = Instant::now();
-    let sizes = if opts.smoke { Sizes::smoke() } else { Sizes::full() };
+    let mut sizes = if opts.smoke { Sizes::smoke() } else { Sizes::full() };
+    if let Some(accounts) = opts.scale_accounts {
+        sizes.scale.accounts = accounts;
+    }
     let operations = Operations::load(&opts.contract)?;
     psql("postgres", "SELECT 1").map_err(|e| format!("PostgreSQL must answer on 127.0.0.1:5432: {e}"))?;
     let pid = std::process::id();
@@ -304,7 +310,7 @@ pub async fn run(opts: Opts) -> Result<()> {
         bail!("counting statements: {e}");
     }
     let wanted = |name: &str| bench.opts.only.is_empty() || bench.opts.only.iter().any(|o| o == name);
-    let [header, typename, apply, hot, billing, idle, live, sqlite, notify] = NAMES.map(wanted);
+    let [header, typename, apply, hot, billing, idle, live, sqlite, notify, scale] = NAMES.map(wanted);
     if header {
         bench.header().await?;
     }
@@ -332,12 +338,21 @@ pub async fn run(opts: Opts) -> Result<()> {
     if notify {
         bench.notify().await?;
     }
+    if scale {
+        bench.scale().await?;
+    }
     bench.main.check_alive()?;
     bench.write()
 }
 
 /// The service binary on `database_url`, listening on a free port.
-async fn start_service(opts: &Opts, dir: &Path, secret: &str, name: &str, database_url: &str) -> Result<Server> {
+pub(crate) async fn start_service(
+    opts: &Opts,
+    dir: &Path,
+    secret: &str,
+    name: &str,
+    database_url: &str,
+) -> Result<Server> {
     let addr = procs::free_addr()?;
     let mut command = Command::new(&opts.service_bin);
     command
@@ -361,7 +376,7 @@ async fn start_baseline(dir: &Path, name: &str, kind: &str, database: Option<(&s
 }
 
 /// Sends one GraphQL request that must succeed; its answer.
-async fn ask(addr: SocketAddr, bearer: &HeaderValue, body: Bytes) -> Result<Value> {
+pub(crate) async fn ask(addr: SocketAddr, bearer: &HeaderValue, body: Bytes) -> Result<Value> {
     let (status, answer) = Conn::new(addr)
         .send(Method::POST, "/graphql", Some(bearer), body)
         .await?;
@@ -392,10 +407,10 @@ fn apply_verdict(answer: &Value) -> std::result::Result<Verdict, String> {
 }
 
 /// HeaderBalanceInitial as every member of the accounts in turn.
-struct HeaderWork {
-    bearers: Vec<HeaderValue>,
-    body: Bytes,
-    clients: usize,
+pub(crate) struct HeaderWork {
+    pub(crate) bearers: Vec<HeaderValue>,
+    pub(crate) body: Bytes,
+    pub(crate) clients: usize,
 }
 
 impl Workload for HeaderWork {
@@ -413,11 +428,11 @@ impl Workload for HeaderWork {
 }
 
 /// One request, always the same, and the field its answer must hold.
-struct FixedWork {
-    bearer: HeaderValue,
-    body: Bytes,
+pub(crate) struct FixedWork {
+    pub(crate) bearer: HeaderValue,
+    pub(crate) body: Bytes,
     /// Where the answer must hold a value (JSON pointer).
-    must_hold: &'static str,
+    pub(crate) must_hold: &'static str,
 }
 
 impl Workload for FixedWork {
@@ -434,10 +449,10 @@ impl Workload for FixedWork {
 }
 
 /// ApplyChanges of 10 photos on accounts picked at random.
-struct SpreadWork {
-    api: Arc<Api>,
-    accounts: Arc<Vec<Account>>,
-    run: u64,
+pub(crate) struct SpreadWork {
+    pub(crate) api: Arc<Api>,
+    pub(crate) accounts: Arc<Vec<Account>>,
+    pub(crate) run: u64,
 }
 
 impl Workload for SpreadWork {
@@ -480,14 +495,14 @@ impl Workload for HotWork {
 }
 
 /// Load runs of one side of a comparison, summed up.
-struct Side {
-    per_round: Vec<f64>,
-    median: f64,
-    tally: Tally,
+pub(crate) struct Side {
+    pub(crate) per_round: Vec<f64>,
+    pub(crate) median: f64,
+    pub(crate) tally: Tally,
 }
 
 impl Side {
-    fn of(runs: &[Run], figure: impl Fn(&Run) -> f64) -> Side {
+    pub(crate) fn of(runs: &[Run], figure: impl Fn(&Run) -> f64) -> Side {
         let per_round: Vec<f64> = runs.iter().map(figure).collect();
         let mut tally = Tally::default();
         for run in runs {
@@ -501,7 +516,7 @@ impl Side {
     }
 
     /// `1,234/s; p50 1.2 ms, p99 3.4 ms`.
-    fn figure(&self, unit: &str) -> String {
+    pub(crate) fn figure(&self, unit: &str) -> String {
         format!(
             "{} {unit}; p50 {}, p99 {}",
             num(self.median),
@@ -511,7 +526,7 @@ impl Side {
     }
 
     /// A line of a per-round table.
-    fn line(&self, name: &str) -> String {
+    pub(crate) fn line(&self, name: &str) -> String {
         format!(
             "| {name} | {} | **{}** | {} | {} | {} | {} | {} |\n",
             list(&self.per_round, rate),
@@ -525,7 +540,7 @@ impl Side {
     }
 }
 
-const SIDE_HEADER: &str =
+pub(crate) const SIDE_HEADER: &str =
     "| | per round | median | p50 | p99 | good answers | refusals | failures |\n|---|---|---|---|---|---|---|---|\n";
 
 fn failures(tally: &Tally) -> String {
@@ -537,12 +552,12 @@ fn failures(tally: &Tally) -> String {
 }
 
 /// Round by round, `a` over `b`.
-fn per_round(a: &[f64], b: &[f64]) -> Vec<f64> {
+pub(crate) fn per_round(a: &[f64], b: &[f64]) -> Vec<f64> {
     a.iter().zip(b).map(|(a, b)| a / b).collect()
 }
 
 /// The note of a row whose runs had failures.
-fn failure_note(tallies: &[&Tally]) -> String {
+pub(crate) fn failure_note(tallies: &[&Tally]) -> String {
     let failed: u64 = tallies.iter().map(|t| t.failed).sum();
     if failed == 0 {
         String::new()
@@ -566,7 +581,7 @@ impl Bench {
         ))
     }
 
-    fn spec(&self, connections: usize) -> Spec {
+    pub(crate) fn spec(&self, connections: usize) -> Spec {
         Spec {
             connections,
             warmup: self.sizes.warmup,
@@ -575,12 +590,12 @@ impl Bench {
         }
     }
 
-    fn key(&self) -> u64 {
+    pub(crate) fn key(&self) -> u64 {
         self.keys.fetch_add(1, Ordering::Relaxed)
     }
 
     /// A run with no good answer is a harness failure; in a smoke run any failure is.
-    fn vet(&self, what: &str, tallies: &[&Tally]) -> Result<()> {
+    pub(crate) fn vet(&self, what: &str, tallies: &[&Tally]) -> Result<()> {
         for tally in tallies {
             if tally.ok == 0 && tally.refused == 0 {
                 bail!("{what}: no request succeeded: {}", tally.failure_text());
@@ -1689,7 +1704,7 @@ fn abbreviated(sql: &str) -> String {
 }
 
 /// PostgreSQL's log: `BENCH_PG_LOG`, or the newest `/var/log/postgresql/postgresql-*-main.log`.
-fn pg_log() -> Result<PathBuf> {
+pub(crate) fn pg_log() -> Result<PathBuf> {
     if let Ok(path) = std::env::var("BENCH_PG_LOG") {
         return Ok(PathBuf::from(path));
     }
@@ -1729,7 +1744,7 @@ async fn logged(log: &Path, marker: &str, addr: SocketAddr, bearer: &HeaderValue
 }
 
 /// The SQL of a `LOG:  statement: ...` or `LOG:  execute <name>: ...` line.
-fn statement_of(line: &str) -> Option<String> {
+pub(crate) fn statement_of(line: &str) -> Option<String> {
     let (_, rest) = line.split_once(" LOG:  ")?;
     if let Some(sql) = rest.strip_prefix("statement: ") {
         return Some(sql.to_owned());
@@ -1739,7 +1754,7 @@ fn statement_of(line: &str) -> Option<String> {
 }
 
 /// The scheduler's once-a-second look for due work (`Ledger::process_due`).
-fn is_scheduler(sql: &str) -> bool {
+pub(crate) fn is_scheduler(sql: &str) -> bool {
     sql.contains(r#""accounts"."next_reset_at" <="#)
         || sql.contains(r#"SELECT DISTINCT "lots"."account_id""#)
         || sql.starts_with(r#"DELETE FROM "idempotency_records""#)
