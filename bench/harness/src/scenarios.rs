@@ -1756,6 +1756,7 @@ pub(crate) fn statement_of(line: &str) -> Option<String> {
 /// The scheduler's once-a-second look for due work (`Ledger::process_due`).
 pub(crate) fn is_scheduler(sql: &str) -> bool {
     sql.contains(r#""accounts"."next_reset_at" <="#)
+        || sql.contains(r#"SELECT DISTINCT "render_jobs"."account_id""#)
         || sql.contains(r#"SELECT DISTINCT "lots"."account_id""#)
         || sql.starts_with(r#"DELETE FROM "idempotency_records""#)
         || sql.contains(r#"WHERE "accounts"."promotion_processed" ="#)
@@ -1774,6 +1775,9 @@ mod tests {
         assert_eq!(statement_of("... DETAIL:  parameters: $1 = '1'"), None);
         assert!(is_scheduler(
             r#"DELETE FROM "idempotency_records" WHERE "idempotency_records"."created_at" <= $1"#
+        ));
+        assert!(is_scheduler(
+            r#"SELECT DISTINCT "render_jobs"."account_id" FROM "render_jobs" WHERE "render_jobs"."finished_at" IS NULL"#
         ));
     }
 }
