@@ -137,7 +137,7 @@ ANALYZE buys;
 INSERT INTO invoices (id, account_id, number, year, sequence, issued_at, total_cents, currency,
                       subtotal_cents, tax_cents, vat_percent, seller_name, buyer_name)
 SELECT b.invoice_id, b.account_id,
-       'INV-' || n.year || '-' || lpad(n.sequence::text, 6, '0'),
+       'INV-' || n.year || '-' || lpad(n.sequence::text, greatest(6, length(n.sequence::text)), '0'),
        n.year, n.sequence, b.at,
        p.price_cents + round(p.price_cents * 0.19)::int, p.currency,
        p.price_cents, round(p.price_cents * 0.19)::int, 19,
