@@ -9,15 +9,18 @@
 #                          checked, the report in a temporary file; fails on any error
 #   bench/run.sh --only header,typename --out /tmp/header.md
 #                          some scenarios only (header typename apply hot billing idle
-#                          live sqlite notify queues reset), e.g. to profile one; any
-#                          other argument is passed to the harness, and a later --out wins
+#                          live sqlite notify queues scale reset), e.g. to profile one;
+#                          any other argument is passed to the harness, and a later --out
+#                          wins
+#   bench/run.sh --only scale --scale-accounts 200000 --out /tmp/scale.md
+#                          the big database of `scale` at a stated smaller size
 #   bench/run.sh --only reset --reset-accounts 100000 --out /tmp/reset.md
 #                          the reset catch-up over fewer accounts than the full 1,000,000
 #
 # Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trusted; started if it is not
 # running), psql, pgbench, curl and python3. Every process the harness starts is
-# stopped when it ends, and its databases (studio_bench_<pid>, studio_capture_<pid>)
-# are dropped.
+# stopped when it ends, and its databases (studio_bench_<pid>, studio_capture_<pid>,
+# studio_scale_<pid>) are dropped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -9,7 +9,7 @@ mod m20261127_000002_accounts_and_actors;
 mod m20261127_000003_renders;
 mod m20261127_000004_invoices_and_events;
 mod m20261127_000005_expiry_warnings;
-mod m20261127_000007_due_indexes;
+mod m20261127_000006_due_indexes;
 
 /// Every migration of the service, oldest first.
 pub struct Migrator;
@@ -24,7 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_renders::Migration),
             Box::new(m20261127_000004_invoices_and_events::Migration),
             Box::new(m20261127_000005_expiry_warnings::Migration),
-            Box::new(m20261127_000007_due_indexes::Migration),
+            Box::new(m20261127_000006_due_indexes::Migration),
         ]
     }
 }

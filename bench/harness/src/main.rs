@@ -6,7 +6,8 @@
 //!
 //! ```text
 //! studio-bench [--smoke] --service-bin PATH --out FILE [--repo DIR] [--contract DIR]
-//!              [--invocation TEXT] [--build TEXT] [--only SCENARIO,...] [--reset-accounts N]
+//!              [--invocation TEXT] [--build TEXT] [--only SCENARIO,...]
+//!              [--scale-accounts N] [--reset-accounts N]
 //! studio-bench baseline --kind header|typename --addr ADDR [--database-url URL --secret S]
 //! ```
 use std::path::PathBuf;
@@ -19,6 +20,7 @@ mod procs;
 mod queues;
 mod report;
 mod reset;
+mod scale;
 mod scenarios;
 mod setup;
 mod ws;
@@ -51,6 +53,9 @@ pub struct Opts {
     pub only: Vec<String>,
     /// Accounts of the reset scenario instead of its size's (`--reset-accounts N`).
     pub reset_accounts: Option<usize>,
+    /// Accounts of the `scale` scenario's big database instead of its size's (1,000,000
+    /// in a full run), for a machine that cannot fill that many in time.
+    pub scale_accounts: Option<usize>,
 }
 
 impl Opts {
@@ -60,6 +65,7 @@ impl Opts {
         let (mut invocation, mut build) = (None, None);
         let mut only = Vec::new();
         let mut reset_accounts = None;
+        let mut scale_accounts = None;
         let mut rest = args.iter();
         while let Some(arg) = rest.next() {
             let mut value = || rest.next().cloned().ok_or_else(|| format!("{arg} needs a value"));
@@ -72,13 +78,8 @@ impl Opts {
                 "--invocation" => invocation = Some(value()?),
                 "--build" => build = Some(value()?),
                 "--only" => only.extend(value()?.split(',').map(str::to_owned)),
-                "--reset-accounts" => {
-                    let n = value()?;
-                    reset_accounts = Some(
-                        n.parse()
-                            .map_err(|_| format!("--reset-accounts takes a count, not {n:?}"))?,
-                    );
-                }
+                "--reset-accounts" => reset_accounts = Some(accounts(arg, &value()?)?),
+                "--scale-accounts" => scale_accounts = Some(accounts(arg, &value()?)?),
                 other => bail!("unknown argument {other:?}"),
             }
         }
@@ -100,7 +101,16 @@ impl Opts {
             build: build.unwrap_or_else(|| "(built by the caller)".into()),
             only,
             reset_accounts,
+            scale_accounts,
         })
+    }
+}
+
+/// The count of accounts `n` given to `flag`: a positive whole number.
+fn accounts(flag: &str, n: &str) -> Result<usize> {
+    match n.parse() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => bail!("{flag} takes a count of accounts, not {n:?}"),
     }
 }
 

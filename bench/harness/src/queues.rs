@@ -166,7 +166,7 @@ pub async fn render(ctx: &Ctx<'_>) -> Result<(Row, String)> {
         String::new(),
     );
     let section = format!(
-        "## 11. The render queue: two renderers on two instances\n\n\
+        "## 13. The render queue: two renderers on two instances\n\n\
          A backlog of {} ApplyChanges of {per_apply} photos through the main instance ({:.1} s; {} jobs were \
          waiting after it, those of earlier scenarios included). Then {} round(s), each: pgbench runs the bare \
          loop `bench/pgbench/render-claim.sql` (2 clients, each transaction claims the {CLAIM} oldest waiting \
@@ -386,7 +386,7 @@ pub async fn webhooks(ctx: &Ctx<'_>) -> Result<(Row, String)> {
         String::new(),
     );
     let section = format!(
-        "## 12. The webhook outbox: two instances delivering to a loopback receiver\n\n\
+        "## 14. The webhook outbox: two instances delivering to a loopback receiver\n\n\
          A backlog of {} `BuyPack` purchases through the main instance, which has no `webhook_url` ({:.1} s; \
          each issues an invoice and writes its `invoice.issued` event; {} events were pending after it). The \
          receiver is an HTTP server in the harness that checks each event's `webhook-signature` and answers \

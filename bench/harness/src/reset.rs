@@ -162,7 +162,7 @@ impl Bench {
         let during_line = header(&during, WINDOW.as_secs_f64() * windows as f64);
         let quiet_line = header(&quiet.tally, quiet.elapsed.as_secs_f64());
         let section = format!(
-            "## 13. The scheduler's catch-up after a monthly reset of {accounts} accounts\n\n\
+            "## 15. The scheduler's catch-up after a monthly reset of {accounts} accounts\n\n\
              A database filled by `bench/scale/reset-fill.sql` with {accounts} copies of one Professional Plus \
              account (10 slots) the service opened through the API: {fill:.1} s, {size}. The service runs on \
              it alone. HeaderBalanceInitial, {connections} connections over {header} of the accounts spread \
@@ -189,7 +189,7 @@ impl Bench {
             rss = peak_rss as f64 / 1024.0,
         );
         self.report.add(
-            13,
+            18,
             Row {
                 scenario: format!(
                     "Scheduler catch-up after a monthly reset of {} accounts",

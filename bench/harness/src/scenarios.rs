@@ -25,7 +25,7 @@ use crate::{Opts, Result, bail};
 /// so 100,000 credits a month; no apply is refused for want of credits.
 const SLOTS: i32 = 10_000;
 /// Photos of one apply.
-const APPLY_PHOTOS: usize = 10;
+pub(crate) const APPLY_PHOTOS: usize = 10;
 /// The service's log filter: its default (`info`) plus the debug line it writes for
 /// each transient-conflict retry, which the harness counts (the service has no
 /// retry counter of its own).
@@ -33,13 +33,13 @@ const SERVICE_LOG: &str = "info,studio_bff::db=debug";
 const RETRY_LINE: &str = "transient database conflict";
 
 /// The scenarios, in the order they run (`--only` picks some).
-pub const NAMES: [&str; 11] = [
-    "header", "typename", "apply", "hot", "billing", "idle", "live", "sqlite", "notify", "queues", "reset",
+pub const NAMES: [&str; 12] = [
+    "header", "typename", "apply", "hot", "billing", "idle", "live", "sqlite", "notify", "queues", "scale", "reset",
 ];
 
 /// Sizes and durations of a run.
 pub struct Sizes {
-    rounds: usize,
+    pub(crate) rounds: usize,
     warmup: Duration,
     duration: Duration,
     /// Per client and run: the count bound beside the time bound.
@@ -47,9 +47,9 @@ pub struct Sizes {
     accounts: usize,
     pub(crate) header_connections: usize,
     typename_connections: usize,
-    apply_clients: usize,
+    pub(crate) apply_clients: usize,
     hot_clients: usize,
-    billing_connections: usize,
+    pub(crate) billing_connections: usize,
     /// (ledger entries, invoices) of the small and the big billing account.
     billing: [(usize, usize); 2],
     idle_subscribers: usize,
@@ -62,6 +62,7 @@ pub struct Sizes {
     notify: (u32, u32),
     /// Accounts whose monthly reset the reset scenario makes due at once.
     pub(crate) reset_accounts: usize,
+    pub(crate) scale: crate::scale::Sizes,
 }
 
 impl Sizes {
@@ -86,6 +87,7 @@ impl Sizes {
             live_connections: 64,
             notify: (8, 3),
             reset_accounts: 1_000_000,
+            scale: crate::scale::Sizes::full(),
         }
     }
 
@@ -110,6 +112,7 @@ impl Sizes {
             live_connections: 4,
             notify: (1, 1),
             reset_accounts: 100,
+            scale: crate::scale::Sizes::smoke(),
         }
     }
 
@@ -245,8 +248,8 @@ pub struct Bench {
     pub(crate) report: Report,
     keys: AtomicU64,
     started: Instant,
-    main: Server,
-    accounts: Arc<Vec<Account>>,
+    pub(crate) main: Server,
+    pub(crate) accounts: Arc<Vec<Account>>,
     /// One hot account per round, so none runs out of credits.
     hot: Vec<Arc<Account>>,
     billing: Vec<Billing>,
@@ -259,7 +262,10 @@ pub struct Bench {
 /// Runs every scenario in order and writes the report.
 pub async fn run(opts: Opts) -> Result<()> {
     let started = Instant::now();
-    let sizes = if opts.smoke { Sizes::smoke() } else { Sizes::full() };
+    let mut sizes = if opts.smoke { Sizes::smoke() } else { Sizes::full() };
+    if let Some(accounts) = opts.scale_accounts {
+        sizes.scale.accounts = accounts;
+    }
     let operations = Operations::load(&opts.contract)?;
     psql("postgres", "SELECT 1").map_err(|e| format!("PostgreSQL must answer on 127.0.0.1:5432: {e}"))?;
     let pid = std::process::id();
@@ -340,6 +346,7 @@ pub async fn run(opts: Opts) -> Result<()> {
         sqlite,
         notify,
         queues,
+        scale,
         reset,
     ] = NAMES.map(wanted);
     if header {
@@ -371,6 +378,9 @@ pub async fn run(opts: Opts) -> Result<()> {
     }
     if queues {
         bench.queues().await?;
+    }
+    if scale {
+        bench.scale().await?;
     }
     if reset {
         bench.reset().await?;
@@ -433,7 +443,7 @@ async fn start_baseline(dir: &Path, name: &str, kind: &str, database: Option<(&s
 }
 
 /// Sends one GraphQL request that must succeed; its answer.
-async fn ask(addr: SocketAddr, bearer: &HeaderValue, body: Bytes) -> Result<Value> {
+pub(crate) async fn ask(addr: SocketAddr, bearer: &HeaderValue, body: Bytes) -> Result<Value> {
     let (status, answer) = Conn::new(addr)
         .send(Method::POST, "/graphql", Some(bearer), body)
         .await?;
@@ -485,11 +495,11 @@ impl Workload for HeaderWork {
 }
 
 /// One request, always the same, and the field its answer must hold.
-struct FixedWork {
-    bearer: HeaderValue,
-    body: Bytes,
+pub(crate) struct FixedWork {
+    pub(crate) bearer: HeaderValue,
+    pub(crate) body: Bytes,
     /// Where the answer must hold a value (JSON pointer).
-    must_hold: &'static str,
+    pub(crate) must_hold: &'static str,
 }
 
 impl Workload for FixedWork {
@@ -506,10 +516,10 @@ impl Workload for FixedWork {
 }
 
 /// ApplyChanges of 10 photos on accounts picked at random.
-struct SpreadWork {
-    api: Arc<Api>,
-    accounts: Arc<Vec<Account>>,
-    run: u64,
+pub(crate) struct SpreadWork {
+    pub(crate) api: Arc<Api>,
+    pub(crate) accounts: Arc<Vec<Account>>,
+    pub(crate) run: u64,
 }
 
 impl Workload for SpreadWork {
@@ -552,14 +562,14 @@ impl Workload for HotWork {
 }
 
 /// Load runs of one side of a comparison, summed up.
-struct Side {
-    per_round: Vec<f64>,
-    median: f64,
-    tally: Tally,
+pub(crate) struct Side {
+    pub(crate) per_round: Vec<f64>,
+    pub(crate) median: f64,
+    pub(crate) tally: Tally,
 }
 
 impl Side {
-    fn of(runs: &[Run], figure: impl Fn(&Run) -> f64) -> Side {
+    pub(crate) fn of(runs: &[Run], figure: impl Fn(&Run) -> f64) -> Side {
         let per_round: Vec<f64> = runs.iter().map(figure).collect();
         let mut tally = Tally::default();
         for run in runs {
@@ -573,7 +583,7 @@ impl Side {
     }
 
     /// `1,234/s; p50 1.2 ms, p99 3.4 ms`.
-    fn figure(&self, unit: &str) -> String {
+    pub(crate) fn figure(&self, unit: &str) -> String {
         format!(
             "{} {unit}; p50 {}, p99 {}",
             num(self.median),
@@ -583,7 +593,7 @@ impl Side {
     }
 
     /// A line of a per-round table.
-    fn line(&self, name: &str) -> String {
+    pub(crate) fn line(&self, name: &str) -> String {
         format!(
             "| {name} | {} | **{}** | {} | {} | {} | {} | {} |\n",
             list(&self.per_round, rate),
@@ -597,7 +607,7 @@ impl Side {
     }
 }
 
-const SIDE_HEADER: &str =
+pub(crate) const SIDE_HEADER: &str =
     "| | per round | median | p50 | p99 | good answers | refusals | failures |\n|---|---|---|---|---|---|---|---|\n";
 
 fn failures(tally: &Tally) -> String {
@@ -609,12 +619,12 @@ fn failures(tally: &Tally) -> String {
 }
 
 /// Round by round, `a` over `b`.
-fn per_round(a: &[f64], b: &[f64]) -> Vec<f64> {
+pub(crate) fn per_round(a: &[f64], b: &[f64]) -> Vec<f64> {
     a.iter().zip(b).map(|(a, b)| a / b).collect()
 }
 
 /// The note of a row whose runs had failures.
-fn failure_note(tallies: &[&Tally]) -> String {
+pub(crate) fn failure_note(tallies: &[&Tally]) -> String {
     let failed: u64 = tallies.iter().map(|t| t.failed).sum();
     if failed == 0 {
         String::new()
@@ -647,7 +657,7 @@ impl Bench {
         }
     }
 
-    fn key(&self) -> u64 {
+    pub(crate) fn key(&self) -> u64 {
         self.keys.fetch_add(1, Ordering::Relaxed)
     }
 
@@ -1686,8 +1696,8 @@ impl Bench {
         };
         let (render, render_section) = crate::queues::render(&ctx).await?;
         let (webhooks, webhooks_section) = crate::queues::webhooks(&ctx).await?;
-        self.report.add(11, render, render_section);
-        self.report.add(12, webhooks, webhooks_section);
+        self.report.add(16, render, render_section);
+        self.report.add(17, webhooks, webhooks_section);
         Ok(())
     }
 
@@ -1823,7 +1833,7 @@ fn abbreviated(sql: &str) -> String {
 }
 
 /// PostgreSQL's log: `BENCH_PG_LOG`, or the newest `/var/log/postgresql/postgresql-*-main.log`.
-fn pg_log() -> Result<PathBuf> {
+pub(crate) fn pg_log() -> Result<PathBuf> {
     if let Ok(path) = std::env::var("BENCH_PG_LOG") {
         return Ok(PathBuf::from(path));
     }
@@ -1863,7 +1873,7 @@ async fn logged(log: &Path, marker: &str, addr: SocketAddr, bearer: &HeaderValue
 }
 
 /// The SQL of a `LOG:  statement: ...` or `LOG:  execute <name>: ...` line.
-fn statement_of(line: &str) -> Option<String> {
+pub(crate) fn statement_of(line: &str) -> Option<String> {
     let (_, rest) = line.split_once(" LOG:  ")?;
     if let Some(sql) = rest.strip_prefix("statement: ") {
         return Some(sql.to_owned());
@@ -1873,8 +1883,9 @@ fn statement_of(line: &str) -> Option<String> {
 }
 
 /// The scheduler's once-a-second look for due work (`Ledger::process_due`).
-fn is_scheduler(sql: &str) -> bool {
+pub(crate) fn is_scheduler(sql: &str) -> bool {
     sql.contains(r#""accounts"."next_reset_at" <="#)
+        || sql.contains(r#"SELECT DISTINCT "render_jobs"."account_id""#)
         || sql.contains(r#"SELECT DISTINCT "lots"."account_id""#)
         || sql.starts_with(r#"DELETE FROM "idempotency_records""#)
         || sql.contains(r#"WHERE "accounts"."promotion_processed" ="#)
@@ -1893,6 +1904,9 @@ mod tests {
         assert_eq!(statement_of("... DETAIL:  parameters: $1 = '1'"), None);
         assert!(is_scheduler(
             r#"DELETE FROM "idempotency_records" WHERE "idempotency_records"."created_at" <= $1"#
+        ));
+        assert!(is_scheduler(
+            r#"SELECT DISTINCT "render_jobs"."account_id" FROM "render_jobs" WHERE "render_jobs"."finished_at" IS NULL"#
         ));
     }
 }

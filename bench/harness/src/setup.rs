@@ -124,6 +124,14 @@ pub async fn account(api: &Api, pool: &Pool, name: &str, slots: i32, groups: &[u
         .ids()
         .decode_i64(Kind::Account, &gid)
         .ok_or("createAccount gave an id that does not decode")?;
+    with_photos(api, pool, number, groups).await
+}
+
+/// Account `number`, which exists, with new photos (registered through the API) in
+/// groups of the sizes `groups`, and its member's token.
+pub async fn with_photos(api: &Api, pool: &Pool, number: i64, groups: &[usize]) -> Result<Account> {
+    let ops = &api.operations;
+    let gid = api.auth.ids().encode(Kind::Account, number);
     let mut photo_ids = Vec::new();
     let total: usize = groups.iter().sum();
     // registerPhotos takes up to 500 at a time.
