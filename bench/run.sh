@@ -47,6 +47,9 @@ else
     out=bench/RESULTS.md
 fi
 "${build[@]}"
+# The idle scenario holds one socket per subscriber in the harness and in the service
+# (which inherits this limit): as many files as the machine allows.
+ulimit -n "$(ulimit -Hn)"
 "$CARGO_TARGET_DIR/$profile/studio-bench" $smoke \
     --service-bin "$CARGO_TARGET_DIR/$profile/studio-bff" \
     --out "$out" \

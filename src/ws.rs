@@ -197,7 +197,9 @@ impl Connection<'_> {
             let acknowledged = self.session.is_some();
             let step = tokio::select! {
                 message = self.socket.recv() => match message {
-                    Some(Ok(Message::Text(text))) => self.receive(text.as_str(), auth).await,
+                    // Boxed: a message's handling (a token's check may fetch the
+                    // provider's keys) would otherwise size every idle socket's task.
+                    Some(Ok(Message::Text(text))) => Box::pin(self.receive(text.as_str(), auth)).await,
                     Some(Ok(Message::Binary(_))) => Err(close(CLOSE_BAD_REQUEST, "Binary messages are not supported")),
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
                     Some(Ok(Message::Close(_))) | None => Err(End::Gone),

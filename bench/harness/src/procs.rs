@@ -376,6 +376,17 @@ pub fn rss_kib(pid: u32) -> Result<u64> {
         .ok_or_else(|| format!("no VmRSS for process {pid}").into())
 }
 
+/// How many files `pid` may open (the soft `Max open files` of `/proc/<pid>/limits`).
+pub fn open_files_limit(pid: u32) -> Result<u64> {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits"))?;
+    limits
+        .lines()
+        .find_map(|l| l.strip_prefix("Max open files"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|soft| soft.parse().ok())
+        .ok_or_else(|| format!("no open-file limit for process {pid}").into())
+}
+
 /// User plus system CPU time of `pid`, in clock ticks.
 pub fn cpu_ticks(pid: u32) -> Result<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;

@@ -1,6 +1,6 @@
 //! The run: setup, the scenarios of issue 5 one after the other, and RESULTS.md.
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -31,6 +31,20 @@ pub(crate) const APPLY_PHOTOS: usize = 10;
 /// retry counter of its own).
 const SERVICE_LOG: &str = "info,studio_bff::db=debug";
 const RETRY_LINE: &str = "transient database conflict";
+/// HeaderBalanceInitial's least ratio to its baseline (issue 16).
+const HEADER_BAR: f64 = 0.80;
+/// `{ __typename }`'s least ratio to the bare handler (issue 16).
+const TYPENAME_BAR: f64 = 0.55;
+/// Most memory an idle subscriber may hold, in KiB, and most CPU the idle instance may
+/// use, in % of a core (issue 16).
+const IDLE_KIB_BAR: f64 = 8.0;
+const IDLE_CPU_BAR: f64 = 1.0;
+/// Descriptors the service and the harness keep for themselves beside the subscribers'
+/// sockets (the pool, the listener, logs, the load clients).
+const SPARE_FILES: u64 = 500;
+/// Subscribers per loopback source address: under the 28,232 ephemeral ports of
+/// Linux's default range, so that no source runs out.
+const SUBSCRIBERS_PER_SOURCE: usize = 25_000;
 
 /// The scenarios, in the order they run (`--only` picks some).
 pub const NAMES: [&str; 12] = [
@@ -79,7 +93,7 @@ impl Sizes {
             hot_clients: 32,
             billing_connections: 32,
             billing: [(20, 2), (200, 20)],
-            idle_subscribers: 10_000,
+            idle_subscribers: 50_000,
             idle_accounts: 100,
             idle_window: Duration::from_secs(10),
             live_accounts: 1_000,
@@ -743,7 +757,7 @@ impl Bench {
              baseline: an axum handler in a process of its own that checks the same bearer token, runs the \
              same SQL through sqlx with a pool of the service's size ({}), computes the balance with the \
              service's own rules and answers the same JSON (checked equal before the runs), without GraphQL. \
-             Rounds alternate baseline, then service.\n\n{}\n\n{SIDE_HEADER}{}{}\nRatio of the medians: {ratio:.2} (target ≥ 0.60).\n",
+             Rounds alternate baseline, then service.\n\n{}\n\n{SIDE_HEADER}{}{}\nRatio of the medians: {ratio:.2} (target ≥ {HEADER_BAR:.2}).\n",
             thousands(self.accounts.len() as u64),
             crate::baseline::POOL_SIZE,
             self.sql_note(),
@@ -758,9 +772,9 @@ impl Bench {
                 baseline: format!("axum + sqlx, no GraphQL: {}", base.figure("req/s")),
                 ratio: Some(ratio),
                 rounds: per_round(&service.per_round, &base.per_round),
-                target: "≥ 0.60".into(),
-                margin: Some(ratio / 0.60),
-                met: Some(ratio >= 0.60 && service.tally.failed + base.tally.failed == 0),
+                target: format!("≥ {HEADER_BAR:.2}"),
+                margin: Some(ratio / HEADER_BAR),
+                met: Some(ratio >= HEADER_BAR && service.tally.failed + base.tally.failed == 0),
                 note: failure_note(&[&service.tally, &base.tally]),
             },
             section,
@@ -786,7 +800,7 @@ impl Bench {
             "## 2. `{{ __typename }}` over HTTP, {connections} connections\n\n\
              The service (bearer checked, as on every `POST /graphql`) against a bare axum handler answering \
              `{{\"data\":{{\"__typename\":\"Query\"}}}}` in a process of its own. Rounds alternate baseline, \
-             then service.\n\n{SIDE_HEADER}{}{}\nRatio of the medians: {ratio:.2} (target ≥ 0.40).\n",
+             then service.\n\n{SIDE_HEADER}{}{}\nRatio of the medians: {ratio:.2} (target ≥ {TYPENAME_BAR:.2}).\n",
             service.line("service (GraphQL), requests/s"),
             base.line("bare axum handler, requests/s"),
         );
@@ -798,9 +812,9 @@ impl Bench {
                 baseline: format!("bare axum JSON handler: {}", base.figure("req/s")),
                 ratio: Some(ratio),
                 rounds: per_round(&service.per_round, &base.per_round),
-                target: "≥ 0.40".into(),
-                margin: Some(ratio / 0.40),
-                met: Some(ratio >= 0.40 && service.tally.failed + base.tally.failed == 0),
+                target: format!("≥ {TYPENAME_BAR:.2}"),
+                margin: Some(ratio / TYPENAME_BAR),
+                met: Some(ratio >= TYPENAME_BAR && service.tally.failed + base.tally.failed == 0),
                 note: failure_note(&[&service.tally, &base.tally]),
             },
             section,
@@ -1166,9 +1180,10 @@ impl Bench {
         Ok(())
     }
 
-    /// Scenario 5: 10,000 idle subscribers on an instance of their own: memory and idle CPU.
+    /// Scenario 5: 50,000 idle subscribers on an instance of their own: memory and idle
+    /// CPU. As many as the open-file limit lets both processes hold, when it is lower.
     async fn idle_subscribers(&mut self) -> Result<()> {
-        let n = self.sizes.idle_subscribers;
+        let asked = self.sizes.idle_subscribers;
         let accounts = self.sizes.idle_accounts.min(self.accounts.len());
         let service = start_service(
             &self.opts,
@@ -1178,19 +1193,25 @@ impl Bench {
             &self.db.url(PG_USER),
         )
         .await?;
+        let pid = service.pid();
+        let files = procs::open_files_limit(pid)?.min(procs::open_files_limit(std::process::id())?);
+        let n = asked.min(usize::try_from(files.saturating_sub(SPARE_FILES)).unwrap_or(usize::MAX));
+        let sources: Vec<IpAddr> = (0..n.div_ceil(SUBSCRIBERS_PER_SOURCE).max(1))
+            .map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + i as u8)))
+            .collect();
         let document = self.api.operations.get("HeaderBalanceLive").to_owned();
         // One subscriber first, so what every process sets up once is in the baseline.
         drop(crate::ws::subscriber(service.addr, &self.accounts[0].token, &document).await?);
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let pid = service.pid();
         let before = procs::rss_kib(pid)?;
         let opening = Instant::now();
         let addr = service.addr;
         let subscribers: Vec<(crate::ws::Socket, i64)> = stream::iter(0..n)
             .map(|i| {
                 let token = self.accounts[i % accounts].token.clone();
+                let source = sources[i % sources.len()];
                 let document = &document;
-                async move { crate::ws::subscriber(addr, &token, document).await }
+                async move { crate::ws::subscriber_from(source, addr, &token, document).await }
             })
             .buffer_unordered(200)
             .try_collect()
@@ -1209,20 +1230,32 @@ impl Bench {
         let per_kib = after.saturating_sub(before) as f64 / n as f64;
         let cpu_seconds = (cpu1 - cpu0) as f64 / ticks as f64;
         let cpu_percent = cpu_seconds / wall.as_secs_f64() * 100.0;
+        let capped = if n < asked {
+            format!(
+                " Only {} of the {} asked: the service and the harness may each open {} files here (`ulimit -n`, \
+                 which bench/run.sh raises to the hard limit), and each holds one per subscriber.",
+                thousands(n as u64),
+                thousands(asked as u64),
+                thousands(files),
+            )
+        } else {
+            String::new()
+        };
         let section = format!(
             "## 5. balanceChanged: {} idle subscribers on one instance\n\n\
              A fresh instance of the service; after one subscriber came and went, its resident memory \
              (`VmRSS`) is read, then {} WebSockets (graphql-transport-ws, the contract's `HeaderBalanceLive`) \
-             over {accounts} accounts are opened, 200 at a time, each waiting for its first balance ({:.1} s in \
-             all). Memory is read again 2 s later, and CPU time (`utime + stime` of `/proc/<pid>/stat`) over \
-             {:.0} s of idleness.\n\n\
+             over {accounts} accounts are opened from {} loopback address(es), 200 at a time, each waiting for \
+             its first balance ({:.1} s in all). Memory is read again 2 s later, and CPU time (`utime + stime` \
+             of `/proc/<pid>/stat`) over {:.0} s of idleness.{capped}\n\n\
              | | value |\n|---|---|\n\
              | VmRSS before subscribing | {:.1} MiB |\n\
              | VmRSS with {} subscribers | {:.1} MiB ({:.1} MiB after the idle window) |\n\
-             | memory per subscriber | **{per_kib:.1} KiB** (target ≤ 16 KiB) |\n\
-             | idle CPU | {cpu_percent:.2} % of one core ({cpu_seconds:.2} s in {:.1} s) |\n",
+             | memory per subscriber | **{per_kib:.1} KiB** (target ≤ {IDLE_KIB_BAR} KiB) |\n\
+             | idle CPU | {cpu_percent:.2} % of one core ({cpu_seconds:.2} s in {:.1} s; target < {IDLE_CPU_BAR} %) |\n",
             thousands(n as u64),
             thousands(n as u64),
+            sources.len(),
             opened.as_secs_f64(),
             wall.as_secs_f64(),
             before as f64 / 1024.0,
@@ -1242,10 +1275,17 @@ impl Bench {
                 baseline: format!("the process before subscribing: {:.1} MiB", before as f64 / 1024.0),
                 ratio: None,
                 rounds: Vec::new(),
-                target: "≤ 16 KiB per subscriber".into(),
+                target: format!(
+                    "≤ {IDLE_KIB_BAR} KiB per subscriber, idle CPU < {IDLE_CPU_BAR} %, at {}",
+                    thousands(asked as u64)
+                ),
                 margin: None,
-                met: Some(per_kib <= 16.0),
-                note: String::new(),
+                met: Some(per_kib <= IDLE_KIB_BAR && cpu_percent < IDLE_CPU_BAR && n == asked),
+                note: if n < asked {
+                    format!("measured at {} (open-file limit)", thousands(n as u64))
+                } else {
+                    String::new()
+                },
             },
             section,
         );

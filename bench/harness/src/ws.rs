@@ -1,11 +1,11 @@
 //! WebSocket subscribers speaking graphql-transport-ws: `connection_init` with the
 //! bearer in its payload, then `subscribe`. Pushes are timed where they arrive.
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -18,19 +18,30 @@ pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// Longest the harness waits for an expected message.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// A socket acknowledged with `token`. Small buffers: the harness holds thousands.
-pub async fn open(addr: SocketAddr, token: &str) -> Result<Socket> {
+/// The loopback address a socket comes from unless it says otherwise.
+pub const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// A socket acknowledged with `token`, from the local address `source` (port chosen by
+/// the kernel): one source address has about 28,000 ports, so more subscribers need
+/// several (127.0.0.2 ...). Small buffers: the harness holds thousands.
+pub async fn open_from(source: IpAddr, addr: SocketAddr, token: &str) -> Result<Socket> {
     let mut request = format!("ws://{addr}/graphql/ws").into_client_request()?;
     request
         .headers_mut()
         .insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse()?);
     let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
-    let (mut socket, _) = tokio::time::timeout(
-        PATIENCE,
-        tokio_tungstenite::connect_async_with_config(request, Some(config), true),
-    )
-    .await
-    .map_err(|_| "WebSocket handshake timed out")??;
+    let connect = async {
+        let tcp = TcpSocket::new_v4()?;
+        tcp.bind(SocketAddr::new(source, 0))?;
+        let stream = tcp.connect(addr).await?;
+        stream.set_nodelay(true)?;
+        tokio_tungstenite::client_async_with_config(request, MaybeTlsStream::Plain(stream), Some(config))
+            .await
+            .map_err(crate::Error::from)
+    };
+    let (mut socket, _) = tokio::time::timeout(PATIENCE, connect)
+        .await
+        .map_err(|_| "WebSocket handshake timed out")??;
     send(
         &mut socket,
         json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}}),
@@ -85,7 +96,12 @@ pub fn next_data(message: &Value) -> Result<&Value> {
 /// A socket subscribed to `balanceChanged` with `document` (HeaderBalanceLive) and the
 /// `available` of its first push.
 pub async fn subscriber(addr: SocketAddr, token: &str, document: &str) -> Result<(Socket, i64)> {
-    let mut socket = open(addr, token).await?;
+    subscriber_from(LOOPBACK, addr, token, document).await
+}
+
+/// [`subscriber`] from the local address `source` (see [`open_from`]).
+pub async fn subscriber_from(source: IpAddr, addr: SocketAddr, token: &str, document: &str) -> Result<(Socket, i64)> {
+    let mut socket = open_from(source, addr, token).await?;
     send(
         &mut socket,
         json!({"id": "1", "type": "subscribe", "payload": {"query": document, "operationName": "HeaderBalanceLive"}}),
