@@ -190,6 +190,20 @@ fn key_after(at: impl ColumnTrait, id: impl ColumnTrait, after: (DateTime<Utc>, 
     )
 }
 
+/// A page of accounts in the order of `at` and id (the indexes `accounts_due_reset`,
+/// `accounts_by_creation`, `accounts_launch_pending`), after the account `after`: each
+/// account's `at` and id.
+fn accounts_by(at: account::Column, after: Option<(DateTime<Utc>, i64)>) -> Select<account::Entity> {
+    let mut query = account::Entity::find()
+        .select_only()
+        .column(at)
+        .column(account::Column::Id);
+    if let Some(after) = after {
+        query = query.filter(key_after(at, account::Column::Id, after));
+    }
+    query.order_by_asc(at).order_by_asc(account::Column::Id).limit(DUE_PAGE)
+}
+
 /// A page of unexpired lots in the order of their expiry (the partial indexes
 /// `lots_due_expiry` and `lots_due_warning`), after the lot `after`: each lot's expiry,
 /// id and account.
@@ -240,18 +254,8 @@ impl Ledger {
         let mut pass = DuePass::default();
         let db = &self.db;
         self.catch_up_pages(now, &mut pass, |after| async move {
-            let mut query = account::Entity::find()
-                .select_only()
-                .column(account::Column::NextResetAt)
-                .column(account::Column::Id)
-                .filter(account::Column::NextResetAt.lte(now));
-            if let Some(after) = after {
-                query = query.filter(key_after(account::Column::NextResetAt, account::Column::Id, after));
-            }
-            let rows = query
-                .order_by_asc(account::Column::NextResetAt)
-                .order_by_asc(account::Column::Id)
-                .limit(DUE_PAGE)
+            let rows = accounts_by(account::Column::NextResetAt, after)
+                .filter(account::Column::NextResetAt.lte(now))
                 .into_tuple::<(DateTime<Utc>, i64)>()
                 .all(db)
                 .await?;
@@ -300,23 +304,11 @@ impl Ledger {
                 account::Column::PromotionsConsidered.not_like(format!("%,{},%", campaign.id))
             };
             self.catch_up_pages(now, &mut pass, |after| {
-                let mut query = account::Entity::find()
-                    .select_only()
-                    .column(account::Column::CreatedAt)
-                    .column(account::Column::Id)
+                let query = accounts_by(account::Column::CreatedAt, after)
                     .filter(account::Column::CreatedAt.lt(campaign.ends_at))
                     .filter(not_considered.clone());
-                if let Some(after) = after {
-                    query = query.filter(key_after(account::Column::CreatedAt, account::Column::Id, after));
-                }
                 async move {
-                    let rows = query
-                        .order_by_asc(account::Column::CreatedAt)
-                        .order_by_asc(account::Column::Id)
-                        .limit(DUE_PAGE)
-                        .into_tuple::<(DateTime<Utc>, i64)>()
-                        .all(db)
-                        .await?;
+                    let rows = query.into_tuple::<(DateTime<Utc>, i64)>().all(db).await?;
                     Ok(rows.into_iter().map(|(at, id)| ((at, id), id)).collect())
                 }
             })
