@@ -1,5 +1,5 @@
-//! Scenario 11 (issue 16): the scheduler's catch-up after a monthly reset of every
-//! account. A database of `Sizes::reset_accounts` accounts (`bench/scale/reset-fill.sql`,
+//! Section 15 of the report (issue 16): the scheduler's catch-up after a monthly reset of
+//! every account. A database of `Sizes::reset_accounts` accounts (`bench/scale/reset-fill.sql`,
 //! copies of one account the service opened), a service on it, HeaderBalanceInitial
 //! with nothing due, then every account's reset made due at once ([`make_due`]) and
 //! the same load while the service's scheduler catches up, until no reset is due.
