@@ -79,39 +79,46 @@ impl Ledger {
         Ok(())
     }
 
-    /// Commits `txn`, with the events of its balance; when it changed the balance or an edit of `book`'s account, every
-    /// instance hears of it, and only once it is committed. Then the credits it moved and the
-    /// renders it queued and finished are counted.
+    /// Commits `txn`, with the events of its balance; when it changed the balance or an
+    /// edit of `book`'s account, every instance hears of it, and only once it is
+    /// committed. Then the credits it moved and the renders it queued and finished are
+    /// counted.
     pub(super) async fn commit(&self, txn: DatabaseTransaction, book: &mut Book) -> Result<(), Error> {
-        let account_id = book.account.id;
+        self.commit_books(txn, std::slice::from_mut(book)).await
+    }
+
+    /// [`Ledger::commit`] of a transaction that wrote several accounts' `books`: one
+    /// commit (one flush of the log, one NOTIFY lock) for all of them.
+    pub(super) async fn commit_books(&self, txn: DatabaseTransaction, books: &mut [Book]) -> Result<(), Error> {
         let now = self.now();
-        if book.changed() {
-            outbox::tell_crossing(&txn, book, &self.config, now).await?;
-        }
-        // A lot this transaction granted inside the warning window, or gave credits
-        // back to there, is told with it.
-        outbox::tell_expiring(&txn, book, &self.config, now).await?;
-        match self.announcer.as_ref() {
-            Announcer::Notify { channel } => {
-                if book.changed() || book.edits_changed() {
-                    txn.execute_raw(notify(channel, account_id)).await?;
-                }
-                txn.commit().await?;
+        for book in books.iter_mut() {
+            if book.changed() {
+                outbox::tell_crossing(&txn, book, &self.config, now).await?;
             }
-            Announcer::InProcess(sender) => {
-                txn.commit().await?;
-                if book.changed() || book.edits_changed() {
-                    // No receiver is not an error: nobody is watching.
-                    let _ = sender.send(account_id);
-                }
+            // A lot this transaction granted inside the warning window, or gave credits
+            // back to there, is told with it.
+            outbox::tell_expiring(&txn, book, &self.config, now).await?;
+            if let Announcer::Notify { channel } = self.announcer.as_ref()
+                && (book.changed() || book.edits_changed())
+            {
+                txn.execute_raw(notify(channel, book.account.id)).await?;
             }
         }
-        for &(kind, bucket, amount) in book.written() {
-            self.metrics.credits(kind, bucket, amount);
-        }
-        self.metrics.render_jobs_queued(book.renders_queued);
-        for &(outcome, age) in &book.renders_finished {
-            self.metrics.render_finished(outcome, age.to_std().unwrap_or_default());
+        txn.commit().await?;
+        for book in books.iter() {
+            if let Announcer::InProcess(sender) = self.announcer.as_ref()
+                && (book.changed() || book.edits_changed())
+            {
+                // No receiver is not an error: nobody is watching.
+                let _ = sender.send(book.account.id);
+            }
+            for &(kind, bucket, amount) in book.written() {
+                self.metrics.credits(kind, bucket, amount);
+            }
+            self.metrics.render_jobs_queued(book.renders_queued);
+            for &(outcome, age) in &book.renders_finished {
+                self.metrics.render_finished(outcome, age.to_std().unwrap_or_default());
+            }
         }
         Ok(())
     }

@@ -182,6 +182,11 @@ async fn grant_promotion(
 /// How many due rows [`Ledger::process_due`] reads at once.
 pub const DUE_PAGE: u64 = 256;
 
+/// How many accounts one catch-up transaction of [`Ledger::process_due`] writes: a
+/// reset of every account commits (flushes the log, takes NOTIFY's lock) once per
+/// chunk, not once per account, and holds a chunk's locks for a few milliseconds.
+const CATCH_UP_CHUNK: usize = 32;
+
 /// The rows after `after` in the order of `(at, id)`.
 fn key_after(at: impl ColumnTrait, id: impl ColumnTrait, after: (DateTime<Utc>, i64)) -> Expr {
     sea_orm::sea_query::ExprTrait::gt(
@@ -233,6 +238,14 @@ pub struct DuePass {
     /// Accounts announced because one of their lots entered the warning window since
     /// the previous pass, and whose balance did not change otherwise.
     pub warned: Vec<i64>,
+}
+
+impl DuePass {
+    /// Counts `account_id`'s catch-up as failed, and logs why.
+    fn fail(&mut self, account_id: i64, error: &Error) {
+        tracing::error!(account_id, error = %error, "catching up an account failed; the others go on");
+        self.failed.push(account_id);
+    }
 }
 
 impl Ledger {
@@ -352,21 +365,41 @@ impl Ledger {
         }
     }
 
-    /// Catches up `accounts` by `now`, [`Ledger::catch_up_concurrency`] at once, and
-    /// counts each in `pass`.
+    /// Catches up `accounts` by `now`, in transactions of [`CATCH_UP_CHUNK`] accounts,
+    /// [`Ledger::catch_up_concurrency`] transactions at once, and counts each in
+    /// `pass`. A chunk that fails is caught up again one account at a time, so one
+    /// account's failure is its own and the others go on.
     async fn catch_up_each(&self, accounts: Vec<i64>, now: DateTime<Utc>, pass: &mut DuePass) -> Result<(), Error> {
-        let mut results = stream::iter(accounts)
-            .map(|account_id| async move { (account_id, self.catch_up_account(account_id, now).await) })
+        let chunks: Vec<Vec<i64>> = accounts
+            .chunks(CATCH_UP_CHUNK)
+            .map(|chunk| {
+                // Every transaction locks its accounts in the order of their ids, so
+                // two passes never wait for each other in a cycle.
+                let mut chunk = chunk.to_vec();
+                chunk.sort_unstable();
+                chunk
+            })
+            .collect();
+        let mut results = stream::iter(chunks)
+            .map(|chunk| async move {
+                let result = self.catch_up_chunk(&chunk, now).await;
+                (chunk, result)
+            })
             .buffered(self.catch_up_concurrency());
-        while let Some((account_id, result)) = results.next().await {
+        while let Some((chunk, result)) = results.next().await {
             match result {
-                Ok(true) => pass.changed.push(account_id),
-                Ok(false) => {}
+                Ok(changed) => pass.changed.extend(changed),
                 Err(Error::Db(e)) if is_unavailable(&e) => return Err(e.into()),
-                Err(e) => {
-                    tracing::error!(account_id, error = %e, "catching up an account failed; the others go on");
-                    pass.failed.push(account_id);
+                Err(_) if chunk.len() > 1 => {
+                    for account_id in chunk {
+                        match self.catch_up_chunk(&[account_id], now).await {
+                            Ok(changed) => pass.changed.extend(changed),
+                            Err(Error::Db(e)) if is_unavailable(&e) => return Err(e.into()),
+                            Err(e) => pass.fail(account_id, &e),
+                        }
+                    }
                 }
+                Err(e) => pass.fail(chunk[0], &e),
             }
         }
         Ok(())
@@ -419,17 +452,20 @@ impl Ledger {
         Ok(entered.into_iter().collect())
     }
 
-    /// Writes what the clock has made due for one account by `now`; returns whether
-    /// that changed its balance.
-    pub(super) async fn catch_up_account(&self, account_id: i64, now: DateTime<Utc>) -> Result<bool, Error> {
+    /// Writes, in one transaction, what the clock has made due for `accounts` (in
+    /// ascending order) by `now`; returns those whose balance it changed.
+    pub(super) async fn catch_up_chunk(&self, accounts: &[i64], now: DateTime<Utc>) -> Result<Vec<i64>, Error> {
         retry_transient(|| async {
             let txn = self.begin().await?;
-            let Some(mut book) = Book::open(&txn, account_id).await? else {
-                return Ok(false);
-            };
-            self.catch_up(&txn, &mut book, now).await?;
-            self.commit(txn, &mut book).await?;
-            Ok(book.changed())
+            let mut books = Vec::with_capacity(accounts.len());
+            for &account_id in accounts {
+                if let Some(mut book) = Book::open(&txn, account_id).await? {
+                    self.catch_up(&txn, &mut book, now).await?;
+                    books.push(book);
+                }
+            }
+            self.commit_books(txn, &mut books).await?;
+            Ok(books.iter().filter(|b| b.changed()).map(|b| b.account.id).collect())
         })
         .await
     }
