@@ -57,7 +57,7 @@ impl Ledger {
             return refuse(RefusalCode::AccountNotFound, "No such account.");
         };
         let now = self.now();
-        let lots = self.unexpired_lots(account_id).await?;
+        let lots = self.lots_for_reads(account_id).await?;
         if !self.is_due(&account, &lots, now) {
             return self.quote_on(self.db(), &account, &lots, now, request.as_ref()).await;
         }

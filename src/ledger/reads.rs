@@ -1,6 +1,7 @@
 //! Reading an account's state without changing it.
+use entity::enums::Bucket;
 use entity::{account, edit, ledger_entry, lot};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 
 use super::Ledger;
 use super::accounts::MAX_EXTERNAL_ID_CHARS;
@@ -30,24 +31,33 @@ impl Ledger {
     /// first, so no read shows a state between the two.
     pub async fn balance(&self, account: &account::Model) -> Result<Breakdown, Error> {
         let now = self.now();
-        let lots = self.unexpired_lots(account.id).await?;
+        let lots = self.lots_for_reads(account.id).await?;
         if !self.is_due(account, &lots, now) {
             return Ok(breakdown(account, &lots, &self.config, now));
         }
-        self.catch_up_account(account.id, now).await?;
+        self.catch_up_chunk(&[account.id], now).await?;
         let account = self
             .account(account.id)
             .await?
             .ok_or_else(|| Error::Internal(format!("account {} vanished", account.id)))?;
-        let lots = self.unexpired_lots(account.id).await?;
+        let lots = self.lots_for_reads(account.id).await?;
         Ok(breakdown(&account, &lots, &self.config, now))
     }
 
-    /// Lots whose expiry is not yet written.
-    pub(super) async fn unexpired_lots(&self, account_id: i64) -> Result<Vec<lot::Model>, Error> {
+    /// Lots whose expiry is not yet written, but the used-up purchased ones: no read
+    /// needs them (a balance does not list them,
+    /// [`crate::rules::balance::shown_purchased`], and a quote cannot spend them) and
+    /// the expiry of one changes nothing a read shows (the scheduler writes it), so an
+    /// account that bought thousands of packs reads only those with credits left.
+    pub(super) async fn lots_for_reads(&self, account_id: i64) -> Result<Vec<lot::Model>, Error> {
         Ok(lot::Entity::find()
             .filter(lot::Column::AccountId.eq(account_id))
             .filter(lot::Column::Expired.eq(false))
+            .filter(
+                Condition::any()
+                    .add(lot::Column::Bucket.ne(Bucket::Purchased))
+                    .add(lot::Column::Remaining.gt(0)),
+            )
             .all(&self.db)
             .await?)
     }

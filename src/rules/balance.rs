@@ -23,7 +23,7 @@ pub struct Breakdown {
     pub promotions: Vec<PromotionPart>,
     pub monthly: MonthlyPart,
     pub purchased_remaining: i32,
-    /// Purchased lots in spending order.
+    /// Purchased lots with credits left, in spending order ([`shown_purchased`]).
     pub purchased: Vec<lot::Model>,
     pub fair_use: Option<FairUse>,
     pub next_expiry: Option<NextExpiry>,
@@ -109,7 +109,7 @@ pub fn breakdown(account: &account::Model, lots: &[lot::Model], config: &Config,
         .collect();
     let purchased: Vec<lot::Model> = usable
         .iter()
-        .filter(|l| l.bucket == Bucket::Purchased)
+        .filter(|l| shown_purchased(l))
         .map(|l| (*l).clone())
         .collect();
     let next_expiry = usable
@@ -161,6 +161,14 @@ fn expiring_by(usable: &[&lot::Model], deadline: DateTime<Utc>) -> Option<NextEx
 /// before `as_of + window`), and the first such instant: the balance's `expiringSoon`.
 pub fn expiring_soon(lots: &[lot::Model], as_of: DateTime<Utc>, window: TimeDelta) -> Option<NextExpiry> {
     expiring_by(&usable_in_spending_order(lots, as_of), as_of + window)
+}
+
+/// Whether the billing page lists `lot` among the purchased lots: a purchased lot with
+/// credits left. A used-up pack has nothing left to expire; its purchase and its
+/// charges stay in the history and its invoice among the invoices, so an account that
+/// bought thousands of packs does not send them all with every balance.
+pub fn shown_purchased(lot: &lot::Model) -> bool {
+    lot.bucket == Bucket::Purchased && lot.remaining > 0
 }
 
 /// The lots usable at `as_of` (counted from their start, not yet expired), in
@@ -251,6 +259,43 @@ mod tests {
                 bucket: Bucket::LaunchPromotion
             })
         );
+    }
+
+    #[test]
+    fn the_billing_page_lists_the_purchased_lots_with_credits_left_in_spending_order() {
+        // Three packs bought: one used up (not listed), one with 7 left that expires
+        // first, one untouched.
+        let lots = [
+            lot(
+                1,
+                Bucket::Purchased,
+                25,
+                0,
+                "2026-02-01T10:00:00Z",
+                "2027-02-01T10:00:00Z",
+            ),
+            lot(
+                2,
+                Bucket::Purchased,
+                100,
+                100,
+                "2026-06-01T10:00:00Z",
+                "2027-06-01T10:00:00Z",
+            ),
+            lot(
+                3,
+                Bucket::Purchased,
+                25,
+                7,
+                "2026-03-01T10:00:00Z",
+                "2027-03-01T10:00:00Z",
+            ),
+        ];
+        let b = breakdown(&account(PlanCode::Basic), &lots, &config(), utc("2026-12-10T12:00:00Z"));
+        let listed: Vec<(i64, i32)> = b.purchased.iter().map(|l| (l.id, l.remaining)).collect();
+        assert_eq!(listed, [(3, 7), (2, 100)]);
+        assert_eq!(b.purchased_remaining, 107);
+        assert_eq!(b.available, 107);
     }
 
     #[test]

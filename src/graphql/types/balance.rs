@@ -135,9 +135,9 @@ pub struct MonthlyBalance {
 pub struct PurchasedBalance {
     /// Credits left in all unexpired purchased lots together.
     pub remaining: i32,
-    /// Every unexpired purchased lot, in spending order: the one that expires first
-    /// first, then the older purchase. A used-up lot stays listed (remaining 0) until it
-    /// expires.
+    /// Every unexpired purchased lot with credits left, in spending order: the one that
+    /// expires first first, then the older purchase. A used-up lot is not listed: its
+    /// purchase and charges are in the ledger, its invoice among the invoices.
     pub lots: Vec<PurchasedLot>,
 }
 

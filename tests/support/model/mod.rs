@@ -375,7 +375,7 @@ impl Model {
         let purchased: Vec<LotId> = usable
             .iter()
             .copied()
-            .filter(|id| self.lots[*id].bucket == Bucket::Purchased)
+            .filter(|id| self.lots[*id].bucket == Bucket::Purchased && self.lots[*id].remaining > 0)
             .collect();
         let next_expiry = usable
             .iter()
