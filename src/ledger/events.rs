@@ -405,9 +405,9 @@ impl Ledger {
         Ok(())
     }
 
-    /// How many accounts a pass catches up at once: a quarter of the pool, between 1
-    /// and 4, so requests keep the rest of the connections during a reset of every
-    /// account.
+    /// How many catch-up transactions a pass runs at once: a quarter of the pool,
+    /// between 1 and 4, so requests keep the rest of the connections during a reset of
+    /// every account.
     fn catch_up_concurrency(&self) -> usize {
         let pool = match self.db.get_database_backend() {
             DbBackend::Postgres => self.db.get_postgres_connection_pool().options().get_max_connections(),
