@@ -1,6 +1,8 @@
 //! Runs what the clock makes due (expiry, monthly resets, the launch promotion, lots
-//! entering the expiry warning window) without waiting for a request. Every instance may run it: each account is processed under its
-//! lock, so a second instance finds nothing left to do.
+//! entering the expiry warning window) without waiting for a request. Every instance
+//! runs it: each account is processed under its lock, and a tick leaves an account
+//! another instance holds to it (`Ledger::process_due_shared`), so the instances split
+//! a burst of due accounts and none finds anything left to do after another.
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
@@ -17,7 +19,7 @@ pub fn spawn(ledger: Ledger) -> JoinHandle<()> {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            let pass = ledger.process_due().await;
+            let pass = ledger.process_due_shared().await;
             ledger
                 .metrics()
                 .scheduler_pass(pass.as_ref().ok().map(|pass| pass.failed.len()));

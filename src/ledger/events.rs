@@ -11,7 +11,7 @@ use std::sync::PoisonError;
 use chrono::{DateTime, Utc};
 use entity::{account, lot};
 use futures_util::{StreamExt, stream};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, QuerySelect, Select, Set,
@@ -187,6 +187,21 @@ pub const DUE_PAGE: u64 = 256;
 /// chunk, not once per account, and holds a chunk's locks for a few milliseconds.
 const CATCH_UP_CHUNK: usize = 32;
 
+/// How a pass of [`Ledger::process_due`] takes an account that another transaction
+/// holds locked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Claim {
+    /// Waits for it, so that every account due by the pass's instant is caught up
+    /// when the pass ends (at start, and when a manual clock is moved).
+    Wait,
+    /// Leaves it (PostgreSQL: `FOR UPDATE SKIP LOCKED`) to the transaction holding it,
+    /// which catches it up first if it is a write, or to the next pass: instances
+    /// sharing a database split the due accounts instead of queueing behind each
+    /// other's locks (the scheduler's ticks). SQLite has one writer at a time, so
+    /// there it waits.
+    SkipLocked,
+}
+
 /// The rows after `after` in the order of `(at, id)`.
 fn key_after(at: impl ColumnTrait, id: impl ColumnTrait, after: (DateTime<Utc>, i64)) -> Expr {
     sea_orm::sea_query::ExprTrait::gt(
@@ -261,12 +276,27 @@ impl Ledger {
     /// million due accounts holds one page in memory and leaves most of the pool to
     /// requests. A caught-up account is no longer due, so a later kind does not
     /// return it again.
-    #[tracing::instrument(skip(self))]
+    ///
+    /// It waits for an account another transaction holds, so every account due by its
+    /// instant is caught up when it ends; the scheduler's ticks run
+    /// [`Ledger::process_due_shared`].
     pub async fn process_due(&self) -> Result<DuePass, Error> {
+        self.process_due_claiming(Claim::Wait).await
+    }
+
+    /// [`Ledger::process_due`] that leaves an account another transaction holds to it
+    /// (PostgreSQL: `FOR UPDATE SKIP LOCKED`): what the scheduler of each instance runs
+    /// every tick, so instances sharing a database split a burst of due accounts.
+    pub async fn process_due_shared(&self) -> Result<DuePass, Error> {
+        self.process_due_claiming(Claim::SkipLocked).await
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn process_due_claiming(&self, claim: Claim) -> Result<DuePass, Error> {
         let now = self.now();
         let mut pass = DuePass::default();
         let db = &self.db;
-        self.catch_up_pages(now, &mut pass, |after| async move {
+        self.catch_up_pages(now, claim, &mut pass, |after| async move {
             let rows = accounts_by(account::Column::NextResetAt, after)
                 .filter(account::Column::NextResetAt.lte(now))
                 .into_tuple::<(DateTime<Utc>, i64)>()
@@ -275,7 +305,7 @@ impl Ledger {
             Ok(rows.into_iter().map(|(at, id)| ((at, id), id)).collect())
         })
         .await?;
-        self.catch_up_pages(now, &mut pass, |after| async move {
+        self.catch_up_pages(now, claim, &mut pass, |after| async move {
             let rows = lots_by_expiry(after)
                 .filter(lot::Column::ExpiresAt.lte(now))
                 .into_tuple::<(DateTime<Utc>, i64, i64)>()
@@ -290,7 +320,7 @@ impl Ledger {
         // Lots with credits left inside the warning window and not told yet
         // (`expiring_due_at`): `credits.expiring`.
         let window = self.config.expiry_warning();
-        self.catch_up_pages(now, &mut pass, |after| async move {
+        self.catch_up_pages(now, claim, &mut pass, |after| async move {
             let rows = lots_by_expiry(after)
                 .filter(lot::Column::ExpiryWarnedAt.is_null())
                 .filter(lot::Column::Remaining.gt(0))
@@ -306,7 +336,7 @@ impl Ledger {
         })
         .await?;
         let overdue = self.accounts_with_overdue_jobs(now).await?;
-        self.catch_up_each(overdue, now, &mut pass).await?;
+        self.catch_up_each(overdue, now, claim, &mut pass).await?;
         for campaign in self.campaigns.iter().filter(|c| c.starts_at <= now) {
             // Only accounts created before the window ended, in the order of their
             // creation (`accounts_by_creation`); the launch's condition is literal, no
@@ -316,7 +346,7 @@ impl Ledger {
             } else {
                 account::Column::PromotionsConsidered.not_like(format!("%,{},%", campaign.id))
             };
-            self.catch_up_pages(now, &mut pass, |after| {
+            self.catch_up_pages(now, claim, &mut pass, |after| {
                 let query = accounts_by(account::Column::CreatedAt, after)
                     .filter(account::Column::CreatedAt.lt(campaign.ends_at))
                     .filter(not_considered.clone());
@@ -340,7 +370,13 @@ impl Ledger {
     /// key of the previous page's last row (none at first), it returns at most
     /// [`DUE_PAGE`] rows after it in key order, each as its key and its account. A
     /// shorter page is the last.
-    async fn catch_up_pages<K, F, Fut>(&self, now: DateTime<Utc>, pass: &mut DuePass, mut page: F) -> Result<(), Error>
+    async fn catch_up_pages<K, F, Fut>(
+        &self,
+        now: DateTime<Utc>,
+        claim: Claim,
+        pass: &mut DuePass,
+        mut page: F,
+    ) -> Result<(), Error>
     where
         F: FnMut(Option<K>) -> Fut,
         Fut: Future<Output = Result<Vec<(K, i64)>, DbErr>>,
@@ -358,7 +394,7 @@ impl Ledger {
                 }
                 after = Some(key);
             }
-            self.catch_up_each(accounts, now, pass).await?;
+            self.catch_up_each(accounts, now, claim, pass).await?;
             if last_page || after.is_none() {
                 return Ok(());
             }
@@ -369,7 +405,13 @@ impl Ledger {
     /// [`Ledger::catch_up_concurrency`] transactions at once, and counts each in
     /// `pass`. A chunk that fails is caught up again one account at a time, so one
     /// account's failure is its own and the others go on.
-    async fn catch_up_each(&self, accounts: Vec<i64>, now: DateTime<Utc>, pass: &mut DuePass) -> Result<(), Error> {
+    async fn catch_up_each(
+        &self,
+        accounts: Vec<i64>,
+        now: DateTime<Utc>,
+        claim: Claim,
+        pass: &mut DuePass,
+    ) -> Result<(), Error> {
         let chunks: Vec<Vec<i64>> = accounts
             .chunks(CATCH_UP_CHUNK)
             .map(|chunk| {
@@ -382,7 +424,7 @@ impl Ledger {
             .collect();
         let mut results = stream::iter(chunks)
             .map(|chunk| async move {
-                let result = self.catch_up_chunk(&chunk, now).await;
+                let result = self.catch_up_chunk(&chunk, now, claim).await;
                 (chunk, result)
             })
             .buffered(self.catch_up_concurrency());
@@ -392,7 +434,7 @@ impl Ledger {
                 Err(Error::Db(e)) if is_unavailable(&e) => return Err(e.into()),
                 Err(_) if chunk.len() > 1 => {
                     for account_id in chunk {
-                        match self.catch_up_chunk(&[account_id], now).await {
+                        match self.catch_up_chunk(&[account_id], now, claim).await {
                             Ok(changed) => pass.changed.extend(changed),
                             Err(Error::Db(e)) if is_unavailable(&e) => return Err(e.into()),
                             Err(e) => pass.fail(account_id, &e),
@@ -453,12 +495,32 @@ impl Ledger {
     }
 
     /// Writes, in one transaction, what the clock has made due for `accounts` (in
-    /// ascending order) by `now`; returns those whose balance it changed.
-    pub(super) async fn catch_up_chunk(&self, accounts: &[i64], now: DateTime<Utc>) -> Result<Vec<i64>, Error> {
+    /// ascending order) by `now`, taking those other transactions hold as `claim`
+    /// says; returns those whose balance it changed.
+    pub(super) async fn catch_up_chunk(
+        &self,
+        accounts: &[i64],
+        now: DateTime<Utc>,
+        claim: Claim,
+    ) -> Result<Vec<i64>, Error> {
         retry_transient(|| async {
             let txn = self.begin().await?;
-            let mut books = Vec::with_capacity(accounts.len());
-            for &account_id in accounts {
+            let claimed = match claim {
+                Claim::SkipLocked if txn.get_database_backend() == DbBackend::Postgres => {
+                    account::Entity::find()
+                        .select_only()
+                        .column(account::Column::Id)
+                        .filter(account::Column::Id.is_in(accounts.iter().copied()))
+                        .order_by_asc(account::Column::Id)
+                        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+                        .into_tuple::<i64>()
+                        .all(&txn)
+                        .await?
+                }
+                _ => accounts.to_vec(),
+            };
+            let mut books = Vec::with_capacity(claimed.len());
+            for account_id in claimed {
                 if let Some(mut book) = Book::open(&txn, account_id).await? {
                     self.catch_up(&txn, &mut book, now).await?;
                     books.push(book);

@@ -5,6 +5,7 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 
 use super::Ledger;
 use super::accounts::MAX_EXTERNAL_ID_CHARS;
+use super::events::Claim;
 use crate::error::Error;
 use crate::rules::balance::{Breakdown, breakdown};
 use crate::rules::text::is_printable;
@@ -35,7 +36,7 @@ impl Ledger {
         if !self.is_due(account, &lots, now) {
             return Ok(breakdown(account, &lots, &self.config, now));
         }
-        self.catch_up_chunk(&[account.id], now).await?;
+        self.catch_up_chunk(&[account.id], now, Claim::Wait).await?;
         let account = self
             .account(account.id)
             .await?

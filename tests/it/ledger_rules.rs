@@ -734,6 +734,27 @@ on_both_databases! {
         assert_eq!(origins, ["cycle:2026-11-01T00:00:00+00:00", "cycle:2026-12-01T00:00:00+00:00"]);
     }
 
+    async fn a_pass_waits_for_an_account_another_transaction_holds(db) {
+        // process_due (at start, and when a manual clock moves) ends with every due
+        // account caught up, the held one too once it is let go.
+        let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
+        let held = ledger.create_account("Held", PlanCode::Professional, 2, None).await.unwrap();
+        let free = ledger.create_account("Free", PlanCode::Professional, 2, None).await.unwrap();
+        ledger.clock().set(utc("2026-12-01T00:00:10Z")).unwrap();
+        let holder = hold_lock(&ledger, held.id).await;
+
+        let pass = {
+            let ledger = ledger.clone();
+            tokio::spawn(async move { ledger.process_due().await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(!pass.is_finished(), "the pass waits for the held account");
+        holder.rollback().await.unwrap();
+
+        let pass = pass.await.unwrap().unwrap();
+        assert_eq!(pass, DuePass { changed: vec![held.id, free.id], failed: vec![], warned: vec![] });
+    }
+
     async fn the_auditor_counts_refunds_and_adjustments_like_every_other_entry(db) {
         let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
         let account = ledger.create_account("A", PlanCode::Professional, 2, None).await.unwrap();
@@ -748,6 +769,60 @@ on_both_databases! {
 
         assert_eq!((clean, unbalanced), (0, 3));
     }
+}
+
+/// A scheduler's tick leaves an account another transaction holds to it (PostgreSQL's
+/// `FOR UPDATE SKIP LOCKED`), so instances sharing the database split a burst of due
+/// accounts instead of queueing behind each other's locks; the next tick takes what
+/// was left. Only on PostgreSQL: SQLite has one writer at a time and no row locks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(postgres_tests), ignore = "set TEST_DATABASE_URL to run it on PostgreSQL")]
+async fn a_tick_leaves_an_account_another_transaction_holds_to_the_next_tick() {
+    let db = crate::common::TestDb::postgres().await;
+    let ledger = db.ledger(Config::default(), utc("2026-11-24T10:00:00Z")).await;
+    let held = ledger
+        .create_account("Held", PlanCode::Professional, 2, None)
+        .await
+        .unwrap();
+    let free = ledger
+        .create_account("Free", PlanCode::Professional, 2, None)
+        .await
+        .unwrap();
+    ledger.clock().set(utc("2026-12-01T00:00:10Z")).unwrap();
+    let holder = hold_lock(&ledger, held.id).await;
+
+    let tick = tokio::time::timeout(std::time::Duration::from_secs(10), ledger.process_due_shared())
+        .await
+        .expect("the tick does not wait for the held account")
+        .unwrap();
+
+    assert_eq!(
+        tick,
+        DuePass {
+            changed: vec![free.id],
+            failed: vec![],
+            warned: vec![]
+        }
+    );
+    let cycles = |lots: Vec<entity::lot::Model>| lots.into_iter().map(|l| l.origin).collect::<Vec<_>>();
+    assert_eq!(
+        cycles(ledger.lots(held.id).await.unwrap()),
+        ["cycle:2026-11-01T00:00:00+00:00"]
+    );
+    holder.rollback().await.unwrap();
+    let next = ledger.process_due_shared().await.unwrap();
+    assert_eq!(
+        next,
+        DuePass {
+            changed: vec![held.id],
+            failed: vec![],
+            warned: vec![]
+        }
+    );
+    assert_eq!(
+        cycles(ledger.lots(held.id).await.unwrap()),
+        ["cycle:2026-11-01T00:00:00+00:00", "cycle:2026-12-01T00:00:00+00:00"]
+    );
 }
 
 /// Holds `account_id`'s lock the way a write does (SQLite: the write lock; PostgreSQL:
