@@ -269,9 +269,10 @@ on_both_databases! {
         assert_eq!(big_edges[19]["node"]["reports"].as_array().map(Vec::len), Some(1));
         // One statement per loader, whatever the page's size: an N+1 would add 36. A
         // loader gathers its keys for 1 ms; a thread starved longer than that in the
-        // middle of resolving 40 fields (seen with four builds on two cores) splits
-        // its batch in two, so each of the two loaders may take one statement more.
-        assert!(for_small <= for_big && for_big <= for_small + 2, "{for_big} statements for 20 photos, {for_small} for 2");
+        // middle of resolving its fields (seen with four builds on two cores, and in
+        // CI with the small page: 7 statements against 5) splits its batch in two, so
+        // each of the two loaders may take one statement more in either read.
+        assert!(for_big.abs_diff(for_small) <= 2, "{for_big} statements for 20 photos, {for_small} for 2");
     }
 
     async fn billing_page_runs_as_many_statements_for_200_entries_and_20_invoices_as_for_a_few(db) {
