@@ -13,8 +13,8 @@ use entity::{account, lot};
 use futures_util::{StreamExt, stream};
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, Select, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use super::book::{Book, NewLot};
@@ -202,45 +202,73 @@ pub(super) enum Claim {
     SkipLocked,
 }
 
+/// Where a row of a page of due work stands in its index: its instant and id.
+type Key = (DateTime<Utc>, i64);
+
 /// The rows after `after` in the order of `(at, id)`.
-fn key_after(at: impl ColumnTrait, id: impl ColumnTrait, after: (DateTime<Utc>, i64)) -> Expr {
+fn key_after(at: impl ColumnTrait, id: impl ColumnTrait, after: Key) -> Expr {
     sea_orm::sea_query::ExprTrait::gt(
         Expr::tuple([Expr::col(at), Expr::col(id)]),
         Expr::tuple([Expr::value(after.0), Expr::value(after.1)]),
     )
 }
 
-/// A page of accounts in the order of `at` and id (the indexes `accounts_due_reset`,
-/// `accounts_by_creation`, `accounts_launch_pending`), after the account `after`: each
-/// account's `at` and id.
-fn accounts_by(at: account::Column, after: Option<(DateTime<Utc>, i64)>) -> Select<account::Entity> {
+/// A page of the accounts that meet `condition`, in the order of `at` and id (the
+/// indexes `accounts_due_reset`, `accounts_by_creation`, `accounts_launch_pending`),
+/// after the account `after`: each account's key and id.
+async fn accounts_page(
+    db: &DatabaseConnection,
+    at: account::Column,
+    after: Option<Key>,
+    condition: Condition,
+) -> Result<Vec<(Key, i64)>, DbErr> {
     let mut query = account::Entity::find()
         .select_only()
         .column(at)
-        .column(account::Column::Id);
+        .column(account::Column::Id)
+        .filter(condition);
     if let Some(after) = after {
         query = query.filter(key_after(at, account::Column::Id, after));
     }
-    query.order_by_asc(at).order_by_asc(account::Column::Id).limit(DUE_PAGE)
+    let rows = query
+        .order_by_asc(at)
+        .order_by_asc(account::Column::Id)
+        .limit(DUE_PAGE)
+        .into_tuple::<Key>()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|key| (key, key.1)).collect())
 }
 
-/// A page of unexpired lots in the order of their expiry (the partial indexes
-/// `lots_due_expiry` and `lots_due_warning`), after the lot `after`: each lot's expiry,
-/// id and account.
-fn lots_by_expiry(after: Option<(DateTime<Utc>, i64)>) -> Select<lot::Entity> {
+/// A page of the unexpired lots that meet `condition`, in the order of their expiry
+/// (the partial indexes `lots_due_expiry` and `lots_due_warning`), after the lot
+/// `after`: each lot's key and account.
+async fn lots_page(
+    db: &DatabaseConnection,
+    after: Option<Key>,
+    condition: Condition,
+) -> Result<Vec<(Key, i64)>, DbErr> {
     let mut query = lot::Entity::find()
         .select_only()
         .column(lot::Column::ExpiresAt)
         .column(lot::Column::Id)
         .column(lot::Column::AccountId)
-        .filter(sea_orm::sea_query::ExprTrait::not(Expr::col(lot::Column::Expired)));
+        .filter(sea_orm::sea_query::ExprTrait::not(Expr::col(lot::Column::Expired)))
+        .filter(condition);
     if let Some(after) = after {
         query = query.filter(key_after(lot::Column::ExpiresAt, lot::Column::Id, after));
     }
-    query
+    let rows = query
         .order_by_asc(lot::Column::ExpiresAt)
         .order_by_asc(lot::Column::Id)
         .limit(DUE_PAGE)
+        .into_tuple::<(DateTime<Utc>, i64, i64)>()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(at, id, account_id)| ((at, id), account_id))
+        .collect())
 }
 
 /// What one pass of [`Ledger::process_due`] did.
@@ -256,11 +284,27 @@ pub struct DuePass {
 }
 
 impl DuePass {
-    /// Counts `account_id`'s catch-up as failed, and logs why.
-    fn fail(&mut self, account_id: i64, error: &Error) {
-        tracing::error!(account_id, error = %error, "catching up an account failed; the others go on");
-        self.failed.push(account_id);
+    /// Counts the catch-up of `accounts` in one transaction: those whose balance it
+    /// changed, or all of them as failed (logged). Only a database that cannot be
+    /// reached is returned, to end the pass.
+    fn settle(&mut self, accounts: &[i64], result: Result<Vec<i64>, Error>) -> Result<(), Error> {
+        match result {
+            Ok(changed) => self.changed.extend(changed),
+            Err(e) if is_unreachable(&e) => return Err(e),
+            Err(e) => {
+                for &account_id in accounts {
+                    tracing::error!(account_id, error = %e, "catching up an account failed; the others go on");
+                    self.failed.push(account_id);
+                }
+            }
+        }
+        Ok(())
     }
+}
+
+/// Whether `error` is the database out of reach, which ends a pass.
+fn is_unreachable(error: &Error) -> bool {
+    matches!(error, Error::Db(e) if is_unavailable(e))
 }
 
 impl Ledger {
@@ -296,43 +340,25 @@ impl Ledger {
         let now = self.now();
         let mut pass = DuePass::default();
         let db = &self.db;
-        self.catch_up_pages(now, claim, &mut pass, |after| async move {
-            let rows = accounts_by(account::Column::NextResetAt, after)
-                .filter(account::Column::NextResetAt.lte(now))
-                .into_tuple::<(DateTime<Utc>, i64)>()
-                .all(db)
-                .await?;
-            Ok(rows.into_iter().map(|(at, id)| ((at, id), id)).collect())
+        self.catch_up_pages(now, claim, &mut pass, |after| {
+            let due = Condition::all().add(account::Column::NextResetAt.lte(now));
+            accounts_page(db, account::Column::NextResetAt, after, due)
         })
         .await?;
-        self.catch_up_pages(now, claim, &mut pass, |after| async move {
-            let rows = lots_by_expiry(after)
-                .filter(lot::Column::ExpiresAt.lte(now))
-                .into_tuple::<(DateTime<Utc>, i64, i64)>()
-                .all(db)
-                .await?;
-            Ok(rows
-                .into_iter()
-                .map(|(at, id, account_id)| ((at, id), account_id))
-                .collect())
+        self.catch_up_pages(now, claim, &mut pass, |after| {
+            lots_page(db, after, Condition::all().add(lot::Column::ExpiresAt.lte(now)))
         })
         .await?;
         // Lots with credits left inside the warning window and not told yet
         // (`expiring_due_at`): `credits.expiring`.
         let window = self.config.expiry_warning();
-        self.catch_up_pages(now, claim, &mut pass, |after| async move {
-            let rows = lots_by_expiry(after)
-                .filter(lot::Column::ExpiryWarnedAt.is_null())
-                .filter(lot::Column::Remaining.gt(0))
-                .filter(lot::Column::ValidFrom.lte(now))
-                .filter(lot::Column::ExpiresAt.lte(now + window))
-                .into_tuple::<(DateTime<Utc>, i64, i64)>()
-                .all(db)
-                .await?;
-            Ok(rows
-                .into_iter()
-                .map(|(at, id, account_id)| ((at, id), account_id))
-                .collect())
+        self.catch_up_pages(now, claim, &mut pass, |after| {
+            let due = Condition::all()
+                .add(lot::Column::ExpiryWarnedAt.is_null())
+                .add(lot::Column::Remaining.gt(0))
+                .add(lot::Column::ValidFrom.lte(now))
+                .add(lot::Column::ExpiresAt.lte(now + window));
+            lots_page(db, after, due)
         })
         .await?;
         let overdue = self.accounts_with_overdue_jobs(now).await?;
@@ -346,14 +372,11 @@ impl Ledger {
             } else {
                 account::Column::PromotionsConsidered.not_like(format!("%,{},%", campaign.id))
             };
+            let pending = Condition::all()
+                .add(account::Column::CreatedAt.lt(campaign.ends_at))
+                .add(not_considered);
             self.catch_up_pages(now, claim, &mut pass, |after| {
-                let query = accounts_by(account::Column::CreatedAt, after)
-                    .filter(account::Column::CreatedAt.lt(campaign.ends_at))
-                    .filter(not_considered.clone());
-                async move {
-                    let rows = query.into_tuple::<(DateTime<Utc>, i64)>().all(db).await?;
-                    Ok(rows.into_iter().map(|(at, id)| ((at, id), id)).collect())
-                }
+                accounts_page(db, account::Column::CreatedAt, after, pending.clone())
             })
             .await?;
         }
@@ -370,7 +393,7 @@ impl Ledger {
     /// key of the previous page's last row (none at first), it returns at most
     /// [`DUE_PAGE`] rows after it in key order, each as its key and its account. A
     /// shorter page is the last.
-    async fn catch_up_pages<K, F, Fut>(
+    async fn catch_up_pages<F, Fut>(
         &self,
         now: DateTime<Utc>,
         claim: Claim,
@@ -378,8 +401,8 @@ impl Ledger {
         mut page: F,
     ) -> Result<(), Error>
     where
-        F: FnMut(Option<K>) -> Fut,
-        Fut: Future<Output = Result<Vec<(K, i64)>, DbErr>>,
+        F: FnMut(Option<Key>) -> Fut,
+        Fut: Future<Output = Result<Vec<(Key, i64)>, DbErr>>,
     {
         let mut after = None;
         loop {
@@ -430,18 +453,13 @@ impl Ledger {
             .buffered(self.catch_up_concurrency());
         while let Some((chunk, result)) = results.next().await {
             match result {
-                Ok(changed) => pass.changed.extend(changed),
-                Err(Error::Db(e)) if is_unavailable(&e) => return Err(e.into()),
-                Err(_) if chunk.len() > 1 => {
+                Err(e) if chunk.len() > 1 && !is_unreachable(&e) => {
                     for account_id in chunk {
-                        match self.catch_up_chunk(&[account_id], now, claim).await {
-                            Ok(changed) => pass.changed.extend(changed),
-                            Err(Error::Db(e)) if is_unavailable(&e) => return Err(e.into()),
-                            Err(e) => pass.fail(account_id, &e),
-                        }
+                        let result = self.catch_up_chunk(&[account_id], now, claim).await;
+                        pass.settle(&[account_id], result)?;
                     }
                 }
-                Err(e) => pass.fail(chunk[0], &e),
+                result => pass.settle(&chunk, result)?,
             }
         }
         Ok(())
