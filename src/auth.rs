@@ -7,10 +7,18 @@
 //! for any other algorithm (`none` included), or for one that is not configured, is
 //! refused, so an HS256 token "signed" with the provider's public key is not a way in.
 //! `jwt_issuer` and `jwt_audience`, when set, are required of every token.
+//!
+//! A client sends the same token with every request until it expires, so a verified
+//! token is remembered ([`Verified`]) and its signature and claims are not checked again
+//! on each request: it is used only before its `exp`, and a provider's token only while
+//! the provider's set still holds its key.
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use lru::LruCache;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
@@ -92,6 +100,18 @@ struct Hs256 {
     decoding: DecodingKey,
 }
 
+/// How many verified tokens [`Auth`] remembers, the least recently used forgotten
+/// first: a few MiB at most, and more than the users active on one instance at once.
+const REMEMBERED_TOKENS: NonZeroUsize = NonZeroUsize::new(10_000).expect("not zero");
+
+/// A token that passed every check, by its text.
+#[derive(Clone)]
+struct Verified {
+    viewer: Viewer,
+    /// The provider's key that signed it, by `kid`; none for HS256.
+    key: Option<(String, Algorithm)>,
+}
+
 /// Checks tokens as configured, and mints HS256 ones when a secret is.
 #[derive(Clone)]
 pub struct Auth {
@@ -100,6 +120,8 @@ pub struct Auth {
     issuer: Option<String>,
     audience: Option<String>,
     ids: IdCodec,
+    /// Shared by every clone.
+    verified: Arc<Mutex<LruCache<Box<str>, Verified>>>,
 }
 
 impl Auth {
@@ -120,6 +142,7 @@ impl Auth {
             issuer: None,
             audience: None,
             ids: IdCodec::new(id_secret),
+            verified: Arc::new(Mutex::new(LruCache::new(REMEMBERED_TOKENS))),
         }
     }
 
@@ -195,34 +218,73 @@ impl Auth {
     }
 
     /// The viewer of a token: algorithm, key, signature, expiry, issuer and audience
-    /// checked. Awaits a fetch of the provider's keys when the token names one not
-    /// cached ([`Jwks::key`]).
+    /// checked, or remembered from an earlier check while it is still valid. Awaits a
+    /// fetch of the provider's keys when the token names one not cached ([`Jwks::key`]).
     pub async fn verify(&self, token: &str) -> Result<Viewer, AuthError> {
+        if let Some(verified) = self.remembered(token) {
+            if self.still_holds_key(&verified).await {
+                return Ok(verified.viewer);
+            }
+            self.remembers().pop(token);
+        }
+        let verified = self.check(token).await?;
+        self.remembers().put(token.into(), verified.clone());
+        Ok(verified.viewer)
+    }
+
+    /// Whether the provider's set, refreshed as for any token, still holds the key that
+    /// signed `verified`: a withdrawn key takes its tokens with it. Always for HS256.
+    async fn still_holds_key(&self, verified: &Verified) -> bool {
+        match (&verified.key, &self.jwks) {
+            (Some((kid, algorithm)), Some(jwks)) => jwks.key(kid, *algorithm).await.is_some(),
+            _ => true,
+        }
+    }
+
+    /// `token` as verified before, unless it has expired since.
+    fn remembered(&self, token: &str) -> Option<Verified> {
+        let mut remembered = self.remembers();
+        let verified = remembered.get(token)?;
+        if Utc::now() < verified.viewer.expires_at {
+            return Some(verified.clone());
+        }
+        remembered.pop(token);
+        None
+    }
+
+    fn remembers(&self) -> std::sync::MutexGuard<'_, LruCache<Box<str>, Verified>> {
+        // A poisoned lock holds whole entries: each is put or popped in one call.
+        self.verified.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every check of `token`, from its header to its account id.
+    async fn check(&self, token: &str) -> Result<Verified, AuthError> {
         let header = jsonwebtoken::decode_header(token)?;
-        let key = match (header.alg, &self.hs256, &self.jwks) {
-            (Algorithm::HS256, Some(hs256), _) => hs256.decoding.clone(),
+        let (decoding, key) = match (header.alg, &self.hs256, &self.jwks) {
+            (Algorithm::HS256, Some(hs256), _) => (hs256.decoding.clone(), None),
             (Algorithm::RS256 | Algorithm::ES256, _, Some(jwks)) => {
                 let kid = header.kid.ok_or(AuthError::NoKeyId)?;
                 match jwks.key(&kid, header.alg).await {
-                    Some(key) => key,
+                    Some(decoding) => (decoding, Some((kid, header.alg))),
                     None => return Err(AuthError::UnknownKey(kid, header.alg)),
                 }
             }
             (other, _, _) => return Err(AuthError::Algorithm(other)),
         };
-        let claims = jsonwebtoken::decode::<Claims>(token, &key, &self.validation(header.alg))?.claims;
+        let claims = jsonwebtoken::decode::<Claims>(token, &decoding, &self.validation(header.alg))?.claims;
         let account_id = match &claims.account_id {
             Some(id) => Some(self.ids.decode_i64(Kind::Account, id).ok_or(AuthError::BadAccount)?),
             None if claims.role == Role::Member => return Err(AuthError::BadAccount),
             None => None,
         };
-        Ok(Viewer {
+        let viewer = Viewer {
             user_id: claims.sub,
             role: claims.role,
             account_id,
             // An `exp` past chrono's range is later than any socket will live.
             expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or(DateTime::<Utc>::MAX_UTC),
-        })
+        };
+        Ok(Verified { viewer, key })
     }
 
     /// What a token of `algorithm` must hold: `exp` (no leeway) and `sub`, and the
@@ -329,6 +391,29 @@ mod tests {
         let viewer = auth.verify(&token).await.expect("valid");
 
         assert_eq!(viewer.expires_at.to_rfc3339(), "2100-01-01T00:00:00+00:00");
+    }
+
+    #[tokio::test]
+    async fn a_verified_token_is_remembered_until_its_exp_and_a_refused_one_never() {
+        let auth = Auth::new("secret");
+        let exp = Utc::now().timestamp() + 1;
+        let token = hs256("secret", &serde_json::json!({"sub": "ops", "role": "ops", "exp": exp}));
+        let forged = hs256("other", &serde_json::json!({"sub": "ops", "role": "ops", "exp": exp}));
+
+        assert_eq!(auth.verify(&token).await.expect("valid").user_id, "ops");
+        assert!(matches!(auth.verify(&forged).await, Err(AuthError::Invalid(_))));
+        assert_eq!(auth.clone().verify(&token).await.expect("remembered").user_id, "ops");
+        assert_eq!(auth.remembers().len(), 1, "the valid token, shared by the clone");
+
+        while Utc::now().timestamp() <= exp {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let expired = auth.verify(&token).await;
+        assert!(
+            matches!(&expired, Err(AuthError::Invalid(e)) if *e.kind() == jsonwebtoken::errors::ErrorKind::ExpiredSignature),
+            "{expired:?}"
+        );
+        assert_eq!(auth.remembers().len(), 0);
     }
 
     #[tokio::test]

@@ -1,4 +1,6 @@
-//! Logs and traces. Logs go to stderr as text or JSON lines; with `otlp_endpoint` set,
+//! Logs and traces. Logs go to stderr as text or JSON lines, written by a thread of
+//! their own so that no request waits on the terminal or the collector reading it (none
+//! is dropped: a full queue makes the writers wait); with `otlp_endpoint` set,
 //! the spans of GraphQL operations and write transactions also leave over OTLP
 //! (http/protobuf) to a collector.
 //!
@@ -13,6 +15,7 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::Span;
 use tracing::level_filters::LevelFilter;
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{EnvFilter, filter_fn};
@@ -112,9 +115,11 @@ pub fn otlp_provider(endpoint: &str) -> Result<SdkTracerProvider, String> {
 }
 
 /// The installed logging and, with an OTLP endpoint, the exporter; flushes the spans
-/// still buffered when dropped.
+/// and the log lines still buffered when dropped.
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
+    /// Dropped after the provider's shutdown, so that its warning is written too.
+    _logs: WorkerGuard,
 }
 
 impl Drop for Telemetry {
@@ -136,7 +141,8 @@ pub fn init(format: LogFormat, colours: bool, otlp_endpoint: Option<&str>) -> Re
         .from_env_lossy();
     let provider = otlp_endpoint.map(otlp_provider).transpose()?;
     let traces = provider.as_ref().map(layer);
-    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let (stderr, logs_guard) = NonBlockingBuilder::default().lossy(false).finish(std::io::stderr());
+    let logs = tracing_subscriber::fmt::layer().with_writer(stderr);
     let logs = match format {
         LogFormat::Json => logs.json().boxed(),
         LogFormat::Text => logs.with_ansi(colours).boxed(),
@@ -145,5 +151,8 @@ pub fn init(format: LogFormat, colours: bool, otlp_endpoint: Option<&str>) -> Re
         .with(logs.with_filter(filter))
         .with(traces)
         .init();
-    Ok(Telemetry { provider })
+    Ok(Telemetry {
+        provider,
+        _logs: logs_guard,
+    })
 }
