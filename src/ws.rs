@@ -39,8 +39,8 @@ const MAX_REASON_BYTES: usize = 122;
 /// Largest message or frame a client may send: a GraphQL request is far smaller.
 const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// tungstenite allocates its read buffer up front on every socket (128 KiB by default);
-/// clients send small messages, and 1 KiB keeps a socket with one subscription near
-/// 6 KiB on our side (async-graphql's subscription stream adds about 7 KiB).
+/// clients send small messages, and 1 KiB keeps a socket near 6 KiB on our side (an
+/// idle subscription adds about 1 KiB: [`crate::graphql::subscription`]).
 const BUFFER_BYTES: usize = 1024;
 /// How long a closing socket waits for the client's close frame, so ours is read.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);

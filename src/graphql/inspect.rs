@@ -29,6 +29,9 @@ pub const MAX_SELECTIONS: usize = 10_000;
 pub struct Inspection {
     /// The operation that would run: its name and type.
     pub operation: Option<(Option<String>, OperationType)>,
+    /// The name of the operation's one root field, when it selects that field alone,
+    /// plainly: no fragment and no directive.
+    pub root_field: Option<String>,
     pub aliases: usize,
     /// Selections of all operations with every fragment spread where it is used
     /// (saturating); `usize::MAX` when a fragment spreads itself, directly or not.
@@ -48,17 +51,19 @@ pub fn parse_inspected(query: &str, operation_name: Option<&str>) -> Option<Pars
         return None;
     }
     let document = async_graphql::parser::parse_query(query).ok()?;
-    let operation = match &document.operations {
-        DocumentOperations::Single(op) => Some((None, op.node.ty)),
+    let chosen = match &document.operations {
+        DocumentOperations::Single(op) => Some((None, op)),
         DocumentOperations::Multiple(ops) => match operation_name {
             Some(name) => ops
                 .iter()
                 .find(|(n, _)| n.as_str() == name)
-                .map(|(n, op)| (Some(n.to_string()), op.node.ty)),
-            None if ops.len() == 1 => ops.iter().next().map(|(n, op)| (Some(n.to_string()), op.node.ty)),
+                .map(|(n, op)| (Some(n), op)),
+            None if ops.len() == 1 => ops.iter().next().map(|(n, op)| (Some(n), op)),
             None => None,
         },
     };
+    let operation = chosen.map(|(name, op)| (name.map(Name::to_string), op.node.ty));
+    let root_field = chosen.and_then(|(_, op)| only_field(&op.node.selection_set.node));
     let aliases = document
         .operations
         .iter()
@@ -83,11 +88,23 @@ pub fn parse_inspected(query: &str, operation_name: Option<&str>) -> Option<Pars
     Some(Parsed {
         inspection: Inspection {
             operation,
+            root_field,
             aliases,
             selections,
         },
         document,
     })
+}
+
+/// The name of the one field `set` selects, when it selects one field, plainly.
+fn only_field(set: &SelectionSet) -> Option<String> {
+    match set.items.as_slice() {
+        [item] => match &item.node {
+            Selection::Field(field) if field.node.directives.is_empty() => Some(field.node.name.node.to_string()),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// What a document's text shows before it is parsed.
@@ -274,6 +291,46 @@ mod tests {
             Some((None, OperationType::Query))
         );
         assert_eq!(inspect("{ not graphql", None), None);
+    }
+
+    #[test]
+    fn the_root_field_is_named_only_when_the_operation_selects_it_alone_and_plainly() {
+        let root = |query: &str, name: Option<&str>| parse_inspected(query, name).and_then(|p| p.inspection.root_field);
+
+        assert_eq!(
+            root("subscription { b: balanceChanged { available } }", None).as_deref(),
+            Some("balanceChanged")
+        );
+        assert_eq!(
+            root(
+                "subscription A { editChanged { id } } subscription B { balanceChanged { asOf } }",
+                Some("B")
+            )
+            .as_deref(),
+            Some("balanceChanged")
+        );
+        assert_eq!(
+            root("subscription { balanceChanged { asOf } editChanged { id } }", None),
+            None
+        );
+        assert_eq!(
+            root(
+                "subscription { ...F } fragment F on Subscription { balanceChanged { asOf } }",
+                None
+            ),
+            None
+        );
+        assert_eq!(
+            root("subscription { balanceChanged @include(if: true) { asOf } }", None),
+            None
+        );
+        assert_eq!(
+            root(
+                "subscription A { editChanged { id } } subscription B { balanceChanged { asOf } }",
+                None
+            ),
+            None
+        );
     }
 
     #[test]

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Data, Executor, Request, Response, SDLExportOptions, Schema, SchemaBuilder};
 use futures_util::StreamExt;
-use futures_util::stream::BoxStream;
+use futures_util::future::BoxFuture;
+use futures_util::stream::{self, BoxStream};
 use tracing::Instrument;
 
 pub mod context;
@@ -32,7 +33,7 @@ use inspect::shape;
 pub use inspect::{MAX_ALIASES, MAX_NESTING, MAX_SELECTIONS, MAX_TOKENS};
 use mutation::Mutation;
 use query::Query;
-use subscription::Subscription;
+use subscription::{Event, Subscription};
 
 use crate::auth::Viewer;
 use crate::config::TrustedDocuments;
@@ -245,15 +246,78 @@ impl Executor for Api {
     }
 
     fn execute_stream(&self, request: Request, session_data: Option<Arc<Data>>) -> BoxStream<'static, Response> {
-        match self.prepare(request, session_data.as_deref()) {
+        let session = session_data.unwrap_or_default();
+        match self.prepare(request, Some(&session)) {
             (Ok(request), traced) => {
                 traced.span.in_scope(|| tracing::info!("subscription started"));
-                self.schema
-                    .execute_stream_with_session_data(request, session_data.unwrap_or_default())
-                    .map(errors::with_codes)
-                    .boxed()
+                match self.source(&request, &session) {
+                    Some(events) => self.per_event(request, session, events),
+                    None => self
+                        .schema
+                        .execute_stream_with_session_data(request, session)
+                        .map(errors::with_codes)
+                        .boxed(),
+                }
             }
-            (Err(refused), _) => futures_util::stream::once(async move { *refused }).boxed(),
+            (Err(refused), _) => stream::once(async move { *refused }).boxed(),
         }
+    }
+}
+
+impl Api {
+    /// The events of a subscription whose root is one field with a source
+    /// ([`subscription::source`]), for the account of the session's viewer.
+    fn source(&self, request: &Request, session: &Data) -> Option<BoxStream<'static, Event>> {
+        let parsed = self.documents.get(&request.query, request.operation_name.as_deref())?;
+        if !matches!(parsed.inspection.operation, Some((_, OperationType::Subscription))) {
+            return None;
+        }
+        let field = parsed.inspection.root_field.as_deref()?;
+        subscription::source(self.schema.data::<Hub>()?, field, viewer(session)?.account_id?)
+    }
+
+    /// `request` executed once now to check it (its errors are its only answer), then
+    /// once for each of `events`, prepared again each time: between events, all it
+    /// holds is the events' source and the request's text.
+    fn per_event(
+        &self,
+        request: Request,
+        session: Arc<Data>,
+        events: BoxStream<'static, Event>,
+    ) -> BoxStream<'static, Response> {
+        let (query, operation_name, variables) = (
+            request.query.clone(),
+            request.operation_name.clone(),
+            request.variables.clone(),
+        );
+        let api = self.clone();
+        let checked = async move {
+            if let Some(refused) = api.execute_for(request, session.clone(), Event::Check).await {
+                return stream::iter([refused]).boxed();
+            }
+            events
+                .filter_map(move |event| {
+                    let mut again = Request::new(query.clone()).variables(variables.clone());
+                    again.operation_name = operation_name.clone();
+                    let (api, session) = (api.clone(), session.clone());
+                    Box::pin(async move {
+                        match api.prepare(again, Some(&session)) {
+                            (Ok(again), traced) => api.execute_for(again, session, event).instrument(traced.span).await,
+                            (Err(refused), _) => Some(*refused),
+                        }
+                    }) as BoxFuture<'static, Option<Response>>
+                })
+                .boxed()
+        };
+        // Boxed, so that once checked the check's state is freed, not kept in the stream.
+        stream::once(Box::pin(checked)).flatten().boxed()
+    }
+
+    /// The answer of `request` executed for `event`, if it gives one.
+    async fn execute_for(&self, request: Request, session: Arc<Data>, event: Event) -> Option<Response> {
+        let mut answers = self
+            .schema
+            .execute_stream_with_session_data(request.data(event), session);
+        answers.next().await.map(errors::with_codes)
     }
 }

@@ -8,7 +8,9 @@ use crate::api_support::{TestApp, operation_document};
 use entity::enums::PlanCode;
 use serde_json::json;
 use studio_bff::config::Config;
+use studio_bff::graphql::subscription::source;
 use studio_bff::ids::Kind;
+use studio_bff::live::Hub;
 
 on_both_databases! {
     async fn a_subscriber_gets_the_balance_at_once_then_each_change_of_its_account_only(db) {
@@ -50,6 +52,62 @@ on_both_databases! {
         assert_eq!(before["payload"]["data"]["balanceChanged"]["available"], 9);
         assert_eq!(after["payload"]["data"]["balanceChanged"]["available"], 10);
         assert_eq!(after["payload"]["data"]["balanceChanged"]["asOf"], "2026-12-01T00:00:05Z");
+    }
+}
+
+on_both_databases! {
+    async fn every_subscription_field_has_a_source_of_events_so_an_idle_subscriber_holds_only_that(db) {
+        let app = TestApp::start(&db, Config::default()).await;
+        let account = app.ledger.create_account("A", PlanCode::Professional, 2, None).await.unwrap();
+        let hub = Hub::start(app.ledger.clone());
+        let sdl = studio_bff::graphql::sdl();
+        let block = sdl.split("type Subscription {").nth(1).expect("a Subscription type");
+        let fields: Vec<&str> = block[..block.find("\n}").expect("its end")]
+            .lines()
+            .filter_map(|line| line.trim().split_once(':'))
+            .map(|(name, _)| name.split('(').next().unwrap_or(name))
+            .filter(|name| name.chars().all(|c| c.is_ascii_alphanumeric()))
+            .collect();
+
+        assert_eq!(fields, ["balanceChanged", "editChanged"]);
+        for field in fields {
+            assert!(source(&hub, field, account.id).is_some(), "{field}");
+        }
+        assert!(source(&hub, "viewer", account.id).is_none());
+    }
+}
+
+on_both_databases! {
+    async fn a_subscription_field_under_a_directive_runs_as_one_stream_with_the_same_answers(db) {
+        let app = TestApp::start(&db, Config::default()).await;
+        let account = app.ledger.create_account("A", PlanCode::Professional, 2, None).await.unwrap();
+        let mut socket = connect(serve(&app).await, "graphql-transport-ws").await;
+        initialise(&mut socket, &app.member(account.id)).await;
+        send(&mut socket, json!({"id": "1", "type": "subscribe", "payload": {"query":
+            "subscription { balanceChanged @include(if: true) { available } }"}})).await;
+
+        let first = receive(&mut socket).await;
+        app.charge_one(account.id, "one").await;
+        let second = receive(&mut socket).await;
+
+        assert_eq!(first["payload"]["data"]["balanceChanged"]["available"], 10);
+        assert_eq!(second["payload"]["data"]["balanceChanged"]["available"], 9);
+    }
+}
+
+on_both_databases! {
+    async fn a_bad_selection_of_a_field_with_nothing_at_first_is_refused_at_once(db) {
+        let app = TestApp::start(&db, Config::default()).await;
+        let account = app.ledger.create_account("A", PlanCode::Professional, 2, None).await.unwrap();
+        let mut socket = connect(serve(&app).await, "graphql-transport-ws").await;
+        initialise(&mut socket, &app.member(account.id)).await;
+        send(&mut socket, json!({"id": "1", "type": "subscribe", "payload": {"query":
+            "subscription { editChanged { id nope } }"}})).await;
+
+        let refused = tokio::time::timeout(Duration::from_secs(2), receive(&mut socket)).await.expect("an answer with no edit changed");
+
+        assert_eq!(refused["type"], "error");
+        assert_eq!(refused["payload"][0]["message"], "Unknown field \"nope\" on type \"PhotoEdit\".");
     }
 }
 
