@@ -86,7 +86,10 @@ static JSON_LOGS: AtomicBool = AtomicBool::new(false);
 /// the process exits with 1.
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Cli::parse()).await {
+    // The logging, once installed: kept until a failure is logged, as its lines are
+    // written by a thread of their own that flushes when this is dropped.
+    let mut telemetry = None;
+    match run(Cli::parse(), &mut telemetry).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if JSON_LOGS.load(Ordering::Relaxed) {
@@ -99,7 +102,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(cli: Cli, telemetry: &mut Option<telemetry::Telemetry>) -> Result<(), Box<dyn std::error::Error>> {
     let config = demo::with_demo_launch(Config::load()?, chrono::Utc::now());
     match cli.command {
         Some(Command::Token {
@@ -144,7 +147,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
             Ok(())
         }
-        None => serve(config).await,
+        None => serve(config, telemetry).await,
     }
 }
 
@@ -180,9 +183,8 @@ fn token_keys(config: &Config) -> Result<demo::Keys, String> {
     }
 }
 
-async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
-    // Flushes the spans still buffered when the service returns.
-    let _telemetry = init_logging(&config)?;
+async fn serve(config: Config, telemetry: &mut Option<telemetry::Telemetry>) -> Result<(), Box<dyn std::error::Error>> {
+    *telemetry = Some(init_logging(&config)?);
     let embedded = demo::is_embedded_default(&config);
     let launch_at = config.launch_at;
     let backend = match config.database_url.as_ref().map(Secret::expose) {
