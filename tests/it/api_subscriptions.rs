@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::api_support::ws::{Server, Socket, assert_closed_with, connect, initialise, receive, send, serve};
 use crate::api_support::{TestApp, operation_document};
 use entity::enums::PlanCode;
-use serde_json::json;
+use serde_json::{Value, json};
 use studio_bff::config::Config;
 use studio_bff::graphql::subscription::source;
 use studio_bff::ids::Kind;
@@ -81,10 +81,7 @@ on_both_databases! {
     async fn a_subscription_field_under_a_directive_runs_as_one_stream_with_the_same_answers(db) {
         let app = TestApp::start(&db, Config::default()).await;
         let account = app.ledger.create_account("A", PlanCode::Professional, 2, None).await.unwrap();
-        let mut socket = connect(serve(&app).await, "graphql-transport-ws").await;
-        initialise(&mut socket, &app.member(account.id)).await;
-        send(&mut socket, json!({"id": "1", "type": "subscribe", "payload": {"query":
-            "subscription { balanceChanged @include(if: true) { available } }"}})).await;
+        let mut socket = subscribed(&app, serve(&app).await, account.id, json!({"query": "subscription { balanceChanged @include(if: true) { available } }"})).await;
 
         let first = receive(&mut socket).await;
         app.charge_one(account.id, "one").await;
@@ -99,10 +96,7 @@ on_both_databases! {
     async fn a_bad_selection_of_a_field_with_nothing_at_first_is_refused_at_once(db) {
         let app = TestApp::start(&db, Config::default()).await;
         let account = app.ledger.create_account("A", PlanCode::Professional, 2, None).await.unwrap();
-        let mut socket = connect(serve(&app).await, "graphql-transport-ws").await;
-        initialise(&mut socket, &app.member(account.id)).await;
-        send(&mut socket, json!({"id": "1", "type": "subscribe", "payload": {"query":
-            "subscription { editChanged { id nope } }"}})).await;
+        let mut socket = subscribed(&app, serve(&app).await, account.id, json!({"query": "subscription { editChanged { id nope } }"})).await;
 
         let refused = tokio::time::timeout(Duration::from_secs(2), receive(&mut socket)).await.expect("an answer with no edit changed");
 
@@ -114,14 +108,16 @@ on_both_databases! {
 /// A graphql-transport-ws socket on `addr` subscribed to `HeaderBalanceLive` as a
 /// member of `account_id`.
 async fn subscribe_header(app: &TestApp, addr: std::net::SocketAddr, account_id: i64) -> Socket {
+    let header = json!({"query": operation_document("HeaderBalanceLive"), "operationName": "HeaderBalanceLive"});
+    subscribed(app, addr, account_id, header).await
+}
+
+/// A graphql-transport-ws socket on `addr`, as a member of `account_id`, that sent
+/// `payload` as operation "1".
+async fn subscribed(app: &TestApp, addr: std::net::SocketAddr, account_id: i64, payload: Value) -> Socket {
     let mut socket = connect(addr, "graphql-transport-ws").await;
     initialise(&mut socket, &app.member(account_id)).await;
-    send(
-        &mut socket,
-        json!({"id": "1", "type": "subscribe", "payload": {
-        "query": operation_document("HeaderBalanceLive"), "operationName": "HeaderBalanceLive"}}),
-    )
-    .await;
+    send(&mut socket, json!({"id": "1", "type": "subscribe", "payload": payload})).await;
     socket
 }
 
