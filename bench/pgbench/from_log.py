@@ -49,7 +49,7 @@ def columns_of(sql):
 def variable(column, literal):
     value = literal.strip("'")
     if column in ("account_id", "accounts.id", "photos.account_id", "lots.account_id",
-                  "idempotency_records.account_id", "lot_id", "lots.id"):
+                  "render_jobs.account_id", "idempotency_records.account_id", "lot_id", "lots.id"):
         return ":account"
     if column in ("photo_id", "photos.id") and value.isdigit():
         return f"(:account * 10 - 10 + {value})"
@@ -73,8 +73,9 @@ def main():
         bound = columns_of(sql)
         for n in sorted(params, reverse=True):
             sql = sql.replace(f"${n}", variable(bound.get(n, ""), params[n]))
-        # The balance announcement names the account in its payload (a literal).
-        sql = re.sub(r"^SELECT pg_notify\(('[^']*'), '\d+'\)$", r"SELECT pg_notify(\1, :account::text)", sql)
+        # The balance announcement names the accounts in its payload (a literal list).
+        if sql.startswith("SELECT pg_notify("):
+            sql = re.sub(r"string_to_array\('\d+', ", "string_to_array(:account::text, ", sql)
         print(sql + ";")
         if sql == "COMMIT":
             break

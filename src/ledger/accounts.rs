@@ -108,7 +108,8 @@ impl Ledger {
             };
             let mut book = Book::new_account(account, self.actor.clone());
             grant_monthly(&txn, &mut book, &self.config, cycle.start, now, Cause::AccountOpened).await?;
-            self.catch_up(&txn, &mut book, now).await?;
+            // A new account has no render to give up on.
+            self.catch_up(&txn, &mut book, Vec::new(), now).await?;
             self.commit(txn, &mut book).await?;
             Ok(book.account)
         })

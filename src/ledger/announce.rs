@@ -69,7 +69,7 @@ impl Ledger {
     pub(super) async fn announce(&self, account_id: i64) -> Result<(), Error> {
         match self.announcer.as_ref() {
             Announcer::Notify { channel } => {
-                self.db.execute_raw(notify(channel, account_id)).await?;
+                self.db.execute_raw(notify(channel, &[account_id])).await?;
             }
             Announcer::InProcess(sender) => {
                 // No receiver is not an error: nobody is watching.
@@ -98,10 +98,15 @@ impl Ledger {
             // A lot this transaction granted inside the warning window, or gave credits
             // back to there, is told with it.
             outbox::tell_expiring(&txn, book, &self.config, now).await?;
-            if let Announcer::Notify { channel } = self.announcer.as_ref()
-                && (book.changed() || book.edits_changed())
-            {
-                txn.execute_raw(notify(channel, book.account.id)).await?;
+        }
+        if let Announcer::Notify { channel } = self.announcer.as_ref() {
+            let changed: Vec<i64> = books
+                .iter()
+                .filter(|b| b.changed() || b.edits_changed())
+                .map(|b| b.account.id)
+                .collect();
+            if !changed.is_empty() {
+                txn.execute_raw(notify(channel, &changed)).await?;
             }
         }
         txn.commit().await?;
@@ -124,11 +129,12 @@ impl Ledger {
     }
 }
 
-/// The NOTIFY that names `account_id` on `channel`.
-fn notify(channel: &str, account_id: i64) -> Statement {
+/// The NOTIFYs on `channel` that name each of `account_ids`: one statement for all.
+fn notify(channel: &str, account_ids: &[i64]) -> Statement {
+    let ids = account_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
     Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT pg_notify($1, $2)",
-        [channel.to_owned().into(), account_id.to_string().into()],
+        "SELECT pg_notify($1, id) FROM unnest(string_to_array($2, ',')) AS id",
+        [channel.to_owned().into(), ids.into()],
     )
 }

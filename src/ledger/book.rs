@@ -1,11 +1,13 @@
 //! An account's book inside one write transaction: the account row locked, its
 //! unexpired lots in memory, and the only code that changes a lot. Every change is an
 //! append-only ledger entry carrying the account's available balance after it.
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use entity::enums::{Bucket, EntryKind};
 use entity::{account, ledger_entry, lot};
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use super::actor::Actor;
 use super::cause::Cause;
@@ -97,19 +99,54 @@ impl Book {
     /// Locks the account (a row lock on PostgreSQL; SQLite's IMMEDIATE transaction
     /// already holds the write lock) and loads its unexpired lots.
     pub async fn open(txn: &impl ConnectionTrait, account_id: i64) -> Result<Option<Book>, Error> {
-        let Some(account) = account::Entity::find_by_id(account_id)
-            .lock_exclusive()
-            .one(txn)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let lots = lot::Entity::find()
-            .filter(lot::Column::AccountId.eq(account_id))
+        Ok(Book::open_many(txn, &[account_id], false).await?.pop())
+    }
+
+    /// [`Book::open`] of every account of `account_ids` there is, in two statements
+    /// whatever their number (a catch-up of many accounts). The rows are locked in the
+    /// order of their ids, so two transactions never wait for each other in a cycle.
+    /// With `skip_locked`, an account another transaction holds is left out
+    /// (PostgreSQL's `SKIP LOCKED`) instead of waited for.
+    pub async fn open_many(
+        txn: &impl ConnectionTrait,
+        account_ids: &[i64],
+        skip_locked: bool,
+    ) -> Result<Vec<Book>, Error> {
+        let accounts = account::Entity::find()
+            .filter(account::Column::Id.is_in(account_ids.iter().copied()))
+            .order_by_asc(account::Column::Id);
+        let accounts = if skip_locked {
+            accounts.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        } else {
+            accounts.lock_exclusive()
+        }
+        .all(txn)
+        .await?;
+        if accounts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut lots: HashMap<i64, Vec<lot::Model>> = HashMap::with_capacity(accounts.len());
+        for lot in lot::Entity::find()
+            .filter(lot::Column::AccountId.is_in(accounts.iter().map(|a| a.id)))
             .filter(lot::Column::Expired.eq(false))
             .all(txn)
-            .await?;
-        Ok(Some(Book {
+            .await?
+        {
+            lots.entry(lot.account_id).or_default().push(lot);
+        }
+        Ok(accounts
+            .into_iter()
+            .map(|account| {
+                let lots = lots.remove(&account.id).unwrap_or_default();
+                Book::loaded(account, lots)
+            })
+            .collect())
+    }
+
+    /// The book of `account` with its unexpired `lots`, before this transaction wrote
+    /// anything.
+    fn loaded(account: account::Model, lots: Vec<lot::Model>) -> Book {
+        Book {
             account,
             lots,
             changed: false,
@@ -118,20 +155,15 @@ impl Book {
             renders_queued: 0,
             renders_finished: Vec::new(),
             edit_revision: None,
-        }))
+        }
     }
 
     /// The book of an account `actor` created in this transaction.
     pub fn new_account(account: account::Model, actor: Option<Actor>) -> Book {
         Book {
-            account,
-            lots: Vec::new(),
             changed: true,
             actor,
-            written: Vec::new(),
-            renders_queued: 0,
-            renders_finished: Vec::new(),
-            edit_revision: None,
+            ..Book::loaded(account, Vec::new())
         }
     }
 
@@ -252,14 +284,29 @@ impl Book {
         lot_id: i64,
         entry: Entry,
     ) -> Result<ledger_entry::Model, Error> {
+        self.post_retiring(txn, lot_id, entry, false).await
+    }
+
+    /// [`Book::post`]; with `retire`, the same statement also marks the lot expired.
+    async fn post_retiring(
+        &mut self,
+        txn: &impl ConnectionTrait,
+        lot_id: i64,
+        entry: Entry,
+        retire: bool,
+    ) -> Result<ledger_entry::Model, Error> {
         let amount = entry.amount;
         let granted_change = if entry.kind == EntryKind::Grant { amount } else { 0 };
-        let updated = lot::Entity::update_many()
+        let mut update = lot::Entity::update_many()
             .col_expr(lot::Column::Remaining, Expr::col(lot::Column::Remaining).add(amount))
             .col_expr(
                 lot::Column::Granted,
                 Expr::col(lot::Column::Granted).add(granted_change),
-            )
+            );
+        if retire {
+            update = update.col_expr(lot::Column::Expired, Expr::value(true));
+        }
+        let updated = update
             .filter(lot::Column::Id.eq(lot_id))
             .filter(Expr::col(lot::Column::Remaining).add(amount).gte(0))
             .exec(txn)
@@ -280,7 +327,8 @@ impl Book {
         self.append(txn, &lot, entry).await
     }
 
-    /// Writes the EXPIRY entry for what `lot_id` has left and retires the lot.
+    /// Writes the EXPIRY entry for what `lot_id` has left and retires the lot, in one
+    /// update of the lot.
     pub async fn expire(&mut self, txn: &impl ConnectionTrait, lot_id: i64, at: DateTime<Utc>) -> Result<(), Error> {
         let Some(lot) = self.lot(lot_id).cloned() else {
             return Err(Error::Internal(format!(
@@ -296,13 +344,14 @@ impl Book {
                 cause: Cause::Expiry,
                 description,
             };
-            self.post(txn, lot_id, expiry).await?;
+            self.post_retiring(txn, lot_id, expiry, true).await?;
+        } else {
+            lot::Entity::update_many()
+                .col_expr(lot::Column::Expired, Expr::value(true))
+                .filter(lot::Column::Id.eq(lot_id))
+                .exec(txn)
+                .await?;
         }
-        lot::Entity::update_many()
-            .col_expr(lot::Column::Expired, Expr::value(true))
-            .filter(lot::Column::Id.eq(lot_id))
-            .exec(txn)
-            .await?;
         self.lots.retain(|l| l.id != lot_id);
         self.changed = true;
         Ok(())

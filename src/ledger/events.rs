@@ -5,13 +5,13 @@
 //! credits left writes `credits.expiring` at that instant, once per lot (a jump over
 //! its window and its expiry too, as daily steps would), and is announced, so live
 //! balances show it.
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::PoisonError;
 
 use chrono::{DateTime, Utc};
-use entity::{account, lot};
+use entity::{account, lot, render_job};
 use futures_util::{StreamExt, stream};
-use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -39,21 +39,39 @@ enum Event {
 }
 
 impl Ledger {
-    /// Applies every event due at or before `now`.
+    /// Applies every event due at or before `now` to each of `books`, asking for the
+    /// renders to give up on of all of them at once.
+    pub(super) async fn catch_up_books(
+        &self,
+        txn: &impl ConnectionTrait,
+        books: &mut [Book],
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let accounts: Vec<i64> = books.iter().map(|b| b.account.id).collect();
+        let mut overdue: HashMap<i64, Vec<render_job::Model>> = HashMap::new();
+        for job in self.overdue_jobs(txn, &accounts, now).await? {
+            overdue.entry(job.account_id).or_default().push(job);
+        }
+        for book in books {
+            let jobs = overdue.remove(&book.account.id).unwrap_or_default();
+            self.catch_up(txn, book, jobs, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies every event due at or before `now`, with `overdue`, the account's
+    /// renders to give up on, oldest first.
     pub(super) async fn catch_up(
         &self,
         txn: &impl ConnectionTrait,
         book: &mut Book,
+        overdue: Vec<render_job::Model>,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
         // Give-ups interleave with the other events in time order (a give-up before an
         // event at the same instant), so a refund meets its lot as it was then.
         let give_up_after = self.config.render_give_up();
-        let mut overdue = self
-            .overdue_jobs(txn, book.account.id, now)
-            .await?
-            .into_iter()
-            .peekable();
+        let mut overdue = overdue.into_iter().peekable();
         // The instant applied last: a lot that give-ups refunded inside the window is
         // due from its entry into it, but told after the refunds of that instant.
         let mut reached: Option<DateTime<Utc>> = None;
@@ -523,27 +541,11 @@ impl Ledger {
     ) -> Result<Vec<i64>, Error> {
         retry_transient(|| async {
             let txn = self.begin().await?;
-            let claimed = match claim {
-                Claim::SkipLocked if txn.get_database_backend() == DbBackend::Postgres => {
-                    account::Entity::find()
-                        .select_only()
-                        .column(account::Column::Id)
-                        .filter(account::Column::Id.is_in(accounts.iter().copied()))
-                        .order_by_asc(account::Column::Id)
-                        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-                        .into_tuple::<i64>()
-                        .all(&txn)
-                        .await?
-                }
-                _ => accounts.to_vec(),
-            };
-            let mut books = Vec::with_capacity(claimed.len());
-            for account_id in claimed {
-                if let Some(mut book) = Book::open(&txn, account_id).await? {
-                    self.catch_up(&txn, &mut book, now).await?;
-                    books.push(book);
-                }
-            }
+            // The claim's lock, in one statement for the chunk: instances sharing a
+            // database leave each other's accounts (SQLite has one writer at a time).
+            let skip_locked = claim == Claim::SkipLocked && txn.get_database_backend() == DbBackend::Postgres;
+            let mut books = Book::open_many(&txn, accounts, skip_locked).await?;
+            self.catch_up_books(&txn, &mut books, now).await?;
             self.commit_books(txn, &mut books).await?;
             Ok(books.iter().filter(|b| b.changed()).map(|b| b.account.id).collect())
         })

@@ -132,7 +132,7 @@ impl Ledger {
         };
         book.actor = self.actor.clone();
         let now = self.now();
-        self.catch_up(txn, &mut book, now).await?;
+        self.catch_up_books(txn, std::slice::from_mut(&mut book), now).await?;
         Ok((book, now))
     }
 }

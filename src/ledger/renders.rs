@@ -248,16 +248,16 @@ impl Ledger {
         Ok(true)
     }
 
-    /// The account's unfinished jobs queued at or before `cutoff`, oldest first: the
-    /// ones the clock gives up on.
+    /// The unfinished jobs of `accounts` that the clock gives up on by `now`, oldest
+    /// first: one statement for any number of accounts.
     pub(super) async fn overdue_jobs(
         &self,
         txn: &impl ConnectionTrait,
-        account_id: i64,
+        accounts: &[i64],
         now: DateTime<Utc>,
     ) -> Result<Vec<render_job::Model>, Error> {
         Ok(render_job::Entity::find()
-            .filter(render_job::Column::AccountId.eq(account_id))
+            .filter(render_job::Column::AccountId.is_in(accounts.iter().copied()))
             .filter(render_job::Column::FinishedAt.is_null())
             .filter(render_job::Column::CreatedAt.lte(now - self.config.render_give_up()))
             .order_by_asc(render_job::Column::CreatedAt)

@@ -288,4 +288,46 @@ on_both_databases! {
         assert_eq!(for_big, for_small);
         assert!(for_big <= 10, "{for_big} statements");
     }
+
+    async fn a_monthly_reset_reads_as_many_statements_for_32_accounts_as_for_2_and_writes_their_rows(db) {
+        let (app, counter) = counted_app(&db).await;
+        let open = |n: usize| {
+            let ledger = app.ledger.clone();
+            async move {
+                let mut resets = Vec::new();
+                for i in 0..n {
+                    let account = ledger
+                        .create_account(&format!("Reset {i}"), PlanCode::ProfessionalPlus, 5, None)
+                        .await
+                        .unwrap();
+                    resets.push(account.next_reset_at);
+                }
+                resets
+            }
+        };
+        // The statements of the reset of every account due at `reset`, once what came
+        // due before it (warnings of the lots ending with the cycle) is written.
+        let reset_statements = |reset: chrono::DateTime<chrono::Utc>| {
+            let ledger = app.ledger.clone();
+            let counter = &counter;
+            async move {
+                ledger.set_clock(reset - chrono::Duration::seconds(1)).await.unwrap();
+                let (pass, statements) = counted(counter, ledger.set_clock(reset)).await;
+                pass.unwrap();
+                statements
+            }
+        };
+        let first_reset = open(2).await[0];
+        let for_2 = reset_statements(first_reset).await;
+        // Accounts opened in the next cycle reset with the first two.
+        let second_reset = open(30).await[0];
+        assert!(second_reset > first_reset);
+        let for_32 = reset_statements(second_reset).await;
+
+        // Each account more writes its 5 rows: the monthly lot's expiry (the lot's
+        // update and its entry), the account's new cycle, the new lot and its grant.
+        // Reading the accounts, their lots and their renders to give up on, and telling
+        // the instances, takes the same statements for 32 as for 2.
+        assert_eq!(for_32 - for_2, 30 * 5, "{for_32} statements for 32 accounts, {for_2} for 2");
+    }
 }
