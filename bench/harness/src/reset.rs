@@ -173,8 +173,19 @@ impl Bench {
         drop(db);
 
         let per_second = n as f64 / took.as_secs_f64();
-        let loaded_rate = loaded_resets as f64 / loaded_time.as_secs_f64();
-        let between_rate = (n as u64).saturating_sub(loaded_resets) as f64 / (took - loaded_time).as_secs_f64();
+        // A window may end after the last reset (a tiny smoke database): no time between.
+        let per = |resets: u64, time: Duration| {
+            if time.is_zero() {
+                0.0
+            } else {
+                resets as f64 / time.as_secs_f64()
+            }
+        };
+        let loaded_rate = per(loaded_resets, loaded_time);
+        let between_rate = per(
+            (n as u64).saturating_sub(loaded_resets),
+            took.saturating_sub(loaded_time),
+        );
         let p99 = |h: &Histogram<u64>| h.value_at_quantile(0.99) as f64 / 1000.0;
         let ratio = p99(&during.latency) / p99(&quiet.tally.latency);
         let header = |tally: &Tally, seconds: f64| {
