@@ -32,6 +32,10 @@ pub struct Inspection {
     /// The name of the operation's one root field, when it selects that field alone,
     /// plainly: no fragment and no directive.
     pub root_field: Option<String>,
+    /// Whether the operation's root selection holds a fragment, spread or inline.
+    /// async-graphql runs only the plain fields at a subscription's root: a subscription
+    /// rooted in a fragment would run nothing and never answer.
+    pub root_fragment: bool,
     pub aliases: usize,
     /// Selections of all operations with every fragment spread where it is used
     /// (saturating); `usize::MAX` when a fragment spreads itself, directly or not.
@@ -64,6 +68,14 @@ pub fn parse_inspected(query: &str, operation_name: Option<&str>) -> Option<Pars
     };
     let operation = chosen.map(|(name, op)| (name.map(Name::to_string), op.node.ty));
     let root_field = chosen.and_then(|(_, op)| only_field(&op.node.selection_set.node));
+    let root_fragment = chosen.is_some_and(|(_, op)| {
+        op.node
+            .selection_set
+            .node
+            .items
+            .iter()
+            .any(|item| !matches!(item.node, Selection::Field(_)))
+    });
     let aliases = document
         .operations
         .iter()
@@ -89,6 +101,7 @@ pub fn parse_inspected(query: &str, operation_name: Option<&str>) -> Option<Pars
         inspection: Inspection {
             operation,
             root_field,
+            root_fragment,
             aliases,
             selections,
         },
@@ -330,6 +343,37 @@ mod tests {
                 None
             ),
             None
+        );
+    }
+
+    #[test]
+    fn a_fragment_at_the_root_of_the_chosen_operation_is_seen() {
+        let root_fragment = |query: &str, name: Option<&str>| inspect(query, name).map(|i| i.root_fragment);
+
+        assert_eq!(
+            root_fragment(
+                "subscription { ...F } fragment F on Subscription { editChanged { id } }",
+                None
+            ),
+            Some(true)
+        );
+        assert_eq!(
+            root_fragment("subscription { ... @include(if: true) { editChanged { id } } }", None),
+            Some(true)
+        );
+        assert_eq!(
+            root_fragment(
+                "subscription { editChanged { ...E } } fragment E on PhotoEdit { id }",
+                None
+            ),
+            Some(false)
+        );
+        assert_eq!(
+            root_fragment(
+                "query A { ...Q } subscription B { editChanged { id } } fragment Q on Query { viewer { role } }",
+                Some("B")
+            ),
+            Some(false)
         );
     }
 

@@ -197,6 +197,14 @@ impl Api {
             inspection.and_then(|i| i.operation.as_ref()),
             Some((_, OperationType::Subscription))
         );
+        if subscription && inspection.is_some_and(|i| i.root_fragment) {
+            return (
+                Err(refusal(
+                    "A subscription selects its field directly, not through a fragment.".into(),
+                )),
+                traced,
+            );
+        }
         if let Some(parsed) = &parsed {
             request.set_parsed_query(parsed.document.clone());
         }

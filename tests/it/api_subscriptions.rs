@@ -105,6 +105,25 @@ on_both_databases! {
     }
 }
 
+on_both_databases! {
+    async fn a_subscription_rooted_in_a_fragment_is_refused_at_once(db) {
+        let app = TestApp::start(&db, Config::default()).await;
+        let account = app.ledger.create_account("A", PlanCode::Professional, 2, None).await.unwrap();
+        let addr = serve(&app).await;
+        let spread = json!({"query": "subscription { ...F } fragment F on Subscription { balanceChanged { available } }"});
+        let inline = json!({"query": "subscription { ... on Subscription { balanceChanged { available } } }"});
+
+        for payload in [spread, inline] {
+            let mut socket = subscribed(&app, addr, account.id, payload).await;
+            let refused = tokio::time::timeout(Duration::from_secs(2), receive(&mut socket)).await.expect("an answer at once");
+
+            assert_eq!(refused["type"], "error");
+            assert_eq!(refused["payload"][0]["message"], "A subscription selects its field directly, not through a fragment.");
+            assert_eq!(refused["payload"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        }
+    }
+}
+
 /// A graphql-transport-ws socket on `addr` subscribed to `HeaderBalanceLive` as a
 /// member of `account_id`.
 async fn subscribe_header(app: &TestApp, addr: std::net::SocketAddr, account_id: i64) -> Socket {
