@@ -6,8 +6,8 @@ use entity::enums::{EditStatus, EntryKind};
 use entity::{edit, logo, lot, photo, render_job};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 
 use super::Ledger;
@@ -258,8 +258,7 @@ impl Ledger {
     ) -> Result<Vec<render_job::Model>, Error> {
         Ok(render_job::Entity::find()
             .filter(render_job::Column::AccountId.is_in(accounts.iter().copied()))
-            .filter(render_job::Column::FinishedAt.is_null())
-            .filter(render_job::Column::CreatedAt.lte(now - self.config.render_give_up()))
+            .filter(self.overdue(now))
             .order_by_asc(render_job::Column::CreatedAt)
             .order_by_asc(render_job::Column::Id)
             .all(txn)
@@ -291,11 +290,18 @@ impl Ledger {
             .select_only()
             .column(render_job::Column::AccountId)
             .distinct()
-            .filter(render_job::Column::FinishedAt.is_null())
-            .filter(render_job::Column::CreatedAt.lte(now - self.config.render_give_up()))
+            .filter(self.overdue(now))
             .into_tuple::<i64>()
             .all(&self.db)
             .await?)
+    }
+
+    /// The jobs the clock gives up on by `now`: unfinished, and queued longer than
+    /// `render_give_up` before it.
+    fn overdue(&self, now: DateTime<Utc>) -> Condition {
+        Condition::all()
+            .add(render_job::Column::FinishedAt.is_null())
+            .add(render_job::Column::CreatedAt.lte(now - self.config.render_give_up()))
     }
 }
 
