@@ -403,7 +403,9 @@ impl Ledger {
             accounts.dedup();
         }
         pass.warned = self.announce_warnings(now, &pass.changed).await?;
-        idempotency::purge(&self.db, self.config.idempotency_retention(), now).await?;
+        // A write outside any transaction: on SQLite, writers that keep the lock busy
+        // can outlast its busy timeout, and the delete is simply tried again.
+        retry_transient(|| idempotency::purge(&self.db, self.config.idempotency_retention(), now)).await?;
         Ok(pass)
     }
 

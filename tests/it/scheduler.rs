@@ -41,3 +41,27 @@ on_both_databases! {
         ]);
     }
 }
+
+/// SQLite only: a write that waits for its lock past the busy timeout (10 s) is told
+/// "database is locked"; PostgreSQL waits for its locks instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_sqlite_a_pass_waits_out_a_write_lock_held_past_the_busy_timeout() {
+    use sea_orm::sqlx::{Connection, Executor, SqliteConnection};
+
+    let db = crate::common::TestDb::sqlite().await;
+    let ledger = db.ledger(Config::default(), utc("2026-11-15T12:00:00Z")).await;
+    let mut holder = SqliteConnection::connect(&db.url)
+        .await
+        .expect("a connection of its own");
+    holder.execute("BEGIN IMMEDIATE").await.expect("the write lock");
+    let held = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(11)).await;
+        holder.execute("COMMIT").await.expect("the lock let go");
+    });
+
+    let pass = ledger.process_due().await;
+
+    held.await.expect("the holder ends");
+    let pass = pass.expect("the pass waits for the lock rather than failing");
+    assert!(pass.changed.is_empty() && pass.failed.is_empty());
+}
