@@ -11,7 +11,7 @@ use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, Executor};
 use async_graphql_axum::{GraphQLProtocol, GraphQLResponse};
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, RawQuery, State};
@@ -19,7 +19,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use tower_http::limit::RequestBodyLimitLayer;
+use tower::ServiceBuilder;
+use tower_http::limit::{RequestBodyLimitLayer, ResponseBody as LimitedBody};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -96,10 +97,11 @@ pub fn app(state: AppState) -> Router {
     let mut routes = Router::new()
         .route(
             "/graphql",
-            get(graphql_get)
-                .post(graphql_post)
-                .layer(cors)
-                .layer(axum::middleware::map_response(origins::only_for_allowed)),
+            get(graphql_get).post(graphql_post).layer(
+                ServiceBuilder::new()
+                    .map_response(origins::only_for_allowed)
+                    .layer(cors),
+            ),
         )
         .route("/graphql/ws", get(graphql_ws))
         .route("/graphiql/{name}", get(graphiql_asset))
@@ -109,16 +111,20 @@ pub fn app(state: AppState) -> Router {
     if state.ledger.config().metrics_addr.is_none() {
         routes = routes.route("/metrics", get(metrics_for_ops));
     }
-    routes
-        .with_state(Arc::new(state))
+    // One stack, outermost first, laid on the routes at once: each `Router::layer` boxes
+    // every route again, and a request clones and polls every box.
+    let stack = ServiceBuilder::new()
+        .layer(TraceLayer::new_for_http())
+        .map_response(move |response| count_refused(&metrics, response))
+        .map_response(move |response: Response<LimitedBody<Body>>| {
+            too_large_as_graphql(&limits, response.map(Body::new))
+        })
+        .layer(RequestBodyLimitLayer::new(limits.body_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             limits.timeout,
-        ))
-        .layer(RequestBodyLimitLayer::new(limits.body_bytes))
-        .layer(axum::middleware::map_response_with_state(limits, too_large_as_graphql))
-        .layer(axum::middleware::map_response_with_state(metrics, count_refused))
-        .layer(TraceLayer::new_for_http())
+        ));
+    routes.with_state(Arc::new(state)).layer(stack)
 }
 
 /// `/metrics` alone, without a token: what `metrics_addr` serves.
@@ -152,7 +158,7 @@ async fn metrics_for_ops(State(state): State<Arc<AppState>>, headers: HeaderMap)
 struct Refused;
 
 /// Counts the requests [`error_response`] refused, as the executor counts the rest.
-async fn count_refused(State(metrics): State<Metrics>, response: Response) -> Response {
+fn count_refused(metrics: &Metrics, response: Response) -> Response {
     if response.extensions().get::<Refused>().is_some() {
         metrics.request(None, Outcome::refused, None);
     }
@@ -268,9 +274,9 @@ fn too_large(limits: &Limits) -> Response {
 
 /// The body limit answers a declared length over it before any handler, in plain text;
 /// this gives that answer the GraphQL shape of every other refusal.
-async fn too_large_as_graphql(State(limits): State<Limits>, response: Response) -> Response {
+fn too_large_as_graphql(limits: &Limits, response: Response) -> Response {
     if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json(response.headers()) {
-        return too_large(&limits);
+        return too_large(limits);
     }
     response
 }

@@ -97,7 +97,7 @@ impl Origins {
 /// Wraps [`Origins::cors`]: tower-http answers a preflight from any origin with the
 /// methods, headers and max age, leaving out only `Access-Control-Allow-Origin`. This
 /// takes the rest away too, so an origin outside the list gets no CORS header at all.
-pub async fn only_for_allowed(mut response: Response) -> Response {
+pub fn only_for_allowed(mut response: Response) -> Response {
     if !response.headers().contains_key(ACCESS_CONTROL_ALLOW_ORIGIN) {
         let headers = response.headers_mut();
         let cors: Vec<_> = headers
