@@ -7,6 +7,8 @@
 //! A request's W3C `traceparent` (and `tracestate`) is the parent of its operation's
 //! span ([`RemoteParent`], [`adopt`]), and the span's `trace_id` field carries the trace
 //! into every log line written inside it, in both formats, with or without export.
+use std::io::BufWriter;
+
 use axum::http::HeaderMap;
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::{TraceContextExt, TraceId, TracerProvider as _};
@@ -141,7 +143,11 @@ pub fn init(format: LogFormat, colours: bool, otlp_endpoint: Option<&str>) -> Re
         .from_env_lossy();
     let provider = otlp_endpoint.map(otlp_provider).transpose()?;
     let traces = provider.as_ref().map(layer);
-    let (stderr, logs_guard) = NonBlockingBuilder::default().lossy(false).finish(std::io::stderr());
+    // Buffered: the writer thread flushes whenever it has emptied its queue, so lines
+    // that arrive together leave in one write rather than one each.
+    let (stderr, logs_guard) = NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(BufWriter::new(std::io::stderr()));
     let logs = tracing_subscriber::fmt::layer().with_writer(stderr);
     let logs = match format {
         LogFormat::Json => logs.json().boxed(),
