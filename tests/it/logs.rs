@@ -1,6 +1,6 @@
 //! What the service logs: one line per request at INFO (operation, outcome, latency,
 //! request id); logs on stderr and the banner on stdout, so `log_format = "json"`
-//! gives a log collector nothing but JSON lines; and a migration that says nothing
+//! gives a log collector nothing but JSON lines, each written while the service runs; and a migration that says nothing
 //! when nothing is wrong.
 use std::sync::{Arc, Mutex};
 
@@ -302,6 +302,43 @@ on_both_databases! {
         let last = refused.last().expect("a line");
         assert_eq!(last["level"], "ERROR");
         assert!(last["fields"]["error"].as_str().unwrap().contains("address in use"), "{last}");
+    }
+}
+
+on_both_databases! {
+    /// The writer thread buffers lines and flushes whenever its queue is empty: a
+    /// request's line reaches stderr while the service runs, not only when it stops.
+    async fn a_request_line_reaches_stderr_while_the_service_runs(db) {
+        let env = [
+            ("DATABASE_URL", db.url.as_str()),
+            ("STUDIO_JWT_SECRET", crate::api_support::SECRET),
+            ("RUST_LOG", "info"),
+        ];
+        let mut service = Binary::start(&env).await;
+        let ops = studio_bff::auth::Auth::new(crate::api_support::SECRET)
+            .mint("ops-1", studio_bff::auth::Role::Ops, None, std::time::Duration::from_secs(60))
+            .unwrap();
+        let answer = crate::api_support::service::post_graphql(
+            &service.addr,
+            Some(&ops),
+            &json!({"query": "query Flushed { viewer { role } }"}),
+        )
+        .await;
+        assert!(matches!(answer, crate::api_support::service::Reply::Answered(StatusCode::OK, _)), "{answer:?}");
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        let line = loop {
+            let stderr = service.stderr();
+            if let Some(line) = stderr.lines().find(|l| l.contains("operation=\"Flushed\"") && l.contains("answered")) {
+                break line.to_owned();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no request line on stderr within 10 s of the answer:\n{stderr}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        assert!(line.contains(" INFO ") && line.contains("outcome=\"ok\""), "{line}");
+        assert!(service.stop().success());
     }
 }
 
