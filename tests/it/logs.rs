@@ -1,7 +1,7 @@
 //! What the service logs: one line per request at INFO (operation, outcome, latency,
-//! request id); logs on stderr and the banner on stdout, so `log_format = "json"`
-//! gives a log collector nothing but JSON lines, each written while the service runs; and a migration that says nothing
-//! when nothing is wrong.
+//! request id), each on stderr while the service runs, and the banner on stdout, so
+//! `log_format = "json"` gives a log collector nothing but JSON lines; and a migration
+//! that says nothing when nothing is wrong.
 use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
