@@ -1,10 +1,14 @@
-//! Parsed documents kept by their text. The clients send the same few operations of the
-//! contract over and over, so each is parsed and inspected once per instance instead of
-//! twice per request (profiling HeaderBalanceInitial showed parsing as the largest cost
-//! of the service's own; see bench/RESULTS.md).
+//! Parsed documents kept by their text, and what validating them found. The clients
+//! send the same few operations of the contract over and over, so each is parsed and
+//! inspected once per instance instead of twice per request (profiling
+//! HeaderBalanceInitial showed parsing as the largest cost of the service's own; see
+//! bench/profiling.md), and one sent without variables is validated once: validation
+//! reads nothing but the document, the operation's name, the variables and the schema.
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextValidation};
+use async_graphql::{Request, ServerError, ValidationResult};
 use lru::LruCache;
 
 use super::inspect::{Parsed, parse_inspected};
@@ -52,9 +56,57 @@ impl Documents {
     }
 }
 
+/// In a request's data: the kept document it runs, whose validation [`KeptValidation`]
+/// may keep. Only for a request without variables, since validation reads them (the
+/// complexity of `first: $n`, a variable's value against its type).
+pub struct Keep(Arc<Parsed>);
+
+impl Keep {
+    /// For `request`, which runs `parsed`, when its validation may be kept.
+    pub fn for_request(parsed: &Arc<Parsed>, request: &Request) -> Option<Keep> {
+        request.variables.is_empty().then(|| Keep(Arc::clone(parsed)))
+    }
+}
+
+/// The schema's extension that validates a request holding a [`Keep`] once per
+/// document: the first such request is validated, and what it found (complexity,
+/// depth) answers the next ones. A refusal is never kept: each such request is
+/// validated again, and refused with async-graphql's own errors.
+pub struct KeptValidation;
+
+impl ExtensionFactory for KeptValidation {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(KeptValidation)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for KeptValidation {
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let Some(Keep(parsed)) = ctx.data_opt::<Keep>() else {
+            return next.run(ctx).await;
+        };
+        if let Some(kept) = parsed.validated.get() {
+            return Ok(*kept);
+        }
+        let found = next.run(ctx).await?;
+        // Two first requests may race: both found the same.
+        let _ = parsed.validated.set(found);
+        Ok(found)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_graphql::Variables;
     use async_graphql::parser::types::OperationType;
+    use serde_json::json;
 
     use super::*;
 
@@ -78,6 +130,74 @@ mod tests {
             Some((Some("B".into()), OperationType::Mutation))
         );
         assert!(documents.get("{ not graphql", None).is_none());
+    }
+
+    /// Counts the validations that reach it, placed after [`KeptValidation`].
+    struct CountValidations(Arc<AtomicUsize>);
+
+    impl ExtensionFactory for CountValidations {
+        fn create(&self) -> Arc<dyn Extension> {
+            Arc::new(CountValidations(Arc::clone(&self.0)))
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Extension for CountValidations {
+        async fn validation(
+            &self,
+            ctx: &ExtensionContext<'_>,
+            next: NextValidation<'_>,
+        ) -> Result<ValidationResult, Vec<ServerError>> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            next.run(ctx).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_document_without_variables_is_validated_once_and_one_with_variables_each_time() {
+        let validated = Arc::new(AtomicUsize::new(0));
+        let schema = crate::graphql::builder()
+            .extension(CountValidations(Arc::clone(&validated)))
+            .finish();
+        let documents = Documents::default();
+        // What `Api::prepare` does with a kept document.
+        let run = |query: &str, variables: serde_json::Value| {
+            let mut request = Request::new(query).variables(Variables::from_json(variables));
+            let parsed = documents.get(query, None).expect("parses");
+            request.set_parsed_query(parsed.document.clone());
+            if let Some(keep) = Keep::for_request(&parsed, &request) {
+                request = request.data(keep);
+            }
+            schema.execute(request)
+        };
+        let errors =
+            |response: async_graphql::Response| response.errors.into_iter().map(|e| e.message).collect::<Vec<_>>();
+
+        let plain = "{ __typename }";
+        assert_eq!(errors(run(plain, json!({})).await), [""; 0]);
+        assert_eq!(errors(run(plain, json!({})).await), [""; 0]);
+        assert_eq!(
+            validated.load(Ordering::SeqCst),
+            1,
+            "the second request reuses the first's validation"
+        );
+
+        // Validated, then refused in execution: this schema holds no ledger to read.
+        let with_variables = "query Q($id: ID!) { node(id: $id) { __typename } }";
+        run(with_variables, json!({"id": "a"})).await;
+        run(with_variables, json!({"id": "b"})).await;
+        assert_eq!(
+            validated.load(Ordering::SeqCst),
+            3,
+            "each request with variables is validated"
+        );
+
+        let unknown = "{ nope }";
+        let first = errors(run(unknown, json!({})).await);
+        let again = errors(run(unknown, json!({})).await);
+        assert_eq!(first, [r#"Unknown field "nope" on type "Query". Did you mean "node"?"#]);
+        assert_eq!(again, first, "a refusal is not kept");
+        assert_eq!(validated.load(Ordering::SeqCst), 5);
     }
 
     #[test]

@@ -58,6 +58,7 @@ pub fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(Query, Mutation::default(), Subscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
+        .extension(documents::KeptValidation)
 }
 
 /// The schema over `ledger`, ids signed by `ids`, `balanceChanged` served from `hub`;
@@ -207,6 +208,9 @@ impl Api {
         }
         if let Some(parsed) = &parsed {
             request.set_parsed_query(parsed.document.clone());
+            if let Some(keep) = documents::Keep::for_request(parsed, &request) {
+                request = request.data(keep);
+            }
         }
         request = request.data(RequestId(request_id));
         // A subscription lives as long as its socket, and `balanceChanged` reads through

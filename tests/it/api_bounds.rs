@@ -220,6 +220,31 @@ on_both_databases! {
         assert_eq!(names, [&json!("L1"), &json!("L2"), &json!("L3")]);
     }
 
+    /// A document sent without variables is validated once per instance
+    /// (`graphql/documents.rs`); sent with variables it is validated against them.
+    async fn a_document_validated_without_variables_is_checked_again_with_them(db) {
+        let app = TestApp::start(&db, Config::default()).await;
+        let (account, photo, edits, _) = photo_with_history(&app, 1, 0).await;
+        let token = app.member(account);
+        // Without `first`, 20 photos of 31 each: within the complexity limit; 100 are over it.
+        let photos = "query Photos($first: Int) { viewer { account { photos(first: $first) { edges { node { \
+            id edits(first: 30) { id } } } } } } }";
+
+        let without = app.query(&token, photos, json!({})).await;
+        let again = app.query(&token, photos, json!({})).await;
+        let hundred = app.query(&token, photos, json!({"first": 100})).await;
+        let after = app.query(&token, photos, json!({})).await;
+
+        assert!(without.get("errors").is_none(), "{without}");
+        let edges = &without["data"]["viewer"]["account"]["photos"]["edges"];
+        assert_eq!(edges[0]["node"]["id"], photo, "{without}");
+        assert_eq!(ids_of(&edges[0]["node"]["edits"]), edits, "{without}");
+        assert_eq!(again, without);
+        assert_eq!(hundred["errors"][0]["message"], "Query is too complex.", "{hundred}");
+        assert!(hundred.get("data").is_none_or(Value::is_null), "{hundred}");
+        assert_eq!(after, without);
+    }
+
     async fn a_document_nesting_100_edits_and_100_reports_in_100_photos_is_too_complex_while_the_contract_runs(db) {
         let app = TestApp::start(&db, Config::default()).await;
         let (account, photo, edits, reports) = photo_with_history(&app, 2, 2).await;
