@@ -2,8 +2,9 @@
 //! send the same few operations of the contract over and over, so each is parsed and
 //! inspected once per instance instead of twice per request (profiling
 //! HeaderBalanceInitial showed parsing as the largest cost of the service's own; see
-//! bench/profiling.md), and one sent without variables is validated once: validation
-//! reads nothing but the document, the operation's name, the variables and the schema.
+//! bench/profiling.md), and validated once for each set of variables it comes with:
+//! validation reads nothing but the document, the operation's name, the variables and
+//! the schema.
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -56,22 +57,53 @@ impl Documents {
     }
 }
 
-/// In a request's data: the kept document it runs, whose validation [`KeptValidation`]
-/// may keep. Only for a request without variables, since validation reads them (the
-/// complexity of `first: $n`, a variable's value against its type).
-pub struct Keep(Arc<Parsed>);
+/// Most sets of variables whose validation is kept per document; the least recently
+/// used goes first. A page's cursor changes with every page, the first page's
+/// variables (or none) come again and again.
+const VALIDATIONS_PER_DOCUMENT: NonZeroUsize = NonZeroUsize::new(16).expect("not zero");
+/// Longest variables, as JSON, whose validation is kept: a set of ids or an apply's
+/// input is validated each time, and the cache stays small whatever clients send.
+const MAX_KEPT_VARIABLES_LEN: usize = 1024;
+
+/// What async-graphql's validation found for one document, by the variables it was
+/// sent with (as JSON): validation reads them (a variable's value against its
+/// argument's type, the complexity of `first: $n`).
+pub struct Validations(Mutex<LruCache<String, ValidationResult>>);
+
+impl Default for Validations {
+    fn default() -> Self {
+        Validations(Mutex::new(LruCache::new(VALIDATIONS_PER_DOCUMENT)))
+    }
+}
+
+impl Validations {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<String, ValidationResult>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// In a request's data: the kept document it runs and its variables, whose validation
+/// [`KeptValidation`] keeps.
+pub struct Keep {
+    parsed: Arc<Parsed>,
+    variables: String,
+}
 
 impl Keep {
-    /// For `request`, which runs `parsed`, when its validation may be kept.
+    /// For `request`, which runs `parsed`, unless its variables are too long to keep.
     pub fn for_request(parsed: &Arc<Parsed>, request: &Request) -> Option<Keep> {
-        request.variables.is_empty().then(|| Keep(Arc::clone(parsed)))
+        let variables = serde_json::to_string(&request.variables).ok()?;
+        (variables.len() <= MAX_KEPT_VARIABLES_LEN).then(|| Keep {
+            parsed: Arc::clone(parsed),
+            variables,
+        })
     }
 }
 
 /// The schema's extension that validates a request holding a [`Keep`] once per
-/// document: the first such request is validated, and what it found (complexity,
-/// depth) answers the next ones. A refusal is never kept: each such request is
-/// validated again, and refused with async-graphql's own errors.
+/// document and variables: the first such request is validated, and what it found
+/// (complexity, depth) answers the next ones. A refusal is never kept: each such
+/// request is validated again, and refused with async-graphql's own errors.
 pub struct KeptValidation;
 
 impl ExtensionFactory for KeptValidation {
@@ -87,15 +119,14 @@ impl Extension for KeptValidation {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        let Some(Keep(parsed)) = ctx.data_opt::<Keep>() else {
+        let Some(keep) = ctx.data_opt::<Keep>() else {
             return next.run(ctx).await;
         };
-        if let Some(kept) = parsed.validated.get() {
+        if let Some(kept) = keep.parsed.validated.lock().get(&keep.variables) {
             return Ok(*kept);
         }
         let found = next.run(ctx).await?;
-        // Two first requests may race: both found the same.
-        let _ = parsed.validated.set(found);
+        keep.parsed.validated.lock().put(keep.variables.clone(), found);
         Ok(found)
     }
 }
@@ -154,7 +185,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_document_without_variables_is_validated_once_and_one_with_variables_each_time() {
+    async fn a_document_is_validated_once_for_each_set_of_variables_and_a_refusal_each_time() {
         let validated = Arc::new(AtomicUsize::new(0));
         let schema = crate::graphql::builder()
             .extension(CountValidations(Arc::clone(&validated)))
@@ -172,32 +203,30 @@ mod tests {
         };
         let errors =
             |response: async_graphql::Response| response.errors.into_iter().map(|e| e.message).collect::<Vec<_>>();
+        let count = || validated.load(Ordering::SeqCst);
 
         let plain = "{ __typename }";
         assert_eq!(errors(run(plain, json!({})).await), [""; 0]);
         assert_eq!(errors(run(plain, json!({})).await), [""; 0]);
-        assert_eq!(
-            validated.load(Ordering::SeqCst),
-            1,
-            "the second request reuses the first's validation"
-        );
+        assert_eq!(count(), 1, "the second request reuses the first's validation");
 
         // Validated, then refused in execution: this schema holds no ledger to read.
-        let with_variables = "query Q($id: ID!) { node(id: $id) { __typename } }";
-        run(with_variables, json!({"id": "a"})).await;
-        run(with_variables, json!({"id": "b"})).await;
-        assert_eq!(
-            validated.load(Ordering::SeqCst),
-            3,
-            "each request with variables is validated"
-        );
+        let node = "query Q($id: ID!) { node(id: $id) { __typename } }";
+        run(node, json!({"id": "a"})).await;
+        run(node, json!({"id": "b"})).await;
+        run(node, json!({"id": "a"})).await;
+        assert_eq!(count(), 3, "validated once for each set of variables");
+        let long = "x".repeat(MAX_KEPT_VARIABLES_LEN);
+        run(node, json!({ "id": long })).await;
+        run(node, json!({ "id": long })).await;
+        assert_eq!(count(), 5, "variables too long to keep are validated each time");
 
         let unknown = "{ nope }";
         let first = errors(run(unknown, json!({})).await);
         let again = errors(run(unknown, json!({})).await);
         assert_eq!(first, [r#"Unknown field "nope" on type "Query". Did you mean "node"?"#]);
         assert_eq!(again, first, "a refusal is not kept");
-        assert_eq!(validated.load(Ordering::SeqCst), 5);
+        assert_eq!(count(), 7);
     }
 
     #[test]

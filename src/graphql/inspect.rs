@@ -3,12 +3,13 @@
 //! and its selections with every fragment spread where it is used. The limits on each
 //! are here; depth and complexity are async-graphql's, set on the schema.
 use std::collections::{HashMap, HashSet};
-use std::sync::OnceLock;
 
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, FragmentDefinition, OperationType, Selection, SelectionSet,
 };
-use async_graphql::{Name, Positioned, ValidationResult};
+use async_graphql::{Name, Positioned};
+
+use super::documents::Validations;
 
 /// Most aliases in one document: aliases multiply work without raising depth.
 pub const MAX_ALIASES: usize = 16;
@@ -47,9 +48,9 @@ pub struct Inspection {
 pub struct Parsed {
     pub document: ExecutableDocument,
     pub inspection: Inspection,
-    /// What async-graphql's validation found for this document sent without variables,
-    /// once one such request passed it ([`super::documents::KeptValidation`]).
-    pub validated: OnceLock<ValidationResult>,
+    /// What async-graphql's validation found for this document, by the variables sent
+    /// with it ([`super::documents::KeptValidation`]).
+    pub validated: Validations,
 }
 
 /// Parses and inspects `query`; `None` when its [`Shape`] is over the limits, and then
@@ -110,7 +111,7 @@ pub fn parse_inspected(query: &str, operation_name: Option<&str>) -> Option<Pars
             selections,
         },
         document,
-        validated: OnceLock::new(),
+        validated: Validations::default(),
     })
 }
 

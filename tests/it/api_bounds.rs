@@ -220,8 +220,8 @@ on_both_databases! {
         assert_eq!(names, [&json!("L1"), &json!("L2"), &json!("L3")]);
     }
 
-    /// A document sent without variables is validated once per instance
-    /// (`graphql/documents.rs`); sent with variables it is validated against them.
+    /// A document's validation is kept for the variables it came with
+    /// (`graphql/documents.rs`); sent with other variables it is validated against them.
     async fn a_document_validated_without_variables_is_checked_again_with_them(db) {
         let app = TestApp::start(&db, Config::default()).await;
         let (account, photo, edits, _) = photo_with_history(&app, 1, 0).await;
