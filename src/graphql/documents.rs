@@ -21,7 +21,13 @@ const CAPACITY: NonZeroUsize = NonZeroUsize::new(256).expect("not zero");
 const MAX_KEPT_LEN: usize = 8 * 1024;
 
 /// Documents by their text and the operation name sent with them.
-type Kept = LruCache<(String, Option<String>), Arc<Parsed>>;
+type Kept = LruCache<(String, Option<String>), Arc<Document>>;
+
+/// A document as parsed and inspected, and what validating it found.
+pub struct Document {
+    pub parsed: Parsed,
+    validated: Validations,
+}
 
 /// The cache; one per schema, shared by every request.
 pub struct Documents {
@@ -39,17 +45,20 @@ impl Default for Documents {
 impl Documents {
     /// `query` parsed and inspected for `operation_name`, from the cache or now; `None`
     /// when it does not parse or its shape is refused ([`parse_inspected`]).
-    pub fn get(&self, query: &str, operation_name: Option<&str>) -> Option<Arc<Parsed>> {
+    pub fn get(&self, query: &str, operation_name: Option<&str>) -> Option<Arc<Document>> {
         let key = (query.to_owned(), operation_name.map(str::to_owned));
         if let Some(kept) = self.lock().get(&key) {
             return Some(Arc::clone(kept));
         }
         // Parsed outside the lock: other requests are not held up by a big document.
-        let parsed = Arc::new(parse_inspected(query, operation_name)?);
+        let document = Arc::new(Document {
+            parsed: parse_inspected(query, operation_name)?,
+            validated: Validations::default(),
+        });
         if query.len() <= MAX_KEPT_LEN {
-            self.lock().put(key, Arc::clone(&parsed));
+            self.lock().put(key, Arc::clone(&document));
         }
-        Some(parsed)
+        Some(document)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
@@ -68,7 +77,7 @@ const MAX_KEPT_VARIABLES_LEN: usize = 1024;
 /// What async-graphql's validation found for one document, by the variables it was
 /// sent with (as JSON): validation reads them (a variable's value against its
 /// argument's type, the complexity of `first: $n`).
-pub struct Validations(Mutex<LruCache<String, ValidationResult>>);
+struct Validations(Mutex<LruCache<String, ValidationResult>>);
 
 impl Default for Validations {
     fn default() -> Self {
@@ -85,16 +94,16 @@ impl Validations {
 /// In a request's data: the kept document it runs and its variables, whose validation
 /// [`KeptValidation`] keeps.
 pub struct Keep {
-    parsed: Arc<Parsed>,
+    document: Arc<Document>,
     variables: String,
 }
 
 impl Keep {
-    /// For `request`, which runs `parsed`, unless its variables are too long to keep.
-    pub fn for_request(parsed: &Arc<Parsed>, request: &Request) -> Option<Keep> {
+    /// For `request`, which runs `document`, unless its variables are too long to keep.
+    pub fn for_request(document: &Arc<Document>, request: &Request) -> Option<Keep> {
         let variables = serde_json::to_string(&request.variables).ok()?;
         (variables.len() <= MAX_KEPT_VARIABLES_LEN).then(|| Keep {
-            parsed: Arc::clone(parsed),
+            document: Arc::clone(document),
             variables,
         })
     }
@@ -122,11 +131,11 @@ impl Extension for KeptValidation {
         let Some(keep) = ctx.data_opt::<Keep>() else {
             return next.run(ctx).await;
         };
-        if let Some(kept) = keep.parsed.validated.lock().get(&keep.variables) {
+        if let Some(kept) = keep.document.validated.lock().get(&keep.variables) {
             return Ok(*kept);
         }
         let found = next.run(ctx).await?;
-        keep.parsed.validated.lock().put(keep.variables.clone(), found);
+        keep.document.validated.lock().put(keep.variables.clone(), found);
         Ok(found)
     }
 }
@@ -153,11 +162,11 @@ mod tests {
 
         assert!(Arc::ptr_eq(&first, &again), "the second request reuses the first parse");
         assert_eq!(
-            first.inspection.operation,
+            first.parsed.inspection.operation,
             Some((Some("A".into()), OperationType::Query))
         );
         assert_eq!(
-            other.inspection.operation,
+            other.parsed.inspection.operation,
             Some((Some("B".into()), OperationType::Mutation))
         );
         assert!(documents.get("{ not graphql", None).is_none());
@@ -194,9 +203,9 @@ mod tests {
         // What `Api::prepare` does with a kept document.
         let run = |query: &str, variables: serde_json::Value| {
             let mut request = Request::new(query).variables(Variables::from_json(variables));
-            let parsed = documents.get(query, None).expect("parses");
-            request.set_parsed_query(parsed.document.clone());
-            if let Some(keep) = Keep::for_request(&parsed, &request) {
+            let kept = documents.get(query, None).expect("parses");
+            request.set_parsed_query(kept.parsed.document.clone());
+            if let Some(keep) = Keep::for_request(&kept, &request) {
                 request = request.data(keep);
             }
             schema.execute(request)

@@ -9,8 +9,6 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Name, Positioned};
 
-use super::documents::Validations;
-
 /// Most aliases in one document: aliases multiply work without raising depth.
 pub const MAX_ALIASES: usize = 16;
 /// Deepest nesting of brackets (`{`, `[`, `(`) outside strings and comments, checked
@@ -48,9 +46,6 @@ pub struct Inspection {
 pub struct Parsed {
     pub document: ExecutableDocument,
     pub inspection: Inspection,
-    /// What async-graphql's validation found for this document, by the variables sent
-    /// with it ([`super::documents::KeptValidation`]).
-    pub validated: Validations,
 }
 
 /// Parses and inspects `query`; `None` when its [`Shape`] is over the limits, and then
@@ -111,7 +106,6 @@ pub fn parse_inspected(query: &str, operation_name: Option<&str>) -> Option<Pars
             selections,
         },
         document,
-        validated: Validations::default(),
     })
 }
 

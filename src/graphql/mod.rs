@@ -3,7 +3,8 @@
 //! Tour: [`types`] (objects, by area), [`query`], [`mutation`], [`subscription`],
 //! [`loaders`] (batched nested reads), [`context`] (what a resolver takes from the
 //! request), [`errors`] (every top-level error and its code), [`inspect`] (what a
-//! document asks for, read before it runs), [`documents`] (parsed documents kept).
+//! document asks for, read before it runs), [`documents`] (parsed documents kept, and
+//! what validating them found).
 //! Every request passes [`crate::trusted::admit`] first, over HTTP and WebSocket alike.
 use std::any::TypeId;
 use std::sync::Arc;
@@ -147,10 +148,10 @@ impl Api {
     /// followed), read through the document cache so that running it next parses
     /// nothing again.
     pub fn operation_type(&self, request: &Request) -> Option<OperationType> {
-        let parsed = self
+        let kept = self
             .documents
             .get(trusted::text(request), request.operation_name.as_deref())?;
-        parsed.inspection.operation.as_ref().map(|(_, ty)| *ty)
+        kept.parsed.inspection.operation.as_ref().map(|(_, ty)| *ty)
     }
 
     /// Adds what belongs to this one request, sent by the viewer in its data or in
@@ -166,8 +167,8 @@ impl Api {
             let traced = Traced::new(&request, request.operation_name.clone(), &request_id);
             return (Err(untrusted(&refused)), traced);
         }
-        let parsed = self.documents.get(&request.query, request.operation_name.as_deref());
-        let inspection = parsed.as_ref().map(|p| &p.inspection);
+        let kept = self.documents.get(&request.query, request.operation_name.as_deref());
+        let inspection = kept.as_ref().map(|k| &k.parsed.inspection);
         let name = request.operation_name.clone().or_else(|| {
             inspection
                 .as_ref()
@@ -175,7 +176,7 @@ impl Api {
                 .and_then(|(name, _)| name.clone())
         });
         let traced = Traced::new(&request, name, &request_id);
-        if parsed.is_none()
+        if kept.is_none()
             && let Some(message) = shape(&request.query).refusal()
         {
             return (Err(refusal(message)), traced);
@@ -206,9 +207,9 @@ impl Api {
                 traced,
             );
         }
-        if let Some(parsed) = &parsed {
-            request.set_parsed_query(parsed.document.clone());
-            if let Some(keep) = documents::Keep::for_request(parsed, &request) {
+        if let Some(kept) = &kept {
+            request.set_parsed_query(kept.parsed.document.clone());
+            if let Some(keep) = documents::Keep::for_request(kept, &request) {
                 request = request.data(keep);
             }
         }
@@ -280,11 +281,12 @@ impl Api {
     /// The events of a subscription whose root is one field with a source
     /// ([`subscription::source`]), for the account of the session's viewer.
     fn source(&self, request: &Request, session: &Data) -> Option<BoxStream<'static, Event>> {
-        let parsed = self.documents.get(&request.query, request.operation_name.as_deref())?;
-        if !matches!(parsed.inspection.operation, Some((_, OperationType::Subscription))) {
+        let kept = self.documents.get(&request.query, request.operation_name.as_deref())?;
+        let inspection = &kept.parsed.inspection;
+        if !matches!(inspection.operation, Some((_, OperationType::Subscription))) {
             return None;
         }
-        let field = parsed.inspection.root_field.as_deref()?;
+        let field = inspection.root_field.as_deref()?;
         subscription::source(self.schema.data::<Hub>()?, field, viewer(session)?.account_id?)
     }
 
