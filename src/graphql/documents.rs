@@ -29,6 +29,18 @@ pub struct Document {
     validated: Validations,
 }
 
+impl Document {
+    /// `request`, which runs this document, handed it parsed, and with what validating
+    /// it finds kept ([`Keep`]) unless its variables are too long to keep.
+    pub fn hand_to(self: &Arc<Self>, mut request: Request) -> Request {
+        request.set_parsed_query(self.parsed.document.clone());
+        match Keep::for_request(self, &request) {
+            Some(keep) => request.data(keep),
+            None => request,
+        }
+    }
+}
+
 /// The cache; one per schema, shared by every request.
 pub struct Documents {
     kept: Mutex<Kept>,
@@ -93,14 +105,14 @@ impl Validations {
 
 /// In a request's data: the kept document it runs and its variables, whose validation
 /// [`KeptValidation`] keeps.
-pub struct Keep {
+struct Keep {
     document: Arc<Document>,
     variables: String,
 }
 
 impl Keep {
     /// For `request`, which runs `document`, unless its variables are too long to keep.
-    pub fn for_request(document: &Arc<Document>, request: &Request) -> Option<Keep> {
+    fn for_request(document: &Arc<Document>, request: &Request) -> Option<Keep> {
         let variables = serde_json::to_string(&request.variables).ok()?;
         (variables.len() <= MAX_KEPT_VARIABLES_LEN).then(|| Keep {
             document: Arc::clone(document),
@@ -200,15 +212,10 @@ mod tests {
             .extension(CountValidations(Arc::clone(&validated)))
             .finish();
         let documents = Documents::default();
-        // What `Api::prepare` does with a kept document.
         let run = |query: &str, variables: serde_json::Value| {
-            let mut request = Request::new(query).variables(Variables::from_json(variables));
+            let request = Request::new(query).variables(Variables::from_json(variables));
             let kept = documents.get(query, None).expect("parses");
-            request.set_parsed_query(kept.parsed.document.clone());
-            if let Some(keep) = Keep::for_request(&kept, &request) {
-                request = request.data(keep);
-            }
-            schema.execute(request)
+            schema.execute(kept.hand_to(request))
         };
         let errors =
             |response: async_graphql::Response| response.errors.into_iter().map(|e| e.message).collect::<Vec<_>>();

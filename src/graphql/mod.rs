@@ -208,10 +208,7 @@ impl Api {
             );
         }
         if let Some(kept) = &kept {
-            request.set_parsed_query(kept.parsed.document.clone());
-            if let Some(keep) = documents::Keep::for_request(kept, &request) {
-                request = request.data(keep);
-            }
+            request = kept.hand_to(request);
         }
         request = request.data(RequestId(request_id));
         // A subscription lives as long as its socket, and `balanceChanged` reads through
