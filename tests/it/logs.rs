@@ -196,6 +196,24 @@ impl Binary {
         }
     }
 
+    /// Sends `query` with an OPS token and checks that it is answered 200.
+    pub async fn ask_as_ops(&self, query: &str) {
+        let ops = studio_bff::auth::Auth::new(crate::api_support::SECRET)
+            .mint(
+                "ops-1",
+                studio_bff::auth::Role::Ops,
+                None,
+                std::time::Duration::from_secs(60),
+            )
+            .unwrap();
+        let answer =
+            crate::api_support::service::post_graphql(&self.addr, Some(&ops), &json!({ "query": query })).await;
+        assert!(
+            matches!(answer, crate::api_support::service::Reply::Answered(StatusCode::OK, _)),
+            "{answer:?}"
+        );
+    }
+
     pub fn stdout(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("stdout")).unwrap_or_default()
     }
@@ -262,16 +280,7 @@ on_both_databases! {
             ("RUST_LOG", "info"),
         ];
         let mut service = Binary::start(&env).await;
-        let ops = studio_bff::auth::Auth::new(crate::api_support::SECRET)
-            .mint("ops-1", studio_bff::auth::Role::Ops, None, std::time::Duration::from_secs(60))
-            .unwrap();
-        let answer = crate::api_support::service::post_graphql(
-            &service.addr,
-            Some(&ops),
-            &json!({"query": "query Who { viewer { role } }"}),
-        )
-        .await;
-        assert!(matches!(answer, crate::api_support::service::Reply::Answered(StatusCode::OK, _)), "{answer:?}");
+        service.ask_as_ops("query Who { viewer { role } }").await;
         // A second instance on the same port fails to start: said in JSON too.
         let taken = [&env[..], &[("STUDIO_ADDR", service.addr.as_str())]].concat();
         let (status, _, refused) = Binary::run(&[], &taken);
@@ -315,16 +324,7 @@ on_both_databases! {
             ("RUST_LOG", "info"),
         ];
         let mut service = Binary::start(&env).await;
-        let ops = studio_bff::auth::Auth::new(crate::api_support::SECRET)
-            .mint("ops-1", studio_bff::auth::Role::Ops, None, std::time::Duration::from_secs(60))
-            .unwrap();
-        let answer = crate::api_support::service::post_graphql(
-            &service.addr,
-            Some(&ops),
-            &json!({"query": "query Flushed { viewer { role } }"}),
-        )
-        .await;
-        assert!(matches!(answer, crate::api_support::service::Reply::Answered(StatusCode::OK, _)), "{answer:?}");
+        service.ask_as_ops("query Flushed { viewer { role } }").await;
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
         let line = loop {
             let stderr = service.stderr();
