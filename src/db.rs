@@ -8,7 +8,7 @@ use migration::{Migrator, MigratorTrait, SchemaManager, seaql_migrations};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
-    IntoDatabaseExecutor, RuntimeErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    IntoDatabaseExecutor, RuntimeErr, Select, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use tracing::Instrument;
 
@@ -117,6 +117,15 @@ impl Migrations {
         );
         Ok(())
     }
+}
+
+/// The row `select` finds by a key the schema holds unique (a primary key or a unique
+/// index), if there is one. sea-orm's `one` would bind a `LIMIT 1`, and SQLite plans a
+/// statement with a bound LIMIT again each time it runs it (`sqlite3Reprepare`: a quarter
+/// of HeaderBalanceInitial's instructions on the embedded default, `bench/profiling.md`);
+/// a unique key needs no LIMIT.
+pub async fn by_key<E: EntityTrait>(select: Select<E>, conn: &impl ConnectionTrait) -> Result<Option<E::Model>, DbErr> {
+    Ok(select.all(conn).await?.pop())
 }
 
 /// A pool on `url`, migrated when `migrating`; with the migrations applied.

@@ -12,6 +12,7 @@ use sea_orm::EntityTrait;
 use tokio::task::JoinHandle;
 
 use crate::auth::Role;
+use crate::db;
 use crate::error::Error;
 use crate::ids::{IdCodec, Kind};
 use crate::ledger::{Actor, Ledger, MAX_CLAIM, RenderResult};
@@ -64,15 +65,14 @@ pub async fn preview(ledger: &Ledger, ids: &IdCodec, edit_id: &str) -> Result<Op
     let Some(edit_id) = ids.decode_i64(Kind::PhotoEdit, edit_id) else {
         return Ok(None);
     };
-    let Some(edit) = edit::Entity::find_by_id(edit_id).one(ledger.db()).await? else {
+    let Some(edit) = db::by_key(edit::Entity::find_by_id(edit_id), ledger.db()).await? else {
         return Ok(None);
     };
-    let photo = photo::Entity::find_by_id(edit.photo_id)
-        .one(ledger.db())
+    let photo = db::by_key(photo::Entity::find_by_id(edit.photo_id), ledger.db())
         .await?
         .ok_or_else(|| Error::Internal(format!("edit {edit_id} names no photo")))?;
     let logo = match edit.logo_id {
-        Some(id) => logo::Entity::find_by_id(id).one(ledger.db()).await?,
+        Some(id) => db::by_key(logo::Entity::find_by_id(id), ledger.db()).await?,
         None => None,
     };
     let background = ledger

@@ -10,7 +10,7 @@ use super::Ledger;
 use super::book::{Book, Entry, NewLot};
 use super::cause::Cause;
 use super::events::grant_monthly;
-use crate::db::retry_transient;
+use crate::db::{self, retry_transient};
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::cycle::BillingCalendar;
 use crate::rules::entitlement::{MAX_LISTING_SLOTS, monthly_credits};
@@ -86,18 +86,18 @@ impl Ledger {
                 .exec(&txn)
                 .await?;
             let account = match (inserted, &external_id) {
-                (TryInsertResult::Inserted(inserted), _) => account::Entity::find_by_id(inserted.last_insert_id)
-                    .one(&txn)
-                    .await?
-                    .ok_or_else(|| Error::Internal("the account inserted is not there".into()))?,
-                (_, Some(external_id)) => {
-                    let existing = account::Entity::find()
-                        .filter(account::Column::ExternalId.eq(external_id.as_str()))
-                        .one(&txn)
+                (TryInsertResult::Inserted(inserted), _) => {
+                    db::by_key(account::Entity::find_by_id(inserted.last_insert_id), &txn)
                         .await?
-                        .ok_or_else(|| {
-                            Error::Internal(format!("account {external_id:?} conflicted but is not there"))
-                        })?;
+                        .ok_or_else(|| Error::Internal("the account inserted is not there".into()))?
+                }
+                (_, Some(external_id)) => {
+                    let existing = db::by_key(
+                        account::Entity::find().filter(account::Column::ExternalId.eq(external_id.as_str())),
+                        &txn,
+                    )
+                    .await?
+                    .ok_or_else(|| Error::Internal(format!("account {external_id:?} conflicted but is not there")))?;
                     return same_subscription(existing, plan, listing_slots);
                 }
                 (_, None) => {

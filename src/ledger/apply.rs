@@ -17,7 +17,7 @@ use super::cause::Cause;
 use super::idempotency::{IdempotencyKey, Opened, fingerprint, remember};
 use super::outbox::{self, EventType};
 use super::renders;
-use crate::db::retry_transient;
+use crate::db::{self, retry_transient};
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::balance::{Breakdown, breakdown};
 use crate::rules::pricing::{BatchPlan, Look, distinct_batch, plan_batch};
@@ -319,10 +319,11 @@ pub(super) async fn plan_look(
     wanted: &Look,
 ) -> Result<(BatchPlan, HashMap<i64, (photo::Model, Option<edit::Model>)>), Error> {
     if let Some((logo_id, _)) = wanted.logo {
-        let owned = logo::Entity::find_by_id(logo_id)
-            .filter(logo::Column::AccountId.eq(account.id))
-            .one(conn)
-            .await?;
+        let owned = db::by_key(
+            logo::Entity::find_by_id(logo_id).filter(logo::Column::AccountId.eq(account.id)),
+            conn,
+        )
+        .await?;
         if owned.is_none() {
             return Err(Refusal::new(RefusalCode::LogoNotFound, "No such logo.")
                 .at(&["logo", "logoId"])

@@ -12,6 +12,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use super::actor::Actor;
 use super::cause::Cause;
 use crate::config::LAUNCH_CAMPAIGN;
+use crate::db;
 use crate::error::Error;
 use crate::rules::entitlement::Campaign;
 use crate::rules::lot_origin::LotOrigin;
@@ -233,12 +234,14 @@ impl Book {
 
     /// Whether the account ever had a lot of `origin`, expired ones included.
     pub async fn had_lot(&self, txn: &impl ConnectionTrait, origin: &LotOrigin) -> Result<bool, Error> {
-        Ok(lot::Entity::find()
-            .filter(lot::Column::AccountId.eq(self.account.id))
-            .filter(lot::Column::Origin.eq(origin.to_string()))
-            .one(txn)
-            .await?
-            .is_some())
+        Ok(db::by_key(
+            lot::Entity::find()
+                .filter(lot::Column::AccountId.eq(self.account.id))
+                .filter(lot::Column::Origin.eq(origin.to_string())),
+            txn,
+        )
+        .await?
+        .is_some())
     }
 
     /// Creates a lot and writes its GRANT entry.

@@ -14,7 +14,7 @@ use sea_orm::{
 use super::Ledger;
 use super::cause::Cause;
 use super::outbox::{self, EventType};
-use crate::db::retry_transient;
+use crate::db::{self, retry_transient};
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::text::{optional_text, url};
 
@@ -83,19 +83,16 @@ impl Ledger {
         }
         let not_found = || Refusal::new(RefusalCode::ReportNotFound, "No such report.").at(&["reportId"]);
         // The account first, then the report: the order every writer locks them in.
-        let Some(report) = faulty_report::Entity::find_by_id(report_id).one(&self.db).await? else {
+        let Some(report) = db::by_key(faulty_report::Entity::find_by_id(report_id), &self.db).await? else {
             return Err(not_found().into());
         };
         retry_transient(|| async {
             let txn = self.begin().await?;
             let (mut book, now) = self.open_book(&txn, report.account_id).await?;
-            let report = faulty_report::Entity::find_by_id(report_id)
-                .lock_exclusive()
-                .one(&txn)
+            let report = db::by_key(faulty_report::Entity::find_by_id(report_id).lock_exclusive(), &txn)
                 .await?
                 .ok_or_else(not_found)?;
-            let edit = edit::Entity::find_by_id(report.edit_id)
-                .one(&txn)
+            let edit = db::by_key(edit::Entity::find_by_id(report.edit_id), &txn)
                 .await?
                 .ok_or_else(|| Error::Internal(format!("report {report_id} names no edit")))?;
             if report.status != ReportStatus::Open {

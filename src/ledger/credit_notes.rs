@@ -12,7 +12,7 @@ use super::book::Entry;
 use super::cause::Cause;
 use super::numbering::{Series, next_number};
 use super::outbox::{self, EventType};
-use crate::db::retry_transient;
+use crate::db::{self, retry_transient};
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::text::required_text;
 use crate::rules::vat::Amounts;
@@ -28,8 +28,7 @@ impl Ledger {
             let txn = self.begin().await?;
             let not_found =
                 || Error::from(Refusal::new(RefusalCode::InvoiceNotFound, "No such invoice.").at(&["invoiceId"]));
-            let invoice = invoice::Entity::find_by_id(invoice_id)
-                .one(&txn)
+            let invoice = db::by_key(invoice::Entity::find_by_id(invoice_id), &txn)
                 .await?
                 .ok_or_else(not_found)?;
             // The account's lock orders two voids of one invoice: the second finds the

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::Ledger;
 use super::book::Book;
+use crate::db;
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::text::exact_text;
 
@@ -80,11 +81,13 @@ async fn first_answer<T: DeserializeOwned>(
     retention: Duration,
     now: DateTime<Utc>,
 ) -> Result<Option<T>, Error> {
-    let Some(record) = idempotency_record::Entity::find()
-        .filter(idempotency_record::Column::AccountId.eq(account_id))
-        .filter(idempotency_record::Column::Key.eq(key.as_str()))
-        .one(txn)
-        .await?
+    let Some(record) = db::by_key(
+        idempotency_record::Entity::find()
+            .filter(idempotency_record::Column::AccountId.eq(account_id))
+            .filter(idempotency_record::Column::Key.eq(key.as_str())),
+        txn,
+    )
+    .await?
     else {
         return Ok(None);
     };

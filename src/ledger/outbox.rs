@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use super::Ledger;
 use super::book::Book;
 use crate::config::Config;
+use crate::db;
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::balance::breakdown;
 use crate::rules::spending_order::spending_key;
@@ -260,7 +261,7 @@ impl Ledger {
             return Ok(None);
         };
         let id: i64 = found.try_get("", "id")?;
-        let Some(event) = webhook_event::Entity::find_by_id(id).one(&txn).await? else {
+        let Some(event) = db::by_key(webhook_event::Entity::find_by_id(id), &txn).await? else {
             txn.commit().await?;
             return Ok(None);
         };
@@ -275,7 +276,7 @@ impl Ledger {
     /// releases its lease.
     pub async fn settle_webhook_event(&self, id: i64, attempt: Attempt) -> Result<(), Error> {
         let now = self.now();
-        let Some(event) = webhook_event::Entity::find_by_id(id).one(&self.db).await? else {
+        let Some(event) = db::by_key(webhook_event::Entity::find_by_id(id), &self.db).await? else {
             return Err(Error::Internal(format!("webhook event {id} vanished")));
         };
         let attempts = event.attempts + 1;
@@ -303,7 +304,7 @@ impl Ledger {
     /// Sends a FAILED (or DELIVERED) event again: PENDING and due now, its id and
     /// attempts kept; a pending one is left as it is. Refused with EVENT_NOT_FOUND.
     pub async fn redeliver_webhook_event(&self, id: i64) -> Result<webhook_event::Model, Error> {
-        let Some(event) = webhook_event::Entity::find_by_id(id).one(&self.db).await? else {
+        let Some(event) = db::by_key(webhook_event::Entity::find_by_id(id), &self.db).await? else {
             return Err(Refusal::new(RefusalCode::EventNotFound, "No such event.")
                 .at(&["eventId"])
                 .into());

@@ -6,13 +6,14 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 use super::Ledger;
 use super::accounts::MAX_EXTERNAL_ID_CHARS;
 use super::events::Claim;
+use crate::db;
 use crate::error::Error;
 use crate::rules::balance::{Breakdown, breakdown};
 use crate::rules::text::is_printable;
 
 impl Ledger {
     pub async fn account(&self, account_id: i64) -> Result<Option<account::Model>, Error> {
-        Ok(account::Entity::find_by_id(account_id).one(&self.db).await?)
+        Ok(db::by_key(account::Entity::find_by_id(account_id), &self.db).await?)
     }
 
     /// The account the platform names `external_id`, if any; none for a text no
@@ -21,10 +22,11 @@ impl Ledger {
         if !is_printable(external_id, MAX_EXTERNAL_ID_CHARS) {
             return Ok(None);
         }
-        Ok(account::Entity::find()
-            .filter(account::Column::ExternalId.eq(external_id))
-            .one(&self.db)
-            .await?)
+        Ok(db::by_key(
+            account::Entity::find().filter(account::Column::ExternalId.eq(external_id)),
+            &self.db,
+        )
+        .await?)
     }
 
     /// The account's balance and breakdown now. When the clock has passed an expiry,
@@ -88,8 +90,7 @@ impl Ledger {
         account_id: i64,
         since: Option<i64>,
     ) -> Result<(Vec<edit::Model>, i64), Error> {
-        let revision = account::Entity::find_by_id(account_id)
-            .one(&self.db)
+        let revision = db::by_key(account::Entity::find_by_id(account_id), &self.db)
             .await?
             .map_or(0, |a| a.edit_revision);
         let Some(since) = since else {

@@ -14,7 +14,7 @@ use super::Ledger;
 use super::book::{Book, Entry};
 use super::cause::Cause;
 use super::corrections::was_corrected;
-use crate::db::retry_transient;
+use crate::db::{self, retry_transient};
 use crate::error::{Error, Refusal, RefusalCode};
 use crate::rules::text::{required_text, url};
 
@@ -135,19 +135,16 @@ impl Ledger {
         };
         let not_found = || Refusal::new(RefusalCode::JobNotFound, "No such render job.").at(&["jobId"]);
         // The account first, then the job: the order every writer locks them in.
-        let Some(job) = render_job::Entity::find_by_id(claim.job_id).one(&self.db).await? else {
+        let Some(job) = db::by_key(render_job::Entity::find_by_id(claim.job_id), &self.db).await? else {
             return Err(not_found().into());
         };
         retry_transient(|| async {
             let txn = self.begin().await?;
             let (mut book, now) = self.open_book(&txn, job.account_id).await?;
-            let job = render_job::Entity::find_by_id(claim.job_id)
-                .lock_exclusive()
-                .one(&txn)
+            let job = db::by_key(render_job::Entity::find_by_id(claim.job_id).lock_exclusive(), &txn)
                 .await?
                 .ok_or_else(not_found)?;
-            let edit = edit::Entity::find_by_id(job.edit_id)
-                .one(&txn)
+            let edit = db::by_key(edit::Entity::find_by_id(job.edit_id), &txn)
                 .await?
                 .ok_or_else(|| Error::Internal(format!("render job {} names no edit", job.id)))?;
             if claim.attempt != job.attempt || claim.attempt == 0 {
@@ -239,8 +236,7 @@ impl Ledger {
         if book.lot(edit.lot_id).is_some() {
             book.post(txn, edit.lot_id, refund).await?;
         } else {
-            let paid = lot::Entity::find_by_id(edit.lot_id)
-                .one(txn)
+            let paid = db::by_key(lot::Entity::find_by_id(edit.lot_id), txn)
                 .await?
                 .ok_or_else(|| Error::Internal(format!("edit {} names no lot", edit.id)))?;
             book.refund_to_expired(txn, &paid, refund).await?;
@@ -273,8 +269,7 @@ impl Ledger {
         job: &render_job::Model,
         at: DateTime<Utc>,
     ) -> Result<(), Error> {
-        let edit = edit::Entity::find_by_id(job.edit_id)
-            .one(txn)
+        let edit = db::by_key(edit::Entity::find_by_id(job.edit_id), txn)
             .await?
             .ok_or_else(|| Error::Internal(format!("render job {} names no edit", job.id)))?;
         self.fail_edit(txn, book, edit, TIMED_OUT, Cause::GiveUp(job.edit_id), at)
@@ -351,16 +346,14 @@ async fn what_to_render(
     txn: &impl ConnectionTrait,
     edit_id: i64,
 ) -> Result<(edit::Model, photo::Model, Option<logo::Model>), Error> {
-    let edit = edit::Entity::find_by_id(edit_id)
-        .one(txn)
+    let edit = db::by_key(edit::Entity::find_by_id(edit_id), txn)
         .await?
         .ok_or_else(|| Error::Internal(format!("render job names no edit {edit_id}")))?;
-    let photo = photo::Entity::find_by_id(edit.photo_id)
-        .one(txn)
+    let photo = db::by_key(photo::Entity::find_by_id(edit.photo_id), txn)
         .await?
         .ok_or_else(|| Error::Internal(format!("edit {edit_id} names no photo")))?;
     let logo = match edit.logo_id {
-        Some(id) => logo::Entity::find_by_id(id).one(txn).await?,
+        Some(id) => db::by_key(logo::Entity::find_by_id(id), txn).await?,
         None => None,
     };
     Ok((edit, photo, logo))

@@ -6,6 +6,7 @@ use sea_orm::{ColumnTrait, EntityTrait, PrimaryKeyTrait, QueryFilter};
 use super::{
     AccountRow, CreditNoteRow, EditRow, InvoiceRow, LedgerEntryRow, LogoRow, LotRow, PhotoRow, Reads, ReportRow,
 };
+use crate::db;
 use crate::error::Error;
 use crate::ids::Kind;
 
@@ -68,15 +69,15 @@ impl Reads {
         E: EntityTrait,
         i64: Into<<E::PrimaryKey as PrimaryKeyTrait>::ValueType>,
     {
-        Ok(E::find_by_id(key).one(&self.db).await?.map(wrap))
+        Ok(db::by_key(E::find_by_id(key), &self.db).await?.map(wrap))
     }
 
     pub async fn invoice(&self, invoice_id: i64) -> Result<Option<InvoiceRow>, Error> {
-        Ok(invoice::Entity::find_by_id(invoice_id).one(&self.db).await?)
+        Ok(db::by_key(invoice::Entity::find_by_id(invoice_id), &self.db).await?)
     }
 
     pub async fn lot(&self, lot_id: i64) -> Result<Option<LotRow>, Error> {
-        Ok(lot::Entity::find_by_id(lot_id).one(&self.db).await?)
+        Ok(db::by_key(lot::Entity::find_by_id(lot_id), &self.db).await?)
     }
 
     /// The account of that name, if any: how the demo finds its account again.
