@@ -33,12 +33,13 @@ use crate::{Result, bail};
 /// The service's PostgreSQL pool size (`studio_bff::db::connect_and_migrate`).
 pub const POOL_SIZE: u32 = 32;
 
-/// What the service runs for `viewer { account }` (`Ledger::account`: sea-orm's
-/// `find_by_id(..).one(..)`).
-pub const ACCOUNT_SQL: &str = r#"SELECT "accounts"."id", "accounts"."name", "accounts"."plan", "accounts"."listing_slots", "accounts"."created_at", "accounts"."cycle_start", "accounts"."next_reset_at", "accounts"."promotion_processed", "accounts"."promotions_considered", "accounts"."external_id", "accounts"."subscription_sequence", "accounts"."edit_revision", "accounts"."buyer_address", "accounts"."buyer_vat_id", "accounts"."credits_low" FROM "accounts" WHERE "accounts"."id" = $1 LIMIT $2"#;
+/// What the service runs for `viewer { account }` (`Ledger::account`: a read by its key,
+/// `studio_bff::db::by_key`, without a LIMIT).
+pub const ACCOUNT_SQL: &str = r#"SELECT "accounts"."id", "accounts"."name", "accounts"."plan", "accounts"."listing_slots", "accounts"."created_at", "accounts"."cycle_start", "accounts"."next_reset_at", "accounts"."promotion_processed", "accounts"."promotions_considered", "accounts"."external_id", "accounts"."subscription_sequence", "accounts"."edit_revision", "accounts"."buyer_address", "accounts"."buyer_vat_id", "accounts"."credits_low" FROM "accounts" WHERE "accounts"."id" = $1"#;
 
-/// What the service runs for `balance` (`Ledger::balance`: the unexpired lots).
-pub const LOTS_SQL: &str = r#"SELECT "lots"."id", "lots"."account_id", "lots"."bucket", "lots"."origin", "lots"."granted", "lots"."remaining", "lots"."valid_from", "lots"."expires_at", "lots"."expired", "lots"."created_at", "lots"."pack_id", "lots"."expiry_warned_at" FROM "lots" WHERE "lots"."account_id" = $1 AND "lots"."expired" = $2"#;
+/// What the service runs for `balance` (`Ledger::balance`: the unexpired lots but the
+/// used-up purchased ones).
+pub const LOTS_SQL: &str = r#"SELECT "lots"."id", "lots"."account_id", "lots"."bucket", "lots"."origin", "lots"."granted", "lots"."remaining", "lots"."valid_from", "lots"."expires_at", "lots"."expired", "lots"."created_at", "lots"."pack_id", "lots"."expiry_warned_at" FROM "lots" WHERE "lots"."account_id" = $1 AND "lots"."expired" = $2 AND ("lots"."bucket" <> $3 OR "lots"."remaining" > $4)"#;
 
 struct HeaderState {
     auth: Auth,
@@ -115,7 +116,6 @@ async fn header_balance(State(state): State<Arc<HeaderState>>, headers: HeaderMa
 async fn balance_json(state: &HeaderState, account_id: i64) -> Result<Value> {
     let Some(row) = sqlx::query(ACCOUNT_SQL)
         .bind(account_id)
-        .bind(1_i64)
         .fetch_optional(&state.pool)
         .await?
     else {
@@ -125,6 +125,8 @@ async fn balance_json(state: &HeaderState, account_id: i64) -> Result<Value> {
     let lots = sqlx::query(LOTS_SQL)
         .bind(account_id)
         .bind(false)
+        .bind(Bucket::Purchased.to_value())
+        .bind(0_i32)
         .fetch_all(&state.pool)
         .await?
         .iter()

@@ -1925,6 +1925,7 @@ pub(crate) fn statement_of(line: &str) -> Option<String> {
 /// The scheduler's once-a-second look for due work (`Ledger::process_due`).
 pub(crate) fn is_scheduler(sql: &str) -> bool {
     sql.contains(r#""accounts"."next_reset_at" <="#)
+        || sql.contains(r#"FROM "lots" WHERE (NOT "expired")"#)
         || sql.contains(r#"SELECT DISTINCT "render_jobs"."account_id""#)
         || sql.contains(r#"SELECT DISTINCT "lots"."account_id""#)
         || sql.starts_with(r#"DELETE FROM "idempotency_records""#)
@@ -1948,5 +1949,11 @@ mod tests {
         assert!(is_scheduler(
             r#"SELECT DISTINCT "render_jobs"."account_id" FROM "render_jobs" WHERE "render_jobs"."finished_at" IS NULL"#
         ));
+        // The pages of lots due to expire, and of those due a warning.
+        assert!(is_scheduler(
+            r#"SELECT "lots"."expires_at", "lots"."id", "lots"."account_id" FROM "lots" WHERE (NOT "expired") AND "lots"."expires_at" <= $1 ORDER BY "lots"."expires_at" ASC, "lots"."id" ASC LIMIT $2"#
+        ));
+        // The header's own read of the account's lots is not the scheduler's.
+        assert!(!is_scheduler(baseline::LOTS_SQL));
     }
 }
