@@ -1954,6 +1954,6 @@ mod tests {
             r#"SELECT "lots"."expires_at", "lots"."id", "lots"."account_id" FROM "lots" WHERE (NOT "expired") AND "lots"."expires_at" <= $1 ORDER BY "lots"."expires_at" ASC, "lots"."id" ASC LIMIT $2"#
         ));
         // The header's own read of the account's lots is not the scheduler's.
-        assert!(!is_scheduler(baseline::LOTS_SQL));
+        assert!(!is_scheduler(crate::baseline::LOTS_SQL));
     }
 }
