@@ -1,14 +1,13 @@
-//! Logs and traces. Logs go to stderr as text or JSON lines, written by a thread of
-//! their own so that no request waits on the terminal or the collector reading it (none
-//! is dropped: a full queue makes the writers wait); with `otlp_endpoint` set,
+//! Logs and traces. Logs go to stderr as text or JSON lines, written in batches by a
+//! thread of their own so that no request waits on the terminal or the collector reading
+//! it (none is dropped: a full buffer makes the writers wait, [`batches`]); with
+//! `otlp_endpoint` set,
 //! the spans of GraphQL operations and write transactions also leave over OTLP
 //! (http/protobuf) to a collector.
 //!
 //! A request's W3C `traceparent` (and `tracestate`) is the parent of its operation's
 //! span ([`RemoteParent`], [`adopt`]), and the span's `trace_id` field carries the trace
 //! into every log line written inside it, in both formats, with or without export.
-use std::io::BufWriter;
-
 use axum::http::HeaderMap;
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::{TraceContextExt, TraceId, TracerProvider as _};
@@ -17,7 +16,6 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::Span;
 use tracing::level_filters::LevelFilter;
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{EnvFilter, filter_fn};
@@ -25,6 +23,8 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::LogFormat;
+
+mod batches;
 
 /// The span of one GraphQL operation (named after the operation for the collector).
 pub const OPERATION_SPAN: &str = "graphql";
@@ -121,7 +121,7 @@ pub fn otlp_provider(endpoint: &str) -> Result<SdkTracerProvider, String> {
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
     /// Dropped after the provider's shutdown, so that its warning is written too.
-    _logs: WorkerGuard,
+    _logs: batches::Guard,
 }
 
 impl Drop for Telemetry {
@@ -143,11 +143,8 @@ pub fn init(format: LogFormat, colours: bool, otlp_endpoint: Option<&str>) -> Re
         .from_env_lossy();
     let provider = otlp_endpoint.map(otlp_provider).transpose()?;
     let traces = provider.as_ref().map(layer);
-    // Buffered: the writer thread flushes whenever it has emptied its queue, so lines
-    // that arrive together leave in one write rather than one each.
-    let (stderr, logs_guard) = NonBlockingBuilder::default()
-        .lossy(false)
-        .finish(BufWriter::new(std::io::stderr()));
+    let (stderr, logs_guard) = batches::spawn(std::io::stderr(), batches::FULL)
+        .map_err(|e| format!("cannot start the thread that writes the logs: {e}"))?;
     let logs = tracing_subscriber::fmt::layer().with_writer(stderr);
     let logs = match format {
         LogFormat::Json => logs.json().boxed(),
