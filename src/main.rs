@@ -95,6 +95,8 @@ async fn main() -> ExitCode {
             if JSON_LOGS.load(Ordering::Relaxed) {
                 tracing::error!(error = %e, "cannot go on");
             } else {
+                // The lines logged before it leave first.
+                drop(telemetry.take());
                 eprintln!("Error: {e}");
             }
             ExitCode::FAILURE
