@@ -315,8 +315,8 @@ on_both_databases! {
 }
 
 on_both_databases! {
-    /// The writer thread buffers lines and flushes whenever its queue is empty: a
-    /// request's line reaches stderr while the service runs, not only when it stops.
+    /// The writer thread writes a batch of lines 50 ms after its first: a request's
+    /// line reaches stderr while the service runs, not only when it stops.
     async fn a_request_line_reaches_stderr_while_the_service_runs(db) {
         let env = [
             ("DATABASE_URL", db.url.as_str()),
