@@ -109,6 +109,8 @@ fn write_batches(shared: &Shared, mut out: impl Write) {
         // Nowhere to report a failed write to stderr but stderr: the batch is dropped.
         let _ = out.write_all(&batch).and_then(|()| out.flush());
         batch.clear();
+        // A burst does not keep its memory: the next batches fit in this.
+        batch.shrink_to(SOON);
         if closing && shared.lock().bytes.is_empty() {
             return;
         }
@@ -226,6 +228,26 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert_eq!(sink.text(), "alone\n");
+    }
+
+    #[test]
+    fn a_burst_does_not_keep_its_memory_once_written() {
+        let sink = Sink::default();
+        let (batches, _guard) = spawn(sink.clone(), FULL).unwrap();
+        let written = |bytes: usize| {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while sink.0.lock().unwrap().len() < bytes && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            assert_eq!(sink.0.lock().unwrap().len(), bytes);
+        };
+        let burst = vec![b'x'; 4 * 1024 * 1024];
+        batches.make_writer().write_all(&burst).unwrap();
+        written(burst.len());
+        batches.make_writer().write_all(b"after\n").unwrap();
+        written(burst.len() + 6);
+        // The buffer the burst grew is the one requests write into now.
+        assert!(batches.0.lock().bytes.capacity() <= SOON);
     }
 
     #[test]
