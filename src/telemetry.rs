@@ -1,9 +1,8 @@
 //! Logs and traces. Logs go to stderr as text or JSON lines, written in batches by a
 //! thread of their own so that no request waits on the terminal or the collector reading
 //! it (none is dropped: a full buffer makes the writers wait, [`batches`]); with
-//! `otlp_endpoint` set,
-//! the spans of GraphQL operations and write transactions also leave over OTLP
-//! (http/protobuf) to a collector.
+//! `otlp_endpoint` set, the spans of GraphQL operations and write transactions also
+//! leave over OTLP (http/protobuf) to a collector.
 //!
 //! A request's W3C `traceparent` (and `tracestate`) is the parent of its operation's
 //! span ([`RemoteParent`], [`adopt`]), and the span's `trace_id` field carries the trace
