@@ -184,6 +184,18 @@ mod tests {
         fn text(&self) -> String {
             String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
         }
+
+        fn len(&self) -> usize {
+            self.0.lock().unwrap().len()
+        }
+    }
+
+    /// Waits, up to 10 s, for the writer thread to make `done` true.
+    fn wait_until(done: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     #[test]
@@ -223,10 +235,7 @@ mod tests {
         let sink = Sink::default();
         let (batches, _guard) = spawn(sink.clone(), FULL).unwrap();
         batches.make_writer().write_all(b"alone\n").unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while sink.text().is_empty() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_until(|| sink.len() > 0);
         assert_eq!(sink.text(), "alone\n");
     }
 
@@ -234,45 +243,36 @@ mod tests {
     fn a_burst_does_not_keep_its_memory_once_written() {
         let sink = Sink::default();
         let (batches, _guard) = spawn(sink.clone(), FULL).unwrap();
-        let written = |bytes: usize| {
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while sink.0.lock().unwrap().len() < bytes && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            assert_eq!(sink.0.lock().unwrap().len(), bytes);
-        };
         let burst = vec![b'x'; 4 * 1024 * 1024];
         batches.make_writer().write_all(&burst).unwrap();
-        written(burst.len());
+        wait_until(|| sink.len() >= burst.len());
+        assert_eq!(sink.len(), burst.len());
         batches.make_writer().write_all(b"after\n").unwrap();
-        written(burst.len() + 6);
+        wait_until(|| sink.len() >= burst.len() + 6);
+        assert_eq!(sink.len(), burst.len() + 6);
         // The buffer the burst grew is the one requests write into now.
         assert!(batches.0.lock().bytes.capacity() <= SOON);
     }
 
     #[test]
     fn a_request_waits_when_full_and_goes_on_once_the_writer_took_the_batch() {
-        /// A sink that holds its first write until told.
-        struct Held(Arc<Mutex<Vec<u8>>>, std::sync::mpsc::Receiver<()>);
+        /// A sink whose each write waits until told.
+        struct Held(Sink, std::sync::mpsc::Receiver<()>);
         impl Write for Held {
             fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
                 let _ = self.1.recv();
-                self.0.lock().unwrap().extend_from_slice(bytes);
-                Ok(bytes.len())
+                self.0.write(bytes)
             }
             fn flush(&mut self) -> std::io::Result<()> {
                 Ok(())
             }
         }
-        let written = Arc::new(Mutex::new(Vec::new()));
+        let sink = Sink::default();
         let (release, held) = std::sync::mpsc::channel();
-        let (batches, guard) = spawn(Held(Arc::clone(&written), held), 8).unwrap();
+        let (batches, guard) = spawn(Held(sink.clone(), held), 8).unwrap();
         // The writer takes this one and is held writing it.
         batches.make_writer().write_all(b"first\n").unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !batches.0.lock().bytes.is_empty() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_until(|| batches.0.lock().bytes.is_empty());
         // Fills the buffer: the next line must wait for the writer to take it.
         batches.make_writer().write_all(b"second!!\n").unwrap();
         let waiting = {
@@ -287,6 +287,6 @@ mod tests {
         }
         waiting.join().unwrap();
         drop(guard);
-        assert_eq!(written.lock().unwrap().as_slice(), b"first\nsecond!!\nthird\n");
+        assert_eq!(sink.text(), "first\nsecond!!\nthird\n");
     }
 }
